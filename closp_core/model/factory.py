@@ -1,0 +1,119 @@
+"""Build, load and save CLOSP models.
+
+``load_model(name)`` accepts a local folder (``config.json`` + ``model.safetensors``), a hub id
+(``"DarthReca/CLOSP-RN"``) or a variant name (``"closp-rn"``). Hub ids resolve through
+``huggingface_hub``: its cache, ``HF_HUB_OFFLINE=1`` and revision pinning all apply; only the two
+files above are ever fetched (never the repository's remote code).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import huggingface_hub
+import torch
+from huggingface_hub import errors as hub_errors
+
+from closp_core.errors import ConfigError, WeightsUnavailableError
+from closp_core.model.checkpoint import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    apply_state_dict,
+    config_for_state_dict,
+    file_digest,
+    read_checkpoint,
+    save_checkpoint,
+)
+from closp_core.model.closp import ClospModel
+from closp_core.model.config import VARIANTS, ClospConfig, variant_name
+from closp_core.model.text import load_text_backbone
+
+
+def build_model(config: ClospConfig) -> ClospModel:
+    """A model of ``config``: random image encoders, pretrained text backbone, in eval mode."""
+    text_model, tokenizer = load_text_backbone(config.text_model_name_or_path)
+    return ClospModel(config, text_model, tokenizer).eval()
+
+
+def create_model(variant: str, seed: int = 0) -> ClospModel:
+    """A *randomly initialised* model of ``variant`` (for tests and training from scratch).
+
+    Its image embeddings mean nothing until trained; ``model_id`` says so.
+    """
+    config = VARIANTS[variant_name(variant)].config
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(config)
+    model.model_id = f"{config.variant}:random-seed{seed}"
+    model.source = f"randomly initialised {config.variant} (seed {seed})"
+    return model
+
+
+def load_model(
+    name_or_path: str | Path,
+    revision: str | None = None,
+    cache_dir: Path | None = None,
+) -> ClospModel:
+    """Load released or saved weights; see the module docstring for what ``name_or_path`` is.
+
+    Raises ``WeightsUnavailableError`` when the weights cannot be found or fetched, and
+    ``CheckpointMismatchError`` when they do not fit the model their config describes.
+    """
+    folder = resolve_model_dir(name_or_path, revision, cache_dir)
+    raw_config, state_dict = read_checkpoint(folder)
+    config = config_for_state_dict(ClospConfig.from_dict(raw_config), state_dict)
+    model = build_model(config)
+    apply_state_dict(model, state_dict)
+    model.model_id = f"{config.variant}:{file_digest(folder / WEIGHTS_NAME)[:16]}"
+    model.source = str(name_or_path) + (f"@{revision}" if revision else "")
+    return model
+
+
+def save_model(model: ClospModel, folder: Path) -> Path:
+    """Write ``model`` in the released layout, loadable with ``load_model(folder)``."""
+    return save_checkpoint(Path(folder), model.config, model.state_dict())
+
+
+def resolve_model_dir(
+    name_or_path: str | Path, revision: str | None = None, cache_dir: Path | None = None
+) -> Path:
+    """A local folder holding ``config.json`` and ``model.safetensors`` for ``name_or_path``."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (path / n).is_file()]
+        if missing:
+            raise WeightsUnavailableError(
+                f"model folder {path} lacks {', '.join(missing)}; it needs {CONFIG_NAME} and "
+                f"{WEIGHTS_NAME} (the layout save_model writes and the hub repositories hold)"
+            )
+        return path
+    name = str(name_or_path)
+    try:
+        repo_id = VARIANTS[variant_name(name)].hub_id
+    except ConfigError:
+        repo_id = name
+    if repo_id.count("/") != 1 or path.is_absolute() or name.startswith((".", "~")):
+        raise WeightsUnavailableError(
+            f"model {name!r} is neither an existing folder nor a hub id like "
+            f"'DarthReca/CLOSP-RN'; known variants: {', '.join(VARIANTS)}"
+        )
+    return _download(repo_id, revision, cache_dir)
+
+
+def _download(repo_id: str, revision: str | None, cache_dir: Path | None) -> Path:
+    try:
+        files = [
+            huggingface_hub.hf_hub_download(
+                repo_id, filename, revision=revision, cache_dir=cache_dir
+            )
+            for filename in (CONFIG_NAME, WEIGHTS_NAME)
+        ]
+    except (hub_errors.HfHubHTTPError, hub_errors.LocalEntryNotFoundError, OSError) as exc:
+        at = f" at revision {revision!r}" if revision else ""
+        raise WeightsUnavailableError(
+            f"CLOSP weights {repo_id}{at} are not in the Hugging Face cache and the hub could "
+            f"not be reached ({type(exc).__name__}). On a connected machine run "
+            f"`hf download {repo_id} {CONFIG_NAME} {WEIGHTS_NAME}` (then copy the cache, or "
+            f"point CLOSP_MODEL at a folder with those two files)."
+        ) from None
+    return Path(files[0]).parent

@@ -1,0 +1,133 @@
+"""One ``Settings`` object, read from ``CLOSP_*`` environment variables and an optional TOML file.
+
+Precedence: environment > TOML file (``CLOSP_CONFIG`` or the ``toml_path`` argument) > defaults.
+Nothing is read at import time; call ``Settings.load()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from closp_core.errors import ConfigError
+
+ENV_PREFIX = "CLOSP_"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "closp"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every knob of the engine, app and ingest CLI. Env var = ``CLOSP_`` + upper-case name."""
+
+    # model
+    model: str = "DarthReca/CLOSP-RN"  # hub id, variant name, or local directory
+    model_revision: str | None = None  # hub revision (tag, branch or commit) to pin
+    # embedder
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    batch_size: int = 64
+    threads: int = 0  # CPU threads for torch; 0 = one per core
+    # storage
+    data_dir: Path = dataclasses.field(default_factory=_default_data_dir)
+    store_url: str | None = None  # Qdrant server/cluster URL; unset = embedded Qdrant Edge
+    store_api_key: str | None = None
+    collection: str = "closp"
+    # vector store (fixed when a collection is created; see closp_core/store)
+    store_hnsw_m: int = 16  # HNSW graph degree; 0 = no graph (exact search only)
+    store_hnsw_ef_construct: int = 100  # HNSW build beam
+    store_hnsw_ef: int = 128  # HNSW search beam
+    store_int8: bool = False  # int8 scalar quantisation of vectors (rescored)
+    store_shards: int = 1  # Qdrant server/cluster only
+    store_replication: int = 1  # Qdrant server/cluster only
+    store_write_consistency: int = 1  # Qdrant server/cluster only
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder of the embedded index."""
+        return self.data_dir / "index"
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, toml_path: Path | None = None
+    ) -> Settings:
+        """Defaults, then the TOML file, then ``CLOSP_*`` variables of ``environ``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        path = toml_path or (Path(env[ENV_PREFIX + "CONFIG"]) if env.get("CLOSP_CONFIG") else None)
+        if path is not None:
+            values.update(_read_toml(path))
+        for field in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + field.name.upper())
+            if raw is not None:
+                values[field.name] = raw
+        return cls(**{name: _convert(cls, name, value) for name, value in values.items()})
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (values converted and checked like ``load``)."""
+        return dataclasses.replace(
+            self, **{name: _convert(type(self), name, v) for name, v in changes.items()}
+        )
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0 (0 = one per core), got {self.threads}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"settings file {path} does not exist; fix CLOSP_CONFIG") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from None
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"settings file {path}: unknown keys {unknown}; known: {sorted(known)}")
+    return data
+
+
+def _convert(cls: type, name: str, value: Any) -> Any:
+    hints = typing.get_type_hints(cls)
+    if name not in hints:
+        raise ConfigError(f"unknown setting {name!r}")
+    kind = hints[name]
+    optional = isinstance(kind, types.UnionType) and type(None) in typing.get_args(kind)
+    if optional:
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        if value is None or value == "":
+            return None
+    try:
+        if kind is bool:
+            return _to_bool(value)
+        if kind is Path:
+            return Path(value).expanduser()
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting {name} (env {ENV_PREFIX}{name.upper()}): {value!r} is not a valid "
+            f"{kind.__name__}"
+        ) from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(value)
