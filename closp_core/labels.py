@@ -77,6 +77,7 @@ _CORINE: dict[str, str] = {
     # wetlands
     "inland marshes": "Flooded Vegetation",
     "peat bogs": "Flooded Vegetation",
+    "peatbogs": "Flooded Vegetation",  # BigEarthNet v1 spelling
     "inland wetlands": "Flooded Vegetation",
     "salt marshes": "Flooded Vegetation",
     "coastal wetlands": "Flooded Vegetation",

@@ -1,7 +1,8 @@
 """Build, load and save CLOSP models.
 
 ``load_model(name)`` accepts a local folder (``config.json`` + ``model.safetensors``), a hub id
-(``"DarthReca/CLOSP-RN"``) or a variant name (``"closp-rn"``). Hub ids resolve through
+(``"DarthReca/CLOSP-RN"``), a variant name (``"closp-rn"``), or ``"random:<variant>"`` for an
+explicitly requested, randomly initialised model (meaningless embeddings; tests and plumbing). Hub ids resolve through
 ``huggingface_hub``: its cache, ``HF_HUB_OFFLINE=1`` and revision pinning all apply; only the two
 files above are ever fetched (never the repository's remote code).
 """
@@ -27,6 +28,9 @@ from closp_core.model.checkpoint import (
 from closp_core.model.closp import ClospModel
 from closp_core.model.config import VARIANTS, ClospConfig, variant_name
 from closp_core.model.text import load_text_backbone
+
+
+RANDOM_PREFIX = "random:"
 
 
 def build_model(config: ClospConfig) -> ClospModel:
@@ -59,6 +63,8 @@ def load_model(
     Raises ``WeightsUnavailableError`` when the weights cannot be found or fetched, and
     ``CheckpointMismatchError`` when they do not fit the model their config describes.
     """
+    if str(name_or_path).startswith(RANDOM_PREFIX):
+        return create_model(str(name_or_path)[len(RANDOM_PREFIX) :])
     folder = resolve_model_dir(name_or_path, revision, cache_dir)
     raw_config, state_dict = read_checkpoint(folder)
     config = config_for_state_dict(ClospConfig.from_dict(raw_config), state_dict)

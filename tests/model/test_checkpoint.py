@@ -203,3 +203,10 @@ def test_downloaded_code_is_never_executed(rn_folder: Path, tmp_path: Path) -> N
     (folder / "config.json").write_text(json.dumps(config))
     load_model(folder)
     assert not marker.exists()
+
+
+def test_random_model_only_when_asked_explicitly() -> None:
+    model = load_model("random:geoclosp-rn")
+    assert model.model_id == "geoclosp-rn:random-seed0" and model.has_location_encoder
+    with pytest.raises(ConfigError, match="unknown CLOSP variant 'closp-xxl'"):
+        load_model("random:closp-xxl")
