@@ -15,7 +15,8 @@ import torch
 
 from closp_core.bands import Sensor, check_model_input
 from closp_core.errors import ClospError, ConfigError
-from closp_core.model import ClospModel, load_model
+from closp_core.model import ClospModel
+from closp_core.model.demo import load_configured_model
 from closp_core.settings import Settings
 
 
@@ -63,8 +64,9 @@ class Embedder:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
-        """Load ``settings.model`` (at ``settings.model_revision``) onto ``settings.device``."""
-        model = load_model(settings.model, revision=settings.model_revision)
+        """Load ``settings.model`` (at ``settings.model_revision``; the demo model when those
+        hub weights are unreachable, see ``model.demo``) onto ``settings.device``."""
+        model = load_configured_model(settings)
         return cls(model, settings.device, settings.batch_size, settings.threads)
 
     @property

@@ -32,6 +32,7 @@ class Settings:
     # model
     model: str = "DarthReca/CLOSP-RN"  # hub id, variant name, or local directory
     model_revision: str | None = None  # hub revision (tag, branch or commit) to pin
+    demo_fallback: bool = True  # official weights unreachable -> the shipped demo model
     # embedder
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     batch_size: int = 64

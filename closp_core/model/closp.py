@@ -25,7 +25,8 @@ class ClospModel(nn.Module):
     """Text, S1 and S2 (and location) encoders sharing one embedding space.
 
     ``model_id`` names the exact weights (the vector store refuses to mix vectors of two
-    models); ``source`` says where they came from, for people.
+    models); ``source`` says where they came from and ``kind`` what they are (``official`` hub
+    weights, a ``local`` folder, a trained ``delta``, the shipped ``demo`` model, ``random``).
     """
 
     def __init__(
@@ -39,6 +40,7 @@ class ClospModel(nn.Module):
         self.tokenizer = tokenizer
         self.model_id = f"{config.variant}:unnamed"
         self.source = "built in memory"
+        self.kind = "built"  # official | local | delta | demo | random | built
         self.s1_encoder = self._backbone(len(BANDS[Sensor.S1]), config.s1_head_dim)
         self.s2_encoder = self._backbone(len(BANDS[Sensor.S2]), config.s2_head_dim)
         self.text_model = text_model

@@ -1,18 +1,23 @@
 """Build, load and save CLOSP models.
 
-``load_model(name)`` accepts a local folder (``config.json`` + ``model.safetensors``), a hub id
+``load_model(name)`` accepts a local folder (``config.json`` + ``model.safetensors``, or a
+delta checkpoint: ``delta.json`` + ``delta.safetensors``, see ``delta.py``), a hub id
 (``"DarthReca/CLOSP-RN"``), a variant name (``"closp-rn"``), or ``"random:<variant>"`` for an
-explicitly requested, randomly initialised model (meaningless embeddings; tests and plumbing). Hub ids resolve through
-``huggingface_hub``: its cache, ``HF_HUB_OFFLINE=1`` and revision pinning all apply; only the two
-files above are ever fetched (never the repository's remote code).
+explicitly requested, randomly initialised model (meaningless embeddings; tests and plumbing).
+Hub ids resolve through ``huggingface_hub``: its cache, ``HF_HUB_OFFLINE=1`` and revision
+pinning all apply; only the two files above are ever fetched (never the repository's remote
+code).
 """
 
 from __future__ import annotations
 
+import socket
+import urllib.parse
 from pathlib import Path
 
 import huggingface_hub
 import torch
+from huggingface_hub import constants as hub_constants
 from huggingface_hub import errors as hub_errors
 
 from closp_core.errors import ConfigError, WeightsUnavailableError
@@ -27,8 +32,8 @@ from closp_core.model.checkpoint import (
 )
 from closp_core.model.closp import ClospModel
 from closp_core.model.config import VARIANTS, ClospConfig, variant_name
+from closp_core.model.delta import is_delta_folder, load_delta
 from closp_core.model.text import load_text_backbone
-
 
 RANDOM_PREFIX = "random:"
 
@@ -50,6 +55,7 @@ def create_model(variant: str, seed: int = 0) -> ClospModel:
         model = build_model(config)
     model.model_id = f"{config.variant}:random-seed{seed}"
     model.source = f"randomly initialised {config.variant} (seed {seed})"
+    model.kind = "random"
     return model
 
 
@@ -65,6 +71,8 @@ def load_model(
     """
     if str(name_or_path).startswith(RANDOM_PREFIX):
         return create_model(str(name_or_path)[len(RANDOM_PREFIX) :])
+    if is_delta_folder(name_or_path):
+        return load_delta(name_or_path)
     folder = resolve_model_dir(name_or_path, revision, cache_dir)
     raw_config, state_dict = read_checkpoint(folder)
     config = config_for_state_dict(ClospConfig.from_dict(raw_config), state_dict)
@@ -72,6 +80,7 @@ def load_model(
     apply_state_dict(model, state_dict)
     model.model_id = f"{config.variant}:{file_digest(folder / WEIGHTS_NAME)[:16]}"
     model.source = str(name_or_path) + (f"@{revision}" if revision else "")
+    model.kind = "local" if Path(name_or_path).expanduser().is_dir() else "official"
     return model
 
 
@@ -106,14 +115,38 @@ def resolve_model_dir(
     return _download(repo_id, revision, cache_dir)
 
 
-def _download(repo_id: str, revision: str | None, cache_dir: Path | None) -> Path:
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP check of the hub endpoint, so an offline machine fails in milliseconds
+    instead of after the hub client's retries (~20 s)."""
+    url = urllib.parse.urlsplit(hub_constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        files = [
-            huggingface_hub.hf_hub_download(
-                repo_id, filename, revision=revision, cache_dir=cache_dir
-            )
-            for filename in (CONFIG_NAME, WEIGHTS_NAME)
-        ]
+        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _fetch(repo_id: str, revision: str | None, cache_dir: Path | None, offline: bool) -> Path:
+    files = [
+        huggingface_hub.hf_hub_download(
+            repo_id, name, revision=revision, cache_dir=cache_dir, local_files_only=offline
+        )
+        for name in (CONFIG_NAME, WEIGHTS_NAME)
+    ]
+    return Path(files[0]).parent
+
+
+def _download(repo_id: str, revision: str | None, cache_dir: Path | None) -> Path:
+    """The cached snapshot if there is one (no network), else a download from the hub."""
+    try:
+        return _fetch(repo_id, revision, cache_dir, offline=True)
+    except hub_errors.LocalEntryNotFoundError:
+        pass
+    try:
+        if hub_constants.HF_HUB_OFFLINE or not _hub_reachable():
+            raise hub_errors.LocalEntryNotFoundError("not cached, and the hub is unreachable")
+        return _fetch(repo_id, revision, cache_dir, offline=False)
     except (hub_errors.HfHubHTTPError, hub_errors.LocalEntryNotFoundError, OSError) as exc:
         at = f" at revision {revision!r}" if revision else ""
         raise WeightsUnavailableError(
@@ -122,4 +155,3 @@ def _download(repo_id: str, revision: str | None, cache_dir: Path | None) -> Pat
             f"`hf download {repo_id} {CONFIG_NAME} {WEIGHTS_NAME}` (then copy the cache, or "
             f"point CLOSP_MODEL at a folder with those two files)."
         ) from None
-    return Path(files[0]).parent

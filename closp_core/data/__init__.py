@@ -1,0 +1,37 @@
+"""Readers: every source format -> ``Chip`` records (see ``chip.py``), one module per format.
+
+- ``scene.SceneSource``: raster scenes (GeoTIFF/COG/JP2, one file per band or stacks, any CRS)
+- ``bigearthnet.BigEarthNetSource``: BigEarthNet patch folders with ``*_labels_metadata.json``
+- ``crisislandmark.CrisisLandMarkSource``: the CrisisLandMark HDF5 shards + ``metadata.parquet``
+- ``stac.StacSource``: STAC Item / ItemCollection / Catalog -> band assets -> scene reader
+
+All implement ``ChipSource``: ``units()`` lists independently readable units, ``read(unit,
+tally)`` streams chips and counts skips in the ``Tally``; problems are ``DataError``s naming the
+file and what is wrong.
+"""
+
+from __future__ import annotations
+
+from closp_core.data.base import ChipSource, harmonise_labels
+from closp_core.data.bigearthnet import BigEarthNetSource
+from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chipping import ChipLabeler, ChipWindow, SceneOptions
+from closp_core.data.crisislandmark import CrisisLandMarkSource
+from closp_core.data.scene import MaskLabeler, SceneSource
+from closp_core.data.stac import StacSource
+
+__all__ = [
+    "BigEarthNetSource",
+    "Chip",
+    "ChipLabeler",
+    "ChipSource",
+    "ChipWindow",
+    "CrisisLandMarkSource",
+    "DataError",
+    "MaskLabeler",
+    "SceneOptions",
+    "SceneSource",
+    "StacSource",
+    "Tally",
+    "harmonise_labels",
+]

@@ -1,0 +1,91 @@
+"""What every reader shares: the ``ChipSource`` protocol, label harmonisation, path checks.
+
+A reader turns one source format into ``Chip`` records. The ingest pipeline treats them alike:
+``units()`` lists independently readable pieces (a scene, a patch folder, a key range ...),
+``read(unit, tally)`` streams that piece's chips and counts what it skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.errors import LabelError
+from closp_core.labels import canonical_label, map_corine, sort_labels
+
+RASTER_SUFFIXES: frozenset[str] = frozenset({".tif", ".tiff", ".jp2", ".vrt"})
+
+# Spellings seen in real files that differ from the CORINE names ``map_corine`` knows.
+_LABEL_ALIASES: dict[str, str] = {
+    "peatbogs": "Peat bogs",  # BigEarthNet v1 metadata writes "Peatbogs"
+}
+
+
+@runtime_checkable
+class ChipSource(Protocol):
+    """A source of chips: list its units, then read each one independently."""
+
+    name: str  # "scene", "bigearthnet", "crisislandmark", "stac"
+
+    def units(self) -> list[str]:
+        """Independently readable units as display strings; ``DataError`` if there is nothing."""
+        ...
+
+    def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
+        """Stream the chips of ``unit``; ``DataError`` names the file and what is wrong."""
+        ...
+
+
+def harmonise_labels(names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Source label names -> (our labels, names with no mapping).
+
+    Names already in our label space (any case) pass through ``canonical_label``; CORINE /
+    BigEarthNet names go through ``map_corine``; anything else is returned as unmapped (callers
+    keep it among the original labels and flag it).
+    """
+    ours: set[str] = set()
+    unmapped: list[str] = []
+    for raw in names:
+        name = str(raw).strip()
+        if not name:
+            continue
+        try:
+            ours.add(canonical_label(name))
+            continue
+        except LabelError:
+            pass
+        alias = _LABEL_ALIASES.get(" ".join(name.split()).lower(), name)
+        mapped, missing = map_corine([alias])
+        ours.update(mapped)
+        if missing:
+            unmapped.append(name)
+    return tuple(sort_labels(ours)), tuple(unmapped)
+
+
+def check_labels(names: Iterable[str], what: str) -> tuple[str, ...]:
+    """Labels a user gave explicitly: each must be in our label space, else ``DataError``."""
+    try:
+        return tuple(sort_labels(names))
+    except LabelError as err:
+        raise DataError(f"{what}: {err}") from None
+
+
+def flag_unmapped(tally: Tally, unmapped: Iterable[str]) -> None:
+    """Count each label that has no mapping into our label space."""
+    for name in unmapped:
+        tally.flag(f"label outside the label space: {name!r}")
+
+
+def existing_path(path: str | Path, what: str) -> Path:
+    """``path`` as a ``Path`` if it exists, else a ``DataError`` saying so."""
+    resolved = Path(path).expanduser()
+    if not resolved.exists():
+        raise DataError(f"{what} {resolved}: no such file or folder; check the path")
+    return resolved
+
+
+def is_raster_file(path: Path) -> bool:
+    """A plain file whose suffix is a raster format we open (GeoTIFF/COG, JPEG2000, VRT)."""
+    return path.is_file() and path.suffix.lower() in RASTER_SUFFIXES

@@ -1,0 +1,60 @@
+"""The ``Chip``: one image chip as every reader yields it and every consumer takes it.
+
+Data flows one way: reader -> Chip -> Embedder -> ChipRecord -> store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+
+import numpy as np
+
+from closp_core.bands import Sensor
+from closp_core.errors import ClospError
+
+LonLat = tuple[float, float]
+
+
+class DataError(ClospError):
+    """A source file or folder cannot be read; the message names it and says what is wrong."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Chip:
+    """One chip, in the band contract of its sensor, located in WGS84.
+
+    ``pixels``: ``(13, H, W) float32`` reflectance/10000 (S2) or ``(2, H, W) float32`` dB VV, VH
+    (S1) — the output of ``bands.prepare_s2`` / ``prepare_s1``; usually 120x120 at 10 m.
+    ``labels`` are in our label space (``labels.LABELS``); ``original_labels`` are the source's own;
+    ``unmapped_labels`` are source labels with no mapping (kept, and flagged in summaries).
+    ``footprint`` is a closed ring of (lon, lat) — first point repeated last.
+    """
+
+    key: str  # unique and stable across re-reads: the store derives the point id from it
+    sensor: Sensor
+    pixels: np.ndarray
+    center: LonLat
+    footprint: tuple[LonLat, ...]
+    crs: str  # CRS of origin, e.g. "EPSG:32618"
+    source: str  # dataset / reader, e.g. "bigearthnet", "scene", "crisislandmark/mmflood"
+    scene_id: str
+    acquired: dt.datetime | None = None  # UTC
+    labels: tuple[str, ...] = ()
+    original_labels: tuple[str, ...] = ()
+    unmapped_labels: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass
+class Tally:
+    """What a read skipped (reason -> count) and which chips carry unmapped labels."""
+
+    skipped: Counter[str] = dataclasses.field(default_factory=Counter)
+    flagged: Counter[str] = dataclasses.field(default_factory=Counter)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        self.skipped[reason] += count
+
+    def flag(self, reason: str, count: int = 1) -> None:
+        self.flagged[reason] += count

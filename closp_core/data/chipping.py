@@ -1,0 +1,303 @@
+"""Cut a georeferenced scene into model-ready chips: options, band selection, the chip loop.
+
+Shared by the raster-scene reader (``scene.py``), BigEarthNet and STAC. Decisions, in order:
+
+- **Sensor**: ``SceneOptions.sensor`` if given, else from band names (only VV/VH -> S1, only
+  B* -> S2; both -> ``DataError`` asking for ``sensor=``).
+- **Bands**: S2 needs B1-B9, B8A, B11, B12 (B10 optional, zero-filled when absent); S1 needs VV
+  and VH. Anything missing is a ``DataError`` naming the files and the missing bands.
+- **Grid**: the finest band's grid, bands resampled onto it by georeference (``raster.py``).
+- **Chips**: ``chip_size`` squares every ``stride`` pixels, row by row; with ``cover_edges`` a
+  last chip is aligned to the right/bottom edge so no strip is left out. Chips whose no-data share
+  (a pixel is no-data when any band is) exceeds ``max_nodata`` are skipped and counted. A scene
+  where every chip is skipped yields nothing and is flagged (not an error).
+- **No-data**: the file's no-data value, NaN, zeros for S2 digital numbers (``zero_is_nodata``),
+  and +/-inf (masked, counted as flagged pixels). Remaining gaps are filled by ``prepare_s2``
+  (0) / ``prepare_s1`` (``S1_FILL_DB``).
+- **S1 units**: linear power when ``s1_linear=True`` or when metadata says so (band units or
+  tags such as ``units=linear``/``power``/``intensity``), converted with ``linear_to_db``;
+  otherwise dB.
+- **Time**: ``acquired`` if given, else metadata tags (``timestamps.TIME_KEYS``), else a date in
+  the file/folder names (``20160112T160632``, ``2019-09-17``, ``20190917``), else ``None``.
+- **Labels**: ``labels`` for every chip, plus whatever ``chip_labeler(window)`` returns per chip
+  (see ``ChipWindow``; ``MaskLabeler`` in ``scene.py`` derives a label from a class mask).
+- **Key**: ``scene/<scene_id>/<sensor>/r<row>_c<col>`` with pixel offsets in the reference grid
+  (``_s<size>`` appended when ``chip_size`` is not 120): stable across re-reads and strides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+
+from closp_core.bands import (
+    S1_BANDS,
+    S2_BANDS,
+    S2_BANDS_WITHOUT_B10,
+    Sensor,
+    linear_to_db,
+    prepare_s1,
+    prepare_s2,
+)
+from closp_core.data.base import flag_unmapped, harmonise_labels
+from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.geo import box_quad, crs_name, locate_quads
+from closp_core.data.raster import BandGrid, BandRef, Grid, display_path
+from closp_core.data.timestamps import as_utc, first_time, time_from_metadata, time_from_name
+from closp_core.errors import BandContractError, ConfigError
+from closp_core.labels import sort_labels
+
+CHIP_SIZE = 120
+_LINEAR_WORDS = ("linear", "power", "intensity")
+_DB_WORDS = ("db", "decibel")
+_UNIT_TAGS = ("units", "unit", "scale", "backscatter", "sar_units", "data_units")
+
+
+@dataclasses.dataclass(frozen=True)
+class ChipWindow:
+    """What a ``chip_labeler`` sees for one chip.
+
+    ``transform`` maps chip pixel (col, row) to ``crs`` coordinates; ``pixels`` is the
+    model-ready chip (``(13|2, H, W) float32``, see ``Chip``).
+    """
+
+    scene_id: str
+    row: int
+    col: int
+    crs: CRS
+    transform: Affine
+    shape: tuple[int, int]
+    pixels: np.ndarray
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in ``crs``."""
+        height, width = self.shape
+        x0, y0 = self.transform @ (0, 0)
+        x1, y1 = self.transform @ (width, height)
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+ChipLabeler = Callable[[ChipWindow], Iterable[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneOptions:
+    """How a scene becomes chips (see the module docstring for each decision)."""
+
+    sensor: Sensor | None = None
+    labels: tuple[str, ...] = ()  # our label space, applied to every chip
+    chip_labeler: ChipLabeler | None = None  # per-chip extra labels
+    acquired: dt.datetime | None = None  # overrides metadata / file names (UTC if naive)
+    s1_linear: bool | None = None  # None: from metadata, default dB
+    chip_size: int = CHIP_SIZE
+    stride: int = CHIP_SIZE
+    max_nodata: float = 0.1  # skip chips with a larger share of no-data pixels
+    zero_is_nodata: bool | None = None  # None: True for S2 digital numbers, False for S1
+    resampling: str = "bilinear"  # GDAL resampling onto the reference grid
+    cover_edges: bool = True
+    window_chips: int = 16  # chips per read window (memory ~ bands*size*size*window_chips*4 B)
+
+    def __post_init__(self) -> None:
+        if self.sensor is not None:
+            object.__setattr__(self, "sensor", Sensor.parse(self.sensor))
+        if self.chip_size < 1 or self.stride < 1 or self.window_chips < 1:
+            raise ConfigError("chip_size, stride and window_chips must be positive")
+        if not 0.0 <= self.max_nodata < 1.0:
+            raise ConfigError(f"max_nodata must be in [0, 1), got {self.max_nodata}")
+        if self.resampling not in Resampling.__members__:
+            raise ConfigError(f"unknown resampling {self.resampling!r}; e.g. bilinear, nearest")
+
+
+def select_bands(
+    found: Mapping[str, BandRef], sensor: Sensor | None, where: str
+) -> tuple[Sensor, dict[str, BandRef]]:
+    """Pick the sensor's bands, in contract order, from those found; ``DataError`` if short."""
+    s1 = sorted(b for b in found if b in S1_BANDS)
+    s2 = [b for b in S2_BANDS if b in found]
+    if sensor is None:
+        if s1 and s2:
+            raise DataError(f"{where}: holds S1 bands {s1} and S2 bands {s2}; pass sensor=s1|s2")
+        if not s1 and not s2:
+            raise DataError(
+                f"{where}: no Sentinel band names found (expected B01..B12, B8A, VV, VH in band "
+                "descriptions or file names); name the bands or pass band_names="
+            )
+        sensor = Sensor.S1 if s1 else Sensor.S2
+    if sensor is Sensor.S1:
+        wanted: Sequence[str] = S1_BANDS
+    else:
+        wanted = S2_BANDS if "B10" in found else S2_BANDS_WITHOUT_B10
+    missing = [b for b in wanted if b not in found]
+    if missing and sensor is Sensor.S1:
+        raise DataError(f"{where}: S1 needs both polarisations VV and VH; found only {s1}")
+    if missing:
+        raise DataError(
+            f"{where}: missing S2 bands {missing} (found {s2}); CLOSP needs all 13 bands "
+            "(B10 may be absent)"
+        )
+    return sensor, {b: found[b] for b in wanted}
+
+
+def tags_say_linear(grid: BandGrid) -> bool | None:
+    """True/False when band units or tags say linear power / dB, else None."""
+    for ref in grid.refs.values():
+        dataset = grid.datasets[ref.path]
+        texts = [dataset.units[ref.index - 1] or ""]
+        for tags in (dataset.tags(), dataset.tags(ref.index)):
+            texts += [str(v) for k, v in tags.items() if k.lower() in _UNIT_TAGS]
+        for text in (t.strip().lower() for t in texts):
+            if any(word == text or text.startswith(word) for word in _DB_WORDS):
+                return False
+            if any(word in text for word in _LINEAR_WORDS):
+                return True
+    return None
+
+
+def scene_time(
+    grid: BandGrid, options: SceneOptions, name_hints: Sequence[str]
+) -> dt.datetime | None:
+    """Acquisition time: explicit option, dataset tags, then names (see module docstring)."""
+    if options.acquired is not None:
+        return as_utc(options.acquired)
+    tag_times = (time_from_metadata(d.tags()) for d in grid.datasets.values())
+    return first_time([*tag_times, *(time_from_name(n) for n in name_hints)])
+
+
+def chip_offsets(start: int, length: int, size: int, stride: int, cover_edges: bool) -> list[int]:
+    """Top/left offsets of chips along one axis of ``length`` pixels beginning at ``start``."""
+    offsets = list(range(0, length - size + 1, stride))
+    if cover_edges and offsets and offsets[-1] != length - size:
+        offsets.append(length - size)
+    return [start + o for o in offsets]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scene:
+    scene_id: str
+    sensor: Sensor
+    source: str
+    acquired: dt.datetime | None
+    linear: bool
+    crs: CRS
+    what: str
+
+
+def iter_grid_chips(
+    grid: BandGrid,
+    scene_id: str,
+    sensor: Sensor,
+    options: SceneOptions,
+    tally: Tally,
+    *,
+    name_hints: Sequence[str] = (),
+    source: str = "scene",
+) -> Iterator[Chip]:
+    """All chips of an open ``BandGrid``, read one window (a run of chips in a row) at a time."""
+    g = grid.grid
+    size, stride = options.chip_size, options.stride
+    what = ", ".join(display_path(f) for f in grid.files)
+    if g.height < size or g.width < size:
+        raise DataError(
+            f"{what}: the bands' common area is {g.width}x{g.height} px, smaller than one "
+            f"{size}x{size} chip"
+        )
+    linear = options.s1_linear if options.s1_linear is not None else tags_say_linear(grid)
+    scene = _Scene(
+        scene_id, sensor, source, scene_time(grid, options, name_hints), bool(linear), g.crs, what
+    )
+    rows = chip_offsets(g.row0, g.height, size, stride, options.cover_edges)
+    cols = chip_offsets(g.col0, g.width, size, stride, options.cover_edges)
+    produced = 0
+    for row in rows:
+        for i in range(0, len(cols), options.window_chips):
+            block = cols[i : i + options.window_chips]
+            data = grid.read(row, block[0], size, block[-1] - block[0] + size)
+            for chip in _block_chips(data, row, block, g, scene, grid.names, options, tally):
+                produced += 1
+                yield chip
+    if grid.inf_pixels:
+        tally.flag("infinite pixels treated as no-data", grid.inf_pixels)
+    if produced == 0:
+        tally.flag(f"scene without a usable chip: {scene_id}")
+
+
+def _block_chips(
+    data: np.ndarray,
+    row: int,
+    block: list[int],
+    g: Grid,
+    scene: _Scene,
+    names: Sequence[str],
+    options: SceneOptions,
+    tally: Tally,
+) -> Iterator[Chip]:
+    """Chips of one read window ``data`` (bands, size, width) whose chip columns are ``block``."""
+    size = options.chip_size
+    kept: list[tuple[int, np.ndarray]] = []
+    for col in block:
+        arr = data[:, :, col - block[0] : col - block[0] + size]
+        if float(np.isnan(arr).any(axis=0).mean()) > options.max_nodata:
+            tally.skip(f"no-data share above {options.max_nodata:.0%}")
+            continue
+        kept.append((col, arr))
+    transforms = [g.window_transform(row, col) for col, _ in kept]
+    quads = [box_quad(*_bounds(t, size)) for t in transforms]
+    places = locate_quads(g.crs, quads, scene.what)
+    suffix = "" if size == CHIP_SIZE else f"_s{size}"
+    for (col, arr), transform, (center, ring) in zip(kept, transforms, places, strict=True):
+        pixels = prepare_chip(arr, scene.sensor, names, scene.linear, scene.what)
+        labels, original, unmapped = _chip_labels(
+            ChipWindow(scene.scene_id, row, col, g.crs, transform, (size, size), pixels), options
+        )
+        flag_unmapped(tally, unmapped)
+        yield Chip(
+            key=f"{scene.source}/{scene.scene_id}/{scene.sensor.value}/r{row}_c{col}{suffix}",
+            sensor=scene.sensor,
+            pixels=pixels,
+            center=center,
+            footprint=ring,
+            crs=crs_name(g.crs),
+            source=scene.source,
+            scene_id=scene.scene_id,
+            acquired=scene.acquired,
+            labels=labels,
+            original_labels=original,
+            unmapped_labels=unmapped,
+        )
+
+
+def _bounds(transform: Affine, size: int) -> tuple[float, float, float, float]:
+    x0, y0 = transform @ (0, 0)
+    x1, y1 = transform @ (size, size)
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def prepare_chip(
+    arr: np.ndarray, sensor: Sensor, names: Sequence[str], linear: bool, what: str
+) -> np.ndarray:
+    """Raw ``(bands, H, W)`` window (NaN no-data; S2 digital numbers, S1 dB or linear power if
+    ``linear``) -> model input in the band contract of ``sensor``; ``DataError`` naming ``what``."""
+    try:
+        if sensor is Sensor.S1:
+            return prepare_s1(linear_to_db(arr) if linear else arr, names)
+        return prepare_s2(arr, names)
+    except BandContractError as err:
+        raise DataError(f"{what}: {err}") from None
+
+
+def _chip_labels(
+    window: ChipWindow, options: SceneOptions
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(labels, original labels, unmapped) from the scene labels and the per-chip hook."""
+    extra = [str(x) for x in options.chip_labeler(window)] if options.chip_labeler else []
+    ours, unmapped = harmonise_labels(extra)
+    labels = tuple(sort_labels([*options.labels, *ours]))
+    original = tuple(dict.fromkeys([*options.labels, *extra]))
+    return labels, original, unmapped

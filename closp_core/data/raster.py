@@ -1,0 +1,235 @@
+"""Georeferenced band files -> one common grid, read window by window.
+
+``BandGrid`` opens every band of one scene (one file per band, or bands of a stacked file),
+picks the finest band's grid as the reference (10 m for Sentinel-2), crops it to the area every
+band covers, and reads any window of that grid for all bands at once. Bands on another grid
+(20/60 m bands, a shifted origin, another CRS) are resampled **by georeference** through a GDAL
+warped VRT, never stacked by array index. Only the requested window is read: memory is bounded
+by the window size, whatever the scene size.
+
+Pixels come back as ``(bands, h, w) float32`` with no-data as NaN: the file's no-data value,
+NaN, +/-inf (counted), zeros for sources declared ``zero_is_nodata`` (S2 digital numbers), and
+any area a band does not cover.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio._err import CPLE_BaseError
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.io import DatasetReader
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+
+from closp_core.bands import canonical_band_name
+from closp_core.data.chip import DataError
+
+RASTER_ERRORS: tuple[type[Exception], ...] = (RasterioError, CPLE_BaseError)
+_BAND_TOKEN = re.compile(r"(?:^|(?<=[_\-.]))(B\d{1,2}A?|VV|VH)(?=[_\-.]|$)", re.IGNORECASE)
+KNOWN_BANDS: frozenset[str] = frozenset(
+    {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12", "VV", "VH"}
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class BandRef:
+    """One band: a file path or URL and its 1-based band index there."""
+
+    path: str
+    index: int = 1
+
+
+def band_from_file_name(stem: str) -> tuple[str, str] | None:
+    """``"T18SVG_..._B8A"`` -> ``("B8A", "T18SVG_..._")``: (canonical band, name prefix)."""
+    for match in _BAND_TOKEN.finditer(stem):
+        band = canonical_band_name(match.group(1))
+        if band in KNOWN_BANDS:
+            return band, stem[: match.start()]
+    return None
+
+
+def band_from_label(label: str | None) -> str | None:
+    """A band description / asset key (``"B02"``, ``"vv"``, ``"VV"``) -> canonical, or None."""
+    if not label:
+        return None
+    band = canonical_band_name(label)
+    return band if band in KNOWN_BANDS else None
+
+
+def open_raster(path: str, stack: ExitStack) -> DatasetReader:
+    """Open ``path`` with rasterio (any suffix: GDAL sniffs the format) or raise ``DataError``."""
+    try:
+        dataset = stack.enter_context(rasterio.open(path))
+    except RASTER_ERRORS as err:
+        raise DataError(
+            f"{path}: not a readable raster (corrupt, truncated or not an image): {err}"
+        ) from None
+    if dataset.crs is None:
+        raise DataError(f"{path}: has no CRS (no georeference); cannot place its chips on a map")
+    return dataset
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """The common grid: ``transform``/``crs`` of the reference band, cropped window in it."""
+
+    crs: CRS
+    transform: Affine  # of the full reference grid
+    row0: int  # first row / column of the usable (all bands cover it) area
+    col0: int
+    height: int
+    width: int
+
+    def window_transform(self, row: int, col: int) -> Affine:
+        """Affine of a window whose top-left is at (row, col) of the full reference grid."""
+        return self.transform @ Affine.translation(col, row)
+
+
+class BandGrid:
+    """All bands of one scene on one grid. Use as a context manager; ``read`` windows of it."""
+
+    def __init__(
+        self,
+        bands: Mapping[str, BandRef],
+        *,
+        zero_is_nodata: bool = False,
+        resampling: Resampling = Resampling.bilinear,
+    ) -> None:
+        if not bands:
+            raise DataError("no bands to read")
+        self.names: tuple[str, ...] = tuple(bands)
+        self.refs = dict(bands)
+        self.zero_is_nodata = zero_is_nodata
+        self.resampling = resampling
+        self._stack = ExitStack()
+        self.datasets: dict[str, DatasetReader] = {}
+        self.inf_pixels = 0
+        try:
+            for ref in self.refs.values():
+                if ref.path not in self.datasets:
+                    self.datasets[ref.path] = open_raster(ref.path, self._stack)
+            self.grid = self._reference_grid()
+            self._readers = {name: self._reader(self.refs[name]) for name in self.names}
+        except DataError:
+            self._stack.close()
+            raise
+
+    def __enter__(self) -> BandGrid:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    @property
+    def files(self) -> list[str]:
+        return list(self.datasets)
+
+    def _reference_grid(self) -> Grid:
+        """The finest band's grid, cropped to the area every band covers."""
+        for name, ref in self.refs.items():
+            count = self.datasets[ref.path].count
+            if not 1 <= ref.index <= count:
+                raise DataError(f"{ref.path}: band {name} index {ref.index} of {count} bands")
+        ref_path = min(self.datasets, key=lambda p: abs(self.datasets[p].res[0]))
+        ref = self._ref = self.datasets[ref_path]
+        left, bottom, right, top = ref.bounds
+        for path, dataset in self.datasets.items():
+            b = dataset.bounds
+            if dataset.crs != ref.crs:
+                b = transform_bounds(dataset.crs, ref.crs, *b)
+            left, bottom = max(left, min(b[0], b[2])), max(bottom, min(b[1], b[3]))
+            right, top = min(right, max(b[0], b[2])), min(top, max(b[1], b[3]))
+            if left >= right or bottom >= top:
+                raise DataError(
+                    f"{path}: band grids do not overlap ({ref_path} covers {tuple(ref.bounds)}, "
+                    f"this file {tuple(dataset.bounds)} in {dataset.crs}); "
+                    "pass bands of one scene"
+                )
+        inv = ~ref.transform
+        cols, rows = zip(*(inv @ (x, y) for x in (left, right) for y in (bottom, top)), strict=True)
+        eps = 1e-6
+        col0 = max(0, math.ceil(min(cols) - eps))
+        row0 = max(0, math.ceil(min(rows) - eps))
+        col1 = min(ref.width, math.floor(max(cols) + eps))
+        row1 = min(ref.height, math.floor(max(rows) + eps))
+        if col1 <= col0 or row1 <= row0:
+            raise DataError(f"{ref_path}: band grids share less than one pixel")
+        return Grid(ref.crs, ref.transform, row0, col0, row1 - row0, col1 - col0)
+
+    def _source_nodata(self, dataset: DatasetReader) -> float | None:
+        if dataset.nodata is not None:
+            return float(dataset.nodata)
+        return 0.0 if self.zero_is_nodata else None
+
+    def _reader(self, ref: BandRef) -> DatasetReader | WarpedVRT:
+        """The dataset itself when it is on the reference grid, else a warped VRT onto it."""
+        dataset = self.datasets[ref.path]
+        ref_ds = self._ref
+        same = dataset.crs == ref_ds.crs and dataset.transform.almost_equals(ref_ds.transform)
+        if same and dataset.shape == ref_ds.shape:
+            return dataset
+        key = f"vrt::{ref.path}"
+        if key not in self.datasets:
+            try:
+                vrt = WarpedVRT(
+                    dataset,
+                    crs=ref_ds.crs,
+                    transform=ref_ds.transform,
+                    width=ref_ds.width,
+                    height=ref_ds.height,
+                    resampling=self.resampling,
+                    src_nodata=self._source_nodata(dataset),
+                    nodata=np.nan,
+                    dtype="float32",
+                )
+            except RASTER_ERRORS as err:
+                raise DataError(f"{ref.path}: cannot resample onto {ref_ds.name}: {err}") from None
+            self.datasets[key] = self._stack.enter_context(vrt)
+        return self.datasets[key]
+
+    def read(self, row: int, col: int, height: int, width: int) -> np.ndarray:
+        """Window of the full reference grid -> ``(bands, height, width) float32``, NaN no-data."""
+        window = Window(col, row, width, height)
+        out = np.empty((len(self.names), height, width), dtype=np.float32)
+        for i, name in enumerate(self.names):
+            ref = self.refs[name]
+            reader = self._readers[name]
+            try:
+                band = reader.read(ref.index, window=window, out_dtype="float32")
+            except RASTER_ERRORS as err:
+                raise DataError(
+                    f"{ref.path}: cannot read band {name} ({err}); file corrupt or truncated?"
+                ) from None
+            if isinstance(reader, DatasetReader):
+                nodata = self._source_nodata(reader)
+                if nodata is not None and not math.isnan(nodata):
+                    band[band == nodata] = np.nan
+            infinite = np.isinf(band)
+            if infinite.any():
+                self.inf_pixels += int(infinite.sum())
+                band[infinite] = np.nan
+            out[i] = band
+        return out
+
+
+def display_path(path: str) -> str:
+    """A short name for messages and units: the file name for local paths, else the URL."""
+    return Path(path).name if "://" not in path else path

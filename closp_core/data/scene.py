@@ -1,0 +1,230 @@
+"""Raster scenes (GeoTIFF/COG/JPEG2000, any CRS) -> 120x120 chips. ``SceneSource`` reads them.
+
+Accepted inputs (each path a file or a folder; folders are not searched recursively):
+
+- a folder with **one file per band**, the band in the file name (``*_B02.*``, ``*_B8A.*``,
+  ``s2_B01.jp2``, ``*_VV.tif``/``*_VH.tif``; extra tokens such as ``_10m`` after it are fine).
+  Files sharing the name before the band token form one scene; files without a band token are
+  taken as stacks (below). The suffix does not matter: GDAL sniffs the format (the Virginia
+  sample's ``.jp2`` files are GeoTIFFs).
+- a **stacked file** whose band descriptions name the bands (``B1`` ... ``B12``, ``B8A``; ``VV``,
+  ``VH``); bands with other names are ignored. ``band_names=`` names them when descriptions are
+  missing. A one-band file without a description takes the band from its file name.
+
+What happens next (grid, chips, no-data, sensor, S1 units, time, labels, keys) is described in
+``chipping.py``. Units are one display string per scene: the file path of a stack, or
+``<folder>/<prefix>*`` for a per-band group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.warp import reproject
+
+from closp_core.bands import Sensor
+from closp_core.data.base import check_labels, existing_path, is_raster_file
+from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chipping import ChipWindow, SceneOptions, iter_grid_chips, select_bands
+from closp_core.data.raster import (
+    RASTER_ERRORS,
+    BandGrid,
+    BandRef,
+    band_from_file_name,
+    band_from_label,
+    open_raster,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneSpec:
+    """One scene to read: named band references, or a stacked file to be resolved on read."""
+
+    scene_id: str
+    unit: str
+    bands: dict[str, BandRef] | None = None  # per-band files
+    stack: str | None = None  # a stacked file (bands from descriptions / band_names)
+    band_names: tuple[str, ...] | None = None  # explicit names of the stack's bands
+    name_hints: tuple[str, ...] = ()  # names that may carry the acquisition date
+
+
+def stack_bands(path: str, band_names: Sequence[str] | None) -> dict[str, BandRef]:
+    """Band name -> reference for a stacked file, from ``band_names`` or its descriptions."""
+    with ExitStack() as stack:
+        dataset = open_raster(path, stack)
+        if band_names is not None:
+            if len(band_names) != dataset.count:
+                raise DataError(
+                    f"{path}: {len(band_names)} band_names given for {dataset.count} bands"
+                )
+            labels: Sequence[str | None] = band_names
+        else:
+            labels = dataset.descriptions
+        found: dict[str, BandRef] = {}
+        for index, label in enumerate(labels, start=1):
+            band = band_from_label(label)
+            if band is not None and band not in found:
+                found[band] = BandRef(path, index)
+        if not found and dataset.count == 1:
+            parsed = band_from_file_name(Path(path).stem)
+            if parsed is not None:
+                found[parsed[0]] = BandRef(path, 1)
+        return found
+
+
+def discover_scenes(path: Path, band_names: Sequence[str] | None) -> list[SceneSpec]:
+    """The scenes in a file or folder (see the module docstring); ``DataError`` when none."""
+    if path.is_file():
+        return [SceneSpec(path.stem, str(path), stack=str(path), band_names=_names(band_names),
+                          name_hints=(path.stem, path.parent.name))]  # fmt: skip
+    files = sorted(p for p in path.iterdir() if is_raster_file(p))
+    if not files:
+        raise DataError(
+            f"folder {path}: no raster files (.tif, .tiff, .jp2, .vrt); point at a scene folder"
+        )
+    groups: dict[str, dict[str, BandRef]] = {}
+    specs: list[SceneSpec] = []
+    for file in files:
+        parsed = band_from_file_name(file.stem)
+        if parsed is None:
+            specs.append(SceneSpec(file.stem, str(file), stack=str(file),
+                                   band_names=_names(band_names),
+                                   name_hints=(file.stem, path.name)))  # fmt: skip
+            continue
+        band, prefix = parsed
+        group = groups.setdefault(prefix, {})
+        if band in group:
+            raise DataError(f"folder {path}: two files for band {band}: {group[band].path}, {file}")
+        group[band] = BandRef(str(file))
+    for prefix, bands in groups.items():
+        stripped = prefix.strip("_-. ")
+        scene_id = (
+            stripped if path.name in stripped else "_".join(filter(None, [path.name, stripped]))
+        )
+        specs.append(SceneSpec(scene_id, f"{path}/{prefix}*", bands=bands,
+                               name_hints=(prefix, path.name)))  # fmt: skip
+    return specs
+
+
+def _names(band_names: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if band_names is None else tuple(band_names)
+
+
+class SceneSource:
+    """``ChipSource`` for raster scenes.
+
+    ``SceneSource(paths, options=SceneOptions(...), band_names=None, scene_id=None)``:
+    ``paths`` one or more files/folders; ``band_names`` names a stack's bands when its
+    descriptions do not; ``scene_id`` overrides the id of a single scene (it is part of the keys).
+    """
+
+    name = "scene"
+
+    def __init__(
+        self,
+        paths: str | Path | Sequence[str | Path],
+        options: SceneOptions | None = None,
+        *,
+        band_names: Sequence[str] | None = None,
+        scene_id: str | None = None,
+    ) -> None:
+        self.paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+        self.options = options or SceneOptions()
+        check_labels(self.options.labels, "scene labels")
+        self.band_names = band_names
+        self.scene_id = scene_id
+        self._specs: dict[str, SceneSpec] | None = None
+
+    def units(self) -> list[str]:
+        """One unit per scene found under ``paths``."""
+        if self._specs is None:
+            specs: list[SceneSpec] = []
+            for path in self.paths:
+                specs.extend(discover_scenes(existing_path(path, "scene"), self.band_names))
+            if self.scene_id is not None:
+                if len(specs) != 1:
+                    raise DataError(f"scene_id={self.scene_id!r} given, but {len(specs)} scenes")
+                specs = [dataclasses.replace(specs[0], scene_id=self.scene_id)]
+            self._specs = {spec.unit: spec for spec in specs}
+        return list(self._specs)
+
+    def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
+        """Stream the chips of one scene (``unit`` from ``units()``)."""
+        self.units()
+        assert self._specs is not None
+        if unit not in self._specs:
+            raise DataError(f"unknown scene unit {unit!r}; use one from units()")
+        return read_scene(self._specs[unit], self.options, tally)
+
+
+def read_scene(
+    spec: SceneSpec, options: SceneOptions, tally: Tally, source: str = "scene"
+) -> Iterator[Chip]:
+    """Chips of one ``SceneSpec`` (a generator: files stay open only while it runs)."""
+    if spec.bands is not None:
+        found = spec.bands
+    else:
+        assert spec.stack is not None
+        found = stack_bands(spec.stack, spec.band_names)
+    sensor, bands = select_bands(found, options.sensor, spec.unit)
+    zero = options.zero_is_nodata if options.zero_is_nodata is not None else sensor is Sensor.S2
+    grid = BandGrid(bands, zero_is_nodata=zero, resampling=Resampling[options.resampling])
+    return _stream(grid, spec, sensor, options, tally, source)
+
+
+def _stream(
+    grid: BandGrid,
+    spec: SceneSpec,
+    sensor: Sensor,
+    options: SceneOptions,
+    tally: Tally,
+    source: str,
+) -> Iterator[Chip]:
+    with grid:
+        yield from iter_grid_chips(
+            grid, spec.scene_id, sensor, options, tally, name_hints=spec.name_hints, source=source
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskLabeler:
+    """A ``chip_labeler`` that gives ``label`` to chips where a class mask shows enough of it.
+
+    Rule: the mask raster (any grid/CRS; resampled by georeference onto the chip with nearest
+    neighbour) is read under the chip; pixels equal to a value in ``nodata_values`` are ignored;
+    when at least ``min_share`` of the remaining pixels hold a value in ``values``, the chip gets
+    ``label``. For the Sen1Floods11 ``*_LabelHand.tif`` (1 water, 0 not, -1 no data):
+    ``MaskLabeler(path, "Flooded Area", values=(1,), min_share=0.1)``.
+    """
+
+    path: Path
+    label: str
+    values: tuple[float, ...] = (1,)
+    min_share: float = 0.1
+    nodata_values: tuple[float, ...] = (-1,)
+
+    def __call__(self, window: ChipWindow) -> list[str]:
+        mask = np.full(window.shape, np.nan, dtype=np.float32)
+        try:
+            with rasterio.open(self.path) as src:
+                reproject(
+                    source=rasterio.band(src, 1),
+                    destination=mask,
+                    dst_transform=window.transform,
+                    dst_crs=window.crs,
+                    dst_nodata=np.nan,
+                    resampling=Resampling.nearest,
+                )
+        except RASTER_ERRORS as err:
+            raise DataError(f"{self.path}: cannot read the label mask ({err})") from None
+        valid = np.isfinite(mask) & ~np.isin(mask, self.nodata_values)
+        if not valid.any():
+            return []
+        share = float(np.isin(mask[valid], self.values).mean())
+        return [self.label] if share >= self.min_share else []

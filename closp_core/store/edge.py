@@ -1,0 +1,262 @@
+"""Embedded back end: one Qdrant Edge shard in a local folder (the default, offline).
+
+Folder layout (``Settings.index_dir / collection``)::
+
+    edge_config.json, wal/, segments/   Qdrant Edge's own shard files
+    closp-store.json                    our metadata: model id, index parameters, schema version
+                                        (written once, atomically: temp file + fsync + rename)
+    closp-store.lock                    flock of the owning process (see ``lock.py``)
+
+Writes go to Edge's write-ahead log when ``update`` returns; ``flush()`` persists segments.
+Nothing builds the HNSW graph in the background: ``optimize()`` does, blocking, and the ingest
+CLI calls it once at the end of a run. Until then (and for points added later) searches scan
+the unindexed segments exactly, so results stay correct, only slower.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from closp_core.store.base import RawPoint, VectorStore
+from closp_core.store.errors import StoreError
+from closp_core.store.lock import FolderLock
+from closp_core.store.payload import DATETIME_FIELDS, GEO_FIELDS, KEYWORD_FIELDS, rfc3339
+from closp_core.store.types import DIM, CollectionInfo, IndexParams, SearchFilters
+
+META_NAME = "closp-store.json"
+SCHEMA_VERSION = 1
+_FACET_LIMIT = 100_000
+_INDEX_TYPES = (
+    [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+    + [(f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS]
+    + [(f, qe.PayloadSchemaType.Geo) for f in GEO_FIELDS]
+)
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_stored_model_id(folder: Path) -> str | None:
+    """The model id recorded in an Edge folder, or ``None`` if there is no collection there.
+
+    Reads only the metadata file: no lock is taken and nothing is created."""
+    meta_path = Path(folder) / META_NAME
+    if not meta_path.is_file():
+        return None
+    try:
+        model_id = json.loads(meta_path.read_text(encoding="utf-8")).get("model_id")
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{meta_path} is unreadable ({exc}); the index may be damaged") from None
+    return None if model_id is None else str(model_id)
+
+
+def _edge_config(params: IndexParams) -> qe.EdgeConfig:
+    quant = (
+        qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+        if params.int8
+        else None
+    )
+    return qe.EdgeConfig(
+        vectors=qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine),
+        hnsw_config=qe.HnswIndexConfig(
+            m=params.m, ef_construct=params.ef_construct, full_scan_threshold=10_000
+        ),
+        quantization_config=quant,
+    )
+
+
+def edge_filter(filters: SearchFilters) -> qe.Filter | None:
+    """Our filters -> an Edge ``Filter`` (AND of conditions), or None when empty."""
+    must: list[Any] = []
+    if filters.labels:
+        must.append(qe.FieldCondition("labels", match=qe.MatchAny(list(filters.labels))))
+    for name in ("source", "scene_id"):
+        if getattr(filters, name) is not None:
+            must.append(qe.FieldCondition(name, match=qe.MatchValue(getattr(filters, name))))
+    if filters.sensor is not None:
+        must.append(qe.FieldCondition("sensor", match=qe.MatchValue(filters.sensor.value)))
+    if filters.time is not None:
+        start, end = filters.time.start, filters.time.end
+        rng = qe.RangeDateTime(
+            gte=None if start is None else rfc3339(start), lte=None if end is None else rfc3339(end)
+        )
+        must.append(qe.FieldCondition("acquired", range=rng))
+    if filters.bbox is not None:
+        box = filters.bbox
+        geo_box = qe.GeoBoundingBox(
+            top_left=qe.GeoPoint(lon=box.west, lat=box.north),
+            bottom_right=qe.GeoPoint(lon=box.east, lat=box.south),
+        )
+        must.append(qe.FieldCondition("center", geo_bounding_box=geo_box))
+    if filters.polygon is not None:
+        ring = [qe.GeoPoint(lon=x, lat=y) for x, y in filters.polygon.exterior]
+        must.append(qe.FieldCondition("center", geo_polygon=qe.GeoPolygon(exterior=ring)))
+    return qe.Filter(must=must) if must else None
+
+
+def _raw(point: Any, score: float | None = None) -> RawPoint:
+    vector = point.vector
+    return (dict(point.payload or {}), None if vector is None else list(vector), score)
+
+
+class EdgeStore(VectorStore):
+    """A CLOSP collection in a Qdrant Edge shard folder, owned by this process while open."""
+
+    backend = "edge"
+
+    def __init__(self, folder: Path, model_id: str, params: IndexParams | None = None) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = FolderLock(self.folder)
+        self._lock.acquire()
+        try:
+            self._shard, stored, actual = self._open(model_id, params or IndexParams())
+        except BaseException:
+            self._lock.release()
+            raise
+        super().__init__(model_id, stored, actual)
+
+    def _open(
+        self, model_id: str, params: IndexParams
+    ) -> tuple[qe.EdgeShard, str | None, IndexParams]:
+        meta_path = self.folder / META_NAME
+        if not (self.folder / "edge_config.json").exists():
+            shard = qe.EdgeShard.create(str(self.folder), _edge_config(params))
+        else:
+            shard = qe.EdgeShard.load(str(self.folder))
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("schema") != SCHEMA_VERSION:
+                shard.close()
+                raise StoreError(
+                    f"{meta_path}: store schema {meta.get('schema')} is not {SCHEMA_VERSION}; "
+                    "re-ingest into a new folder"
+                )
+            stored_params = IndexParams(**meta.get("params", {}))
+            return shard, meta.get("model_id"), stored_params
+        if shard.info().points_count:  # points but no metadata: not ours / unknown model
+            return shard, None, params
+        meta = {
+            "schema": SCHEMA_VERSION,
+            "model_id": model_id,
+            "params": dataclasses.asdict(params),
+        }
+        existing = shard.info().payload_schema
+        for name, kind in _INDEX_TYPES:
+            if name not in existing:
+                shard.update(qe.UpdateOperation.create_field_index(name, kind))
+        shard.flush()
+        _write_json_atomic(meta_path, meta)
+        return shard, model_id, params
+
+    # ----- hooks ----------------------------------------------------------------------------
+    def _upsert_batch(
+        self, ids: list[str], vectors: np.ndarray, payloads: list[dict[str, Any]]
+    ) -> None:
+        points = [
+            qe.Point(uuid.UUID(i), vec, payload)
+            for i, vec, payload in zip(ids, vectors.tolist(), payloads, strict=True)
+        ]
+        self._shard.update(qe.UpdateOperation.upsert_points(points))
+
+    def _search_params(self, exact: bool) -> qe.SearchParams:
+        quant = qe.QuantizationSearchParams(rescore=True, oversampling=2.0)
+        return qe.SearchParams(
+            hnsw_ef=self.params.hnsw_ef,
+            exact=exact,
+            quantization=quant if self.params.int8 else None,
+        )
+
+    def _search(
+        self, vector: np.ndarray, limit: int, filters: SearchFilters, exact: bool
+    ) -> list[RawPoint]:
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(vector.tolist()),
+            filter=edge_filter(filters),
+            with_payload=True,
+            params=self._search_params(exact),
+        )
+        return [_raw(p, p.score) for p in self._shard.query(request)]
+
+    def _retrieve(self, ids: list[str], with_vectors: bool) -> list[RawPoint]:
+        points = self._shard.retrieve(
+            [uuid.UUID(i) for i in ids], with_payload=True, with_vector=with_vectors
+        )
+        return [_raw(p) for p in points]
+
+    def _scroll(
+        self, filters: SearchFilters, limit: int, cursor: str | None
+    ) -> tuple[list[RawPoint], str | None]:
+        request = qe.ScrollRequest(
+            offset=None if cursor is None else uuid.UUID(cursor),
+            limit=limit,
+            filter=edge_filter(filters),
+            with_payload=True,
+            with_vector=False,
+        )
+        points, nxt = self._shard.scroll(request)
+        return [_raw(p) for p in points], None if nxt is None else str(nxt)
+
+    def _count(self, filters: SearchFilters) -> int:
+        return int(self._shard.count(qe.CountRequest(exact=True, filter=edge_filter(filters))))
+
+    def _facet(self, field: str, filters: SearchFilters) -> dict[str, int]:
+        request = qe.FacetRequest(
+            field, limit=_FACET_LIMIT, exact=True, filter=edge_filter(filters)
+        )
+        return {str(h.value): int(h.count) for h in self._shard.facet(request)}
+
+    def _delete(self, filters: SearchFilters) -> None:
+        flt = edge_filter(filters)
+        if flt is not None:
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
+
+    def _info(self) -> CollectionInfo:
+        info = self._shard.info()
+        disk = sum(p.stat().st_blocks * 512 for p in self.folder.rglob("*") if p.is_file())
+        return CollectionInfo(
+            points=int(info.points_count),
+            indexed_vectors=int(info.indexed_vectors_count),
+            model_id=self.stored_model_id,
+            backend=self.backend,
+            location=str(self.folder),
+            disk_bytes=disk,
+            params=self.params,
+        )
+
+    def flush(self) -> None:
+        """Persist every applied write to the segment files."""
+        self._check_open()
+        self._shard.flush()
+
+    def optimize(self) -> bool:
+        """Build the HNSW index and merge segments (blocking: ~minutes per 100k on 2 cores)."""
+        self._check_open()
+        return bool(self._shard.optimize())
+
+    def _close(self) -> None:
+        try:
+            self._shard.flush()
+            self._shard.close()
+        finally:
+            self._lock.release()

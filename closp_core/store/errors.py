@@ -1,0 +1,25 @@
+"""Errors of the vector store. Each message says what was wrong and what to do next."""
+
+from __future__ import annotations
+
+from closp_core.errors import ClospError
+
+
+class StoreError(ClospError):
+    """The vector store cannot do what was asked (base class of the store's errors)."""
+
+
+class StoreInputError(StoreError, ValueError):
+    """A vector, filter, record or limit given to the store is invalid."""
+
+
+class ModelMismatchError(StoreError):
+    """The collection holds vectors of another model than the one writing or querying it."""
+
+
+class StoreLockedError(StoreError):
+    """The embedded index folder is held open by another process (or another handle)."""
+
+
+class StoreClosedError(StoreError):
+    """The store was used after ``close()``."""

@@ -1,0 +1,309 @@
+"""The store's own records and filters: what goes in and comes out (never Qdrant's types).
+
+Vectors are CLOSP embeddings: ``(384,) float32``, L2-normalised, compared by cosine.
+Coordinates are WGS84 ``(lon, lat)`` in degrees; times are timezone-aware UTC datetimes
+(a naive datetime is taken as UTC).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from closp_core.bands import Sensor
+from closp_core.errors import BandContractError
+from closp_core.labels import sort_labels
+from closp_core.store.errors import StoreInputError
+from closp_core.store.geometry import LonLat, check_lon_lat, check_ring
+
+DIM = 384  # CLOSP embedding size
+MAX_LIMIT = 10_000  # largest page / result list the store hands out at once
+
+
+def as_utc(value: dt.datetime, what: str) -> dt.datetime:
+    """A datetime in UTC; naive values are taken as UTC."""
+    if not isinstance(value, dt.datetime):
+        raise StoreInputError(f"{what}: expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def parse_sensor(value: Sensor | str) -> Sensor:
+    """``Sensor.parse`` with the store's error class."""
+    try:
+        return Sensor.parse(value)
+    except BandContractError as exc:
+        raise StoreInputError(str(exc)) from None
+
+
+def check_vector(vector: Any, what: str = "vector") -> np.ndarray:
+    """Return ``vector`` as a finite ``(384,) float32`` array, or raise ``StoreInputError``."""
+    try:
+        arr = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise StoreInputError(f"{what}: not a numeric vector") from None
+    if arr.shape != (DIM,):
+        raise StoreInputError(
+            f"{what}: expected shape ({DIM},) (a CLOSP embedding), got {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise StoreInputError(f"{what}: contains NaN or infinite values")
+    if not arr.any():
+        raise StoreInputError(f"{what}: is all zeros; cosine similarity is undefined")
+    return arr
+
+
+def check_limit(limit: int, what: str = "limit") -> int:
+    """``1 <= limit <= MAX_LIMIT`` or ``StoreInputError``."""
+    if isinstance(limit, bool) or not isinstance(limit, int | np.integer):
+        raise StoreInputError(f"{what} must be an integer, got {limit!r}")
+    if not 1 <= int(limit) <= MAX_LIMIT:
+        raise StoreInputError(
+            f"{what} must be between 1 and {MAX_LIMIT}, got {limit}; page through larger "
+            "results with browse()"
+        )
+    return int(limit)
+
+
+@dataclasses.dataclass(frozen=True)
+class BBox:
+    """A lon/lat box in degrees: ``west <= east`` and ``south <= north``.
+
+    Boxes crossing the antimeridian are not accepted: split them into two searches.
+    """
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def __post_init__(self) -> None:
+        w, s = check_lon_lat(self.west, self.south, "bbox (west, south)")
+        e, n = check_lon_lat(self.east, self.north, "bbox (east, north)")
+        if w > e:
+            raise StoreInputError(
+                f"bbox is reversed: west {w} > east {e}; give (west, south, east, north) "
+                "(boxes across the antimeridian: split them in two)"
+            )
+        if s > n:
+            raise StoreInputError(
+                f"bbox is reversed: south {s} > north {n}; give (west, south, east, north)"
+            )
+        for name, value in (("west", w), ("south", s), ("east", e), ("north", n)):
+            object.__setattr__(self, name, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class GeoPolygon:
+    """A simple polygon: a closed ring of ``(lon, lat)`` points (first == last), no holes."""
+
+    exterior: tuple[LonLat, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exterior", check_ring(self.exterior, "polygon"))
+
+    @classmethod
+    def from_geojson(cls, geometry: Mapping[str, Any]) -> GeoPolygon:
+        """From a GeoJSON ``Polygon`` geometry (only its exterior ring is used)."""
+        if geometry.get("type") != "Polygon" or not geometry.get("coordinates"):
+            raise StoreInputError(
+                f"expected a GeoJSON Polygon with coordinates, got type {geometry.get('type')!r}"
+            )
+        return cls(tuple((p[0], p[1]) for p in geometry["coordinates"][0]))
+
+    def to_geojson(self) -> dict[str, Any]:
+        """GeoJSON ``Polygon`` geometry (WGS84 lon/lat)."""
+        return {"type": "Polygon", "coordinates": [[list(p) for p in self.exterior]]}
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeRange:
+    """Acquisition time window, both ends inclusive, UTC; ``None`` = open end."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        start = None if self.start is None else as_utc(self.start, "time range start")
+        end = None if self.end is None else as_utc(self.end, "time range end")
+        if start is not None and end is not None and start > end:
+            raise StoreInputError(
+                f"time range is reversed: start {start.isoformat()} is after end {end.isoformat()}"
+            )
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchFilters:
+    """Filters combined with AND. ``labels`` matches chips carrying any of them.
+
+    Geo filters apply to the chip centre.
+    """
+
+    labels: tuple[str, ...] = ()
+    sensor: Sensor | None = None
+    time: TimeRange | None = None
+    bbox: BBox | None = None
+    polygon: GeoPolygon | None = None
+    source: str | None = None
+    scene_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.labels, str):
+            raise StoreInputError("labels must be a list of labels, not one string")
+        try:
+            labels = tuple(sort_labels(self.labels))
+        except ValueError as exc:  # LabelError lists the known labels
+            raise StoreInputError(str(exc)) from None
+        object.__setattr__(self, "labels", labels)
+        if self.sensor is not None:
+            object.__setattr__(self, "sensor", parse_sensor(self.sensor))
+        for name, kind in (("time", TimeRange), ("bbox", BBox), ("polygon", GeoPolygon)):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise StoreInputError(f"{name} must be a {kind.__name__}, got {value!r}")
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no condition is set."""
+        return self == SearchFilters()
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ChipRecord:
+    """One chip as stored: its embedding and what the map, filters and gallery need.
+
+    ``vector``: ``(384,) float32`` unit vector (``None`` when read back without vectors).
+    ``labels``: our label space (``closp_core.labels.LABELS``), canonicalised and sorted.
+    ``source_labels``: the source's own labels, kept verbatim. ``center``: ``(lon, lat)``.
+    ``footprint``: chip outline in WGS84. ``crs``: CRS of the source raster (e.g.
+    ``"EPSG:32633"``). ``previews``: name -> path relative to the data folder.
+    """
+
+    key: str
+    vector: np.ndarray | None
+    sensor: Sensor
+    source: str
+    labels: tuple[str, ...] = ()
+    source_labels: tuple[str, ...] = ()
+    scene_id: str | None = None
+    acquired: dt.datetime | None = None
+    center: LonLat | None = None
+    footprint: GeoPolygon | None = None
+    crs: str | None = None
+    previews: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key.strip():
+            raise StoreInputError(f"chip key must be a non-empty string, got {self.key!r}")
+        what = f"chip {self.key!r}"
+        if self.vector is not None:
+            object.__setattr__(self, "vector", check_vector(self.vector, f"{what} vector"))
+        object.__setattr__(self, "sensor", parse_sensor(self.sensor))
+        if not isinstance(self.source, str) or not self.source:
+            raise StoreInputError(f"{what}: source must be a non-empty string (e.g. 'benv2s2')")
+        try:
+            object.__setattr__(self, "labels", tuple(sort_labels(self.labels)))
+        except ValueError as exc:
+            raise StoreInputError(f"{what}: {exc}") from None
+        object.__setattr__(self, "source_labels", tuple(str(x) for x in self.source_labels))
+        if self.acquired is not None:
+            object.__setattr__(self, "acquired", as_utc(self.acquired, f"{what} acquired"))
+        if self.center is not None:
+            lon, lat = self.center
+            object.__setattr__(self, "center", check_lon_lat(lon, lat, f"{what} center"))
+        if self.footprint is not None and not isinstance(self.footprint, GeoPolygon):
+            raise StoreInputError(f"{what}: footprint must be a GeoPolygon")
+        object.__setattr__(self, "previews", {str(k): str(v) for k, v in self.previews.items()})
+
+    def __eq__(self, other: object) -> bool:
+        """Field-wise; vectors within 1e-6 and coordinates within 1e-9 degrees (storage as
+        JSON or float32 may change the last bits)."""
+        if not isinstance(other, ChipRecord):
+            return NotImplemented
+        for field in dataclasses.fields(self):
+            a, b = getattr(self, field.name), getattr(other, field.name)
+            if field.name in {"vector", "center", "footprint"}:
+                if (a is None) != (b is None):
+                    return False
+                if a is None:
+                    continue
+                if field.name == "footprint":
+                    a, b = a.exterior, b.exterior
+                atol = 1e-6 if field.name == "vector" else 1e-9
+                if np.shape(a) != np.shape(b) or not np.allclose(a, b, rtol=0, atol=atol):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    """A search result: the chip and its cosine similarity to the query (-1..1)."""
+
+    record: ChipRecord
+    score: float
+
+    @property
+    def key(self) -> str:
+        """The chip key."""
+        return self.record.key
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One page of ``browse``: records in id order and the cursor of the next page (or None)."""
+
+    records: tuple[ChipRecord, ...]
+    next_cursor: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexParams:
+    """How the collection is indexed (fixed when it is created).
+
+    ``m``/``ef_construct``: HNSW graph degree and build beam (``m=0``: no graph, exact search
+    only). ``hnsw_ef``: search beam. ``int8``: int8 scalar quantisation (4x smaller, rescored
+    with the original vectors). ``shards``/``replication``/``write_consistency``: Qdrant
+    cluster settings (server back end only).
+    """
+
+    m: int = 16
+    ef_construct: int = 100
+    hnsw_ef: int = 128
+    int8: bool = False
+    shards: int = 1
+    replication: int = 1
+    write_consistency: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("m", "ef_construct", "hnsw_ef", "shards", "replication", "write_consistency"):
+            value = getattr(self, name)
+            low = 0 if name == "m" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise StoreInputError(f"index parameter {name} must be an integer >= {low}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectionInfo:
+    """What the Collection page shows. ``disk_bytes`` is ``None`` where unknown (server)."""
+
+    points: int
+    indexed_vectors: int
+    model_id: str | None
+    backend: str  # "edge" | "qdrant"
+    location: str  # folder or URL (never the API key)
+    disk_bytes: int | None
+    params: IndexParams
+
+
+COUNT_FIELDS = ("label", "sensor", "source", "month")  # what counts_by() groups by

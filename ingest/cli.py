@@ -1,0 +1,200 @@
+"""``python -m ingest``: put imagery into the search index.
+
+Exit status: 0 when everything was indexed, 1 when some files failed (the rest is indexed),
+2 when nothing could start (bad arguments, no model weights, index held by another process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from closp_core.bands import Sensor
+from closp_core.data import (
+    BigEarthNetSource,
+    ChipSource,
+    CrisisLandMarkSource,
+    SceneOptions,
+    SceneSource,
+    StacSource,
+)
+from closp_core.data.samples import sample_sources
+from closp_core.embedder import Embedder
+from closp_core.errors import ClospError, WeightsUnavailableError
+from closp_core.labels import LABELS
+from closp_core.model.demo import describe_model
+from closp_core.settings import Settings
+from closp_core.store import open_store
+from ingest.pipeline import Ingestor, IngestSummary
+from ingest.status import describe_index
+
+EXAMPLES = """\
+examples:
+  python -m ingest demo                                  index the shipped sample corpus
+  python -m ingest scene S2_folder/ --date 2023-08-20 --labels "Burned Area"
+  python -m ingest scene flood_S1.tif --sensor s1 --linear
+  python -m ingest bigearthnet BigEarthNet-S2/
+  python -m ingest crisislandmark ~/data/crisislandmark --split corpus --limit 10000
+  python -m ingest stac items.json
+  python -m ingest info                                  what is indexed, with which model
+
+Settings come from CLOSP_* environment variables (see README); the options below override them.
+Re-running a command skips chips already indexed; --force re-embeds them.
+"""
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("index and model (override CLOSP_* settings)")
+    group.add_argument("--model", help="hub id, variant, local folder or random:<variant>")
+    group.add_argument("--revision", help="hub revision (tag, branch, commit) of --model")
+    group.add_argument("--data-dir", type=Path, help="folder of the index and previews")
+    group.add_argument("--store-url", help="Qdrant server/cluster URL instead of the folder")
+    group.add_argument("--collection", help="collection name")
+    group.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    group.add_argument("--batch-size", type=int, help="chips per embedding batch")
+    run = common.add_argument_group("run")
+    run.add_argument("--force", action="store_true", help="re-embed chips already indexed")
+    run.add_argument("--limit", type=int, help="stop after this many chips")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-optimize", action="store_true", help="skip building the search index at the end"
+    )
+    return common
+
+
+def _scene_options(args: argparse.Namespace) -> SceneOptions:
+    acquired = None
+    if args.date:
+        try:
+            acquired = dt.datetime.fromisoformat(args.date)
+        except ValueError:
+            raise ClospError(f"--date {args.date!r} is not a date like 2023-08-20") from None
+    return SceneOptions(
+        sensor=Sensor.parse(args.sensor) if args.sensor else None,
+        labels=tuple(args.labels or ()),
+        acquired=acquired,
+        s1_linear=True if args.linear else None,
+        stride=args.stride,
+        max_nodata=args.max_nodata,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest",
+        description="Cut imagery into chips, embed them with CLOSP and index them for search.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = [_common_options()]
+    scene = commands.add_parser(
+        "scene", parents=common, help="GeoTIFF/COG scenes: band files or stacks, any CRS"
+    )
+    scene.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    scene.add_argument("--sensor", choices=[s.value for s in Sensor], help="default: from bands")
+    scene.add_argument(
+        "--labels", nargs="+", metavar="LABEL", help=f"labels for every chip: {', '.join(LABELS)}"
+    )
+    scene.add_argument("--date", help="acquisition date/time (ISO), if not in metadata or name")
+    scene.add_argument("--linear", action="store_true", help="S1 is linear power, not dB")
+    scene.add_argument("--stride", type=int, default=120, help="pixels between chips (120)")
+    scene.add_argument("--max-nodata", type=float, default=0.1, help="skip chips above this")
+    clm = commands.add_parser("crisislandmark", parents=common, help="the CrisisLandMark corpus")
+    clm.add_argument("root", type=Path, help="folder with crisislandmark.h5, metadata.parquet")
+    clm.add_argument("--split", choices=["training", "corpus"], help="default: all keys")
+    clm.add_argument(
+        "--raw-channels",
+        action="store_true",
+        help="do not apply the reference loader's channel fixes (benv2s1/sen1flood/quakeset)",
+    )
+    stac = commands.add_parser("stac", parents=common, help="STAC Item/ItemCollection/Catalog")
+    stac.add_argument("href", help="local JSON file or URL")
+    ben = commands.add_parser("bigearthnet", parents=common, help="BigEarthNet patch folders")
+    ben.add_argument("root", type=Path)
+    commands.add_parser("demo", parents=common, help="the real sample corpus shipped in samples/")
+    commands.add_parser("info", parents=common, help="what is indexed, with which model")
+    return parser
+
+
+def make_sources(args: argparse.Namespace) -> list[ChipSource]:
+    """The chip sources a command names."""
+    if args.command == "scene":
+        return [SceneSource(args.paths, _scene_options(args))]
+    if args.command == "crisislandmark":
+        raw = args.raw_channels
+        return [
+            CrisisLandMarkSource(
+                args.root,
+                split=args.split,
+                reverse_s1_channels=not raw,
+                quakeset_post_event=not raw,
+            )
+        ]
+    if args.command == "stac":
+        return [StacSource(args.href)]
+    if args.command == "bigearthnet":
+        return [BigEarthNetSource(args.root)]
+    return sample_sources()
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name: value
+        for name in ("model", "data_dir", "store_url", "collection", "device", "batch_size")
+        if (value := getattr(args, name, None)) is not None
+    }
+    if args.revision:
+        overrides["model_revision"] = args.revision
+    return Settings.load().replace(**overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if args.command == "info":
+        print(describe_index(settings))
+        return 0
+    sources = make_sources(args)
+    for source in sources:
+        source.units()  # a missing path or empty folder stops here, before any model loads
+    try:
+        embedder = Embedder.from_settings(settings)
+    except WeightsUnavailableError as exc:
+        raise WeightsUnavailableError(
+            f"{exc}\nTo try the pipeline without weights, pass --model random:closp-rn "
+            "(random embeddings: search results are meaningless)."
+        ) from None
+    print(f"model: {describe_model(embedder.model)} on {embedder.device}", file=sys.stderr)
+    store = open_store(settings, embedder.model_id)
+    summary = IngestSummary()
+    try:
+        store.check_writable()
+        ingestor = Ingestor(
+            embedder,
+            store,
+            settings.data_dir,
+            batch_size=settings.batch_size,
+            force=args.force,
+            progress=not args.no_progress,
+        )
+        for source in sources:
+            summary.merge(ingestor.run(source, limit=args.limit))
+        if not args.no_optimize:
+            store.optimize()
+    finally:
+        store.close()
+    print(summary.report())
+    return 0 if summary.ok else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except ClospError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,160 @@
+"""Read -> batch -> embed -> upsert, streaming: never more than one batch of chips in memory.
+
+Re-running skips chips already indexed (point ids derive from chip keys; ``force`` re-embeds).
+Each batch is acknowledged by the store before the next is read, so a crash loses at most the
+batch in flight. A file that cannot be read is reported and the run goes on with the others.
+Previews of a batch are rendered on a worker thread while the batch is embedded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from closp_core.bands import Sensor
+from closp_core.data import ChipSource
+from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.embedder import Embedder
+from closp_core.store import ChipRecord, GeoPolygon, VectorStore
+from ingest.previews import write_previews
+
+
+@dataclasses.dataclass
+class IngestSummary:
+    """What a run did: counts, skip reasons, flagged labels and failed files with reasons."""
+
+    indexed: int = 0
+    already_indexed: int = 0
+    skipped: Counter[str] = dataclasses.field(default_factory=Counter)
+    flagged: Counter[str] = dataclasses.field(default_factory=Counter)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def merge(self, other: IngestSummary) -> None:
+        """Add another run's figures to this one."""
+        self.indexed += other.indexed
+        self.already_indexed += other.already_indexed
+        self.skipped.update(other.skipped)
+        self.flagged.update(other.flagged)
+        self.failed.update(other.failed)
+        self.seconds += other.seconds
+
+    def report(self) -> str:
+        """A few lines for people."""
+        rate = self.indexed / self.seconds if self.seconds > 0 else 0.0
+        lines = [f"indexed {self.indexed} chips in {self.seconds:.1f} s ({rate:.1f} chips/s)"]
+        if self.already_indexed:
+            lines.append(f"skipped {self.already_indexed} chips already indexed (use --force)")
+        lines += [f"skipped {n} chips: {reason}" for reason, n in sorted(self.skipped.items())]
+        lines += [f"flagged {n} chips: {reason}" for reason, n in sorted(self.flagged.items())]
+        lines += [f"FAILED {unit}: {reason}" for unit, reason in self.failed.items()]
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass
+class Ingestor:
+    """Puts the chips of a ``ChipSource`` into a store, with previews under ``data_dir``."""
+
+    embedder: Embedder
+    store: VectorStore
+    data_dir: Path
+    batch_size: int = 64
+    force: bool = False
+    progress: bool = True
+
+    def run(self, source: ChipSource, limit: int | None = None) -> IngestSummary:
+        """Ingest every unit of ``source`` (at most ``limit`` chips); never raises for a bad
+        unit — it lands in ``summary.failed``. ``source.units()`` errors (e.g. a missing path)
+        propagate as ``DataError``."""
+        summary = IngestSummary()
+        start = time.perf_counter()
+        units = source.units()
+        remaining = limit
+        bar = tqdm(unit="chip", disable=not self.progress, smoothing=0.1, dynamic_ncols=True)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews") as pool, bar:
+            for unit in units:
+                if remaining is not None and remaining <= 0:
+                    break
+                bar.set_description(_short(unit))
+                tally = Tally()
+                try:
+                    chips = source.read(unit, tally)
+                    for batch in _batches(chips, self.batch_size, remaining):
+                        self._ingest_batch(batch, pool, summary)
+                        bar.update(len(batch))
+                        remaining = None if remaining is None else remaining - len(batch)
+                except DataError as exc:
+                    summary.failed[unit] = str(exc)
+                summary.skipped.update(tally.skipped)
+                summary.flagged.update(tally.flagged)
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    def _ingest_batch(
+        self, batch: list[Chip], pool: ThreadPoolExecutor, summary: IngestSummary
+    ) -> None:
+        if not self.force:
+            present = {rec.key for rec in self.store.get([chip.key for chip in batch])}
+            summary.already_indexed += len(present)
+            batch = [chip for chip in batch if chip.key not in present]
+        if not batch:
+            return
+        data_dir = self.data_dir
+        previews = pool.submit(lambda: [write_previews(chip, data_dir) for chip in batch])
+        vectors = self._embed(batch)
+        records = [
+            _record(chip, vector, paths)
+            for chip, vector, paths in zip(batch, vectors, previews.result(), strict=True)
+        ]
+        self.store.upsert(records)
+        summary.indexed += len(records)
+
+    def _embed(self, batch: list[Chip]) -> np.ndarray:
+        """``(len(batch), 384)`` vectors, each sensor through its own encoder."""
+        vectors = np.zeros((len(batch), self.embedder.dim), np.float32)
+        for sensor in Sensor:
+            rows = [i for i, chip in enumerate(batch) if chip.sensor is sensor]
+            if rows:
+                pixels = np.stack([batch[i].pixels for i in rows])
+                vectors[rows] = self.embedder.encode_images(pixels, sensor)
+        return vectors
+
+
+def _batches(chips: Iterator[Chip], size: int, limit: int | None) -> Iterator[list[Chip]]:
+    """Groups of ``size`` chips, at most ``limit`` chips in all (``None``: no limit)."""
+    stream = chips if limit is None else itertools.islice(chips, limit)
+    while batch := list(itertools.islice(stream, size)):
+        yield batch
+
+
+def _short(unit: str, width: int = 40) -> str:
+    return unit if len(unit) <= width else "…" + unit[-(width - 1) :]
+
+
+def _record(chip: Chip, vector: np.ndarray, previews: dict[str, str]) -> ChipRecord:
+    return ChipRecord(
+        key=chip.key,
+        vector=vector,
+        sensor=chip.sensor,
+        source=chip.source,
+        labels=chip.labels,
+        source_labels=chip.original_labels,
+        scene_id=chip.scene_id,
+        acquired=chip.acquired,
+        center=chip.center,
+        footprint=GeoPolygon(chip.footprint),
+        crs=chip.crs,
+        previews=previews,
+    )

@@ -1,0 +1,152 @@
+"""Write a tiny CrisisLandMark in the published layout (seeded; run to regenerate).
+
+``python -m tests.data.crisislandmark.make_data`` writes into ``root/``:
+
+- ``shard_s2.h5`` (Blosc/Zstd via hdf5plugin, like the published files): ``benv2s2_000``,
+  ``cabuar_000`` — ``image (12, 120, 120) float32`` digital numbers, ``coords (2, 120, 120)``
+  UTM pixel centres, attrs ``crs`` (EPSG int), ``timestamp``, ``labels``.
+- ``shard_s1.h5`` (gzip): ``benv2s1_000`` (channels stored VH, VV as the reference loader
+  assumes), ``quakeset_000`` (4 channels: pre VV, VH, post VV, VH), ``mmflood_000`` (EPSG:4326
+  coords, one NaN quarter).
+- ``crisislandmark.h5``: one external link per key into the shards.
+- ``metadata.parquet`` (key, labels, split), ``queries.jsonl``, ``qrels/test.tsv``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import hdf5plugin
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE / "root"
+METADATA = [
+    ("benv2s2_000", ["Coniferous forest", "Water bodies"], "train"),
+    ("cabuar_000", ["Burned Area"], "corpus"),
+    ("benv2s1_000", ["Pastures"], "corpus"),
+    ("quakeset_000", ["Earthquake Damage", "built"], "corpus"),
+    ("mmflood_000", ["Flooded Area", "Moon dust"], "corpus"),
+]
+
+
+def utm_coords(x0: float, y0: float) -> np.ndarray:
+    """``(2, 120, 120) float64`` pixel-centre x, y of a 10 m north-up grid at (x0, y0)."""
+    cols, rows = np.meshgrid(np.arange(120), np.arange(120))
+    return np.stack([x0 + 10 * cols + 5, y0 - 10 * rows - 5]).astype(np.float64)
+
+
+def s2_image(seed: int) -> np.ndarray:
+    """``(12, 120, 120) float32`` digital numbers, band i = 1000 + 100 i (+ seed)."""
+    base = 1000 + 100 * np.arange(12, dtype=np.float32) + seed
+    return np.broadcast_to(base[:, None, None], (12, 120, 120)).astype(np.float32)
+
+
+def write_sample(
+    shard: h5py.File,
+    key: str,
+    image: np.ndarray,
+    coords: np.ndarray,
+    crs: object,
+    labels: list[str],
+    timestamp: object,
+    **compression: object,
+) -> None:
+    group = shard.create_group(key)
+    group.create_dataset("image", data=image, chunks=image.shape, **compression)
+    group.create_dataset("coords", data=coords, chunks=coords.shape, **compression)
+    group.attrs["crs"] = crs
+    group.attrs["labels"] = labels
+    if timestamp is not None:
+        group.attrs["timestamp"] = timestamp
+
+
+def write_root(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    blosc = dict(hdf5plugin.Blosc(cname="zstd", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
+    labels = {key: names for key, names, _ in METADATA}
+    with h5py.File(root / "shard_s2.h5", "w") as shard:
+        write_sample(
+            shard,
+            "benv2s2_000",
+            s2_image(0),
+            utm_coords(682800, 6971220),
+            32635,
+            labels["benv2s2_000"],
+            "2017-09-24T09:30:20",
+            **blosc,
+        )
+        write_sample(
+            shard,
+            "cabuar_000",
+            s2_image(7),
+            utm_coords(500000, 4200000),
+            "EPSG:32610",
+            labels["cabuar_000"],
+            None,
+            **blosc,
+        )
+    vh_vv = np.stack([np.full((120, 120), -18.0), np.full((120, 120), -11.0)]).astype(np.float32)
+    quake = np.stack([np.full((120, 120), v) for v in (-9.0, -16.0, -7.0, -14.0)])
+    flood = np.stack([np.full((120, 120), -20.0), np.full((120, 120), -25.0)]).astype(np.float32)
+    flood[:, :30, :30] = np.nan  # 6.25 % no-data
+    lon, lat = np.meshgrid(
+        12.0 + 9e-5 * (np.arange(120) + 0.5), 45.0 - 9e-5 * (np.arange(120) + 0.5)
+    )
+    gzip = {"compression": "gzip", "shuffle": True}
+    with h5py.File(root / "shard_s1.h5", "w") as shard:
+        write_sample(
+            shard,
+            "benv2s1_000",
+            vh_vv,
+            utm_coords(682800, 6971220),
+            32635,
+            labels["benv2s1_000"],
+            1506313976,
+            **gzip,
+        )
+        write_sample(
+            shard,
+            "quakeset_000",
+            quake.astype(np.float32),
+            utm_coords(300000, 4000000),
+            32638,
+            labels["quakeset_000"],
+            "2023-02-07",
+            **gzip,
+        )
+        write_sample(
+            shard,
+            "mmflood_000",
+            flood,
+            np.stack([lon, lat]),
+            4326,
+            labels["mmflood_000"],
+            None,
+            **gzip,
+        )
+    with h5py.File(root / "crisislandmark.h5", "w") as index:
+        for key, _, _ in METADATA:
+            shard_name = "shard_s2.h5" if key in ("benv2s2_000", "cabuar_000") else "shard_s1.h5"
+            index[key] = h5py.ExternalLink(shard_name, f"/{key}")
+    table = pa.table(
+        {
+            "key": [k for k, _, _ in METADATA],
+            "labels": [names for _, names, _ in METADATA],
+            "split": [s for _, _, s in METADATA],
+        }
+    )
+    pq.write_table(table, root / "metadata.parquet")
+    queries = [{"query_id": "q1", "text": "burned forest"}, {"query_id": "q2", "text": "flood"}]
+    (root / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    (root / "qrels").mkdir(exist_ok=True)
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tcabuar_000\t1\n")
+    return root
+
+
+if __name__ == "__main__":
+    write_root(ROOT)

@@ -1,0 +1,100 @@
+"""CrisisLandMark: root file with external links into shards, metadata, options, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from closp_core.bands import Sensor
+from closp_core.data import CrisisLandMarkSource, DataError, Tally
+from tests.data.conftest import read_all, ring_contains
+from tests.data.crisislandmark import make_data as md
+
+
+def by_key(source: CrisisLandMarkSource, tally: Tally | None = None) -> dict[str, object]:
+    return {c.scene_id: c for c in read_all(source, tally)}
+
+
+def test_reads_every_source_through_external_links() -> None:
+    tally = Tally()
+    chips = by_key(CrisisLandMarkSource(md.ROOT), tally)
+    assert sorted(chips) == sorted(k for k, _, _ in md.METADATA)
+    s2 = chips["benv2s2_000"]
+    assert s2.key == "crisislandmark/benv2s2_000" and s2.source == "crisislandmark/benv2s2"
+    assert s2.sensor is Sensor.S2 and s2.pixels.shape == (13, 120, 120)
+    assert s2.pixels[10].max() == 0 and s2.pixels[11, 0, 0] == pytest.approx(0.2)  # B11
+    assert s2.labels == ("Trees", "Water") and s2.crs == "EPSG:32635"
+    assert s2.acquired == dt.datetime(2017, 9, 24, 9, 30, 20, tzinfo=dt.UTC)
+    assert ring_contains(s2.footprint, s2.center) and 30 < s2.center[0] < 31
+    s1 = chips["benv2s1_000"]
+    assert s1.center == pytest.approx(s2.center)
+    assert np.allclose(s1.pixels[0], -11.0) and np.allclose(s1.pixels[1], -18.0)  # reversed
+    assert s1.acquired == dt.datetime.fromtimestamp(1506313976, tz=dt.UTC)
+    quake = chips["quakeset_000"]
+    assert np.allclose(quake.pixels[0], -7.0) and quake.labels == ("Earthquake Damage", "Built")
+    flood = chips["mmflood_000"]
+    assert flood.center == pytest.approx((12.0054, 44.9946))
+    assert flood.unmapped_labels == ("Moon dust",) and flood.labels == ("Flooded Area",)
+    assert tally.flagged == {"label outside the label space: 'Moon dust'": 1}
+    assert chips["cabuar_000"].acquired is None
+
+
+def test_channel_conventions_are_options() -> None:
+    source = CrisisLandMarkSource(md.ROOT, reverse_s1_channels=False, quakeset_post_event=False)
+    chips = by_key(source)
+    assert np.allclose(chips["benv2s1_000"].pixels[0], -18.0)
+    assert np.allclose(chips["quakeset_000"].pixels[0], -9.0)
+
+
+def test_split_limit_units_and_queries() -> None:
+    source = CrisisLandMarkSource(md.ROOT, split="corpus", limit=3, keys_per_unit=2)
+    assert [u.rsplit("/", 1)[1] for u in source.units()] == [
+        "crisislandmark.h5[0:2]",
+        "crisislandmark.h5[2:3]",
+    ]
+    assert sorted(by_key(source)) == ["benv2s1_000", "cabuar_000", "mmflood_000"]
+    assert source.load_queries() == {"q1": "burned forest", "q2": "flood"}
+    assert source.qrels_dir == md.ROOT / "qrels"
+
+
+def test_nodata_share_skips(tmp_path: Path) -> None:
+    source = CrisisLandMarkSource(md.ROOT, max_nodata=0.05)
+    tally = Tally()
+    assert "mmflood_000" not in by_key(source, tally)
+    assert tally.skipped == {"no-data share above 5%": 1}
+
+
+def test_missing_metadata_parquet(tmp_path: Path) -> None:
+    root = md.write_root(tmp_path / "clm")
+    (root / "metadata.parquet").unlink()
+    with pytest.raises(DataError, match=r"metadata\.parquet: missing"):
+        CrisisLandMarkSource(root).units()
+
+
+def test_key_without_image(tmp_path: Path) -> None:
+    root = md.write_root(tmp_path / "clm")
+    with h5py.File(root / "shard_s1.h5", "a") as shard:
+        del shard["mmflood_000"]["image"]
+    with pytest.raises(DataError, match=r"crisislandmark\.h5:/mmflood_000: .*'image'"):
+        read_all(CrisisLandMarkSource(root))
+
+
+def test_missing_shard_and_unknown_keys(tmp_path: Path) -> None:
+    root = tmp_path / "clm"
+    shutil.copytree(md.ROOT, root)
+    table = pq.read_table(root / "metadata.parquet")
+    extra = pa.table({"key": ["sen1flood_404"], "labels": [["Water"]], "split": ["corpus"]})
+    pq.write_table(pa.concat_tables([table, extra]), root / "metadata.parquet")
+    tally = Tally()
+    assert len(read_all(CrisisLandMarkSource(root), tally)) == 5
+    assert tally.skipped == {"key in metadata.parquet but not in the HDF5 files": 1}
+    (root / "shard_s2.h5").unlink()
+    with pytest.raises(DataError, match=r"links to shard 'shard_s2\.h5'"):
+        read_all(CrisisLandMarkSource(root))
