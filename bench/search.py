@@ -192,19 +192,24 @@ def bench_store(
     """Fill, index, reopen and query one back end on the first ``n`` chips."""
     params = IndexParams(m=args.m, ef_construct=args.ef_construct, hnsw_ef=args.ef, int8=args.int8)
 
-    def opener() -> VectorStore:
+    def opener(ef: int = args.ef) -> VectorStore:
+        chosen = dataclasses.replace(params, hnsw_ef=ef)
         if kind == "edge":
-            return EdgeStore(folder, MODEL, params)
-        return RemoteStore(MODEL, path=folder, params=params)
+            return EdgeStore(folder, MODEL, chosen)
+        return RemoteStore(MODEL, path=folder, params=chosen)
 
     row: dict[str, float] = {"N": n}
+    reuse = args.reuse and (folder / "closp-store.json").exists()
     store = opener()
-    row["upsert /s"] = fill(store, c, n, args.batch)
-    print(f"{kind}: upserted {n} chips at {row['upsert /s']:.0f}/s; building index", flush=True)
-    t = time.perf_counter()
-    store.optimize()
-    row["build s"] = time.perf_counter() - t
-    print(f"{kind}: optimize() took {row['build s']:.1f} s", flush=True)
+    if reuse:
+        print(f"{kind}: reusing the index in {folder}", flush=True)
+    else:
+        row["upsert /s"] = fill(store, c, n, args.batch)
+        print(f"{kind}: upserted {n} chips at {row['upsert /s']:.0f}/s; building", flush=True)
+        t = time.perf_counter()
+        store.optimize()
+        row["build s"] = time.perf_counter() - t
+        print(f"{kind}: optimize() took {row['build s']:.1f} s", flush=True)
     store.close()
     t = time.perf_counter()
     store = opener()
@@ -214,6 +219,11 @@ def bench_store(
         "filtered": latencies(numpy_search(c, n, filter_mask(c, n)), queries)[2],
     }
     row |= query_store(store, queries, truth)
+    for ef in args.more_ef:
+        store.close()
+        store = opener(ef)
+        more = query_store(store, queries, truth)
+        row |= {f"{name} (ef {ef})": value for name, value in more.items()}
     info = store.info()
     row["disk GB"] = (info.disk_bytes or 0) / 1e9
     store.close()
@@ -255,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
+    ap.add_argument("--reuse", action="store_true", help="query the index already in --dir")
+    ap.add_argument("--more-ef", type=int, nargs="*", default=[], help="also query at these ef")
     args = ap.parse_args(argv)
     work = args.dir or Path(tempfile.mkdtemp(prefix="closp-bench-"))
     t = time.perf_counter()

@@ -89,9 +89,11 @@ class Ingestor:
                     break
                 bar.set_description(_short(unit))
                 tally = Tally()
+                known = bar.n  # chips done so far; this unit's expected count is added to it
                 try:
                     chips = source.read(unit, tally)
                     for batch in _batches(chips, self.batch_size, remaining):
+                        bar.total = known + tally.expected  # readers say what a unit holds
                         self._ingest_batch(batch, pool, summary)
                         bar.update(len(batch))
                         remaining = None if remaining is None else remaining - len(batch)
@@ -99,6 +101,7 @@ class Ingestor:
                     summary.failed[unit] = str(exc)
                 summary.skipped.update(tally.skipped)
                 summary.flagged.update(tally.flagged)
+            bar.total = bar.n
         summary.seconds = time.perf_counter() - start
         return summary
 

@@ -101,6 +101,7 @@ class BigEarthNetSource:
         """The patch's single chip (nothing when its no-data share is too high)."""
         folder = existing_path(unit, "BigEarthNet patch")
         meta_file, meta = load_patch_metadata(folder)
+        tally.expect(1)
         found: dict[str, BandRef] = {}
         for file in sorted(folder.glob("*.tif")):
             parsed = band_from_file_name(file.stem)

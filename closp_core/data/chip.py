@@ -48,10 +48,15 @@ class Chip:
 
 @dataclasses.dataclass
 class Tally:
-    """What a read skipped (reason -> count) and which chips carry unmapped labels."""
+    """What a read skipped (reason -> count), what it flagged, and how many chips it expects
+    (readers call ``expect`` once they know, so progress bars can show an ETA)."""
 
     skipped: Counter[str] = dataclasses.field(default_factory=Counter)
     flagged: Counter[str] = dataclasses.field(default_factory=Counter)
+    expected: int = 0
+
+    def expect(self, count: int) -> None:
+        self.expected += count
 
     def skip(self, reason: str, count: int = 1) -> None:
         self.skipped[reason] += count

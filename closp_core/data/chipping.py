@@ -214,6 +214,7 @@ def iter_grid_chips(
     )
     rows = chip_offsets(g.row0, g.height, size, stride, options.cover_edges)
     cols = chip_offsets(g.col0, g.width, size, stride, options.cover_edges)
+    tally.expect(len(rows) * len(cols))
     produced = 0
     for row in rows:
         for i in range(0, len(cols), options.window_chips):

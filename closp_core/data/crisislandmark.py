@@ -177,6 +177,7 @@ class CrisisLandMarkSource:
             raise DataError(f"unknown CrisisLandMark unit {unit!r}; use one from units()")
         rows = self.metadata()
         keys = list(rows)[int(match["start"]) : int(match["stop"])]
+        tally.expect(len(keys))
         return self._stream(keys, rows, tally)
 
     def _stream(self, keys: list[str], rows: dict[str, list[str]], tally: Tally) -> Iterator[Chip]:

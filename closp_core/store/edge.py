@@ -151,8 +151,9 @@ class EdgeStore(VectorStore):
                     f"{meta_path}: store schema {meta.get('schema')} is not {SCHEMA_VERSION}; "
                     "re-ingest into a new folder"
                 )
-            stored_params = IndexParams(**meta.get("params", {}))
-            return shard, meta.get("model_id"), stored_params
+            # the graph's shape is fixed at creation; the search beam is the opener's choice
+            stored = IndexParams(**meta.get("params", {}))
+            return shard, meta.get("model_id"), dataclasses.replace(stored, hnsw_ef=params.hnsw_ef)
         if shard.info().points_count:  # points but no metadata: not ours / unknown model
             return shard, None, params
         meta = {

@@ -129,8 +129,8 @@ class RemoteStore(VectorStore):
                 return None, params  # someone else's collection: refuse writes and searches
             self._client.update_collection(name, metadata=self._metadata(model_id, params))
             return model_id, params
-        stored_params = IndexParams(**meta.get("closp_params", {}))
-        return str(meta["closp_model_id"]), stored_params
+        stored = IndexParams(**meta.get("closp_params", {}))  # hnsw_ef: the opener's choice
+        return str(meta["closp_model_id"]), dataclasses.replace(stored, hnsw_ef=params.hnsw_ef)
 
     @staticmethod
     def _metadata(model_id: str, params: IndexParams) -> dict[str, Any]:
