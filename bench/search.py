@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--m", type=int, default=16, help="HNSW m (0 = no graph)")
     ap.add_argument("--ef-construct", type=int, default=100)
-    ap.add_argument("--ef", type=int, default=128, help="HNSW search ef")
+    ap.add_argument("--ef", type=int, default=512, help="HNSW search ef")
     ap.add_argument("--int8", action="store_true", help="int8 scalar quantisation")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)

@@ -279,7 +279,7 @@ class IndexParams:
 
     m: int = 16
     ef_construct: int = 100
-    hnsw_ef: int = 128
+    hnsw_ef: int = 512
     int8: bool = False
     shards: int = 1
     replication: int = 1
