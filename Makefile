@@ -6,14 +6,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_INDEX_URL ?=
 
-.PHONY: run test
+CHROMIUM := /usr/bin/chromium
+HAS_INDEX := from closp_core.settings import Settings; from closp_core.store import stored_model_id; \
+	raise SystemExit(0 if stored_model_id(Settings.load()) else 1)
 
-run: $(VENV)/.installed-run
-	@echo "CLOSP engine installed in $(VENV)."
-	@if [ -f app.py ]; then $(BIN)/streamlit run app.py; \
-	else echo "The web app arrives with its own issue; try: $(BIN)/python -m bench.encode"; fi
+.PHONY: run test demo-index chromium
 
-test: $(VENV)/.installed-dev
+# Install, build the demo index when there is none yet, then serve the app on 127.0.0.1:8501.
+run: $(VENV)/.installed-run demo-index
+	$(BIN)/streamlit run app.py --server.address 127.0.0.1
+
+demo-index: $(VENV)/.installed-run
+	@$(BIN)/python -c '$(HAS_INDEX)' 2>/dev/null || $(BIN)/python -m ingest demo
+
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(wildcard closp_core ingest)
@@ -36,3 +42,13 @@ $(VENV)/.installed-run: requirements.txt $(VENV)/.installed-torch
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed-run
 	$(BIN)/pip install -q -r requirements-dev.txt
 	@touch $@
+
+# Debian's chromium for the real-browser test (tests/app/test_browser.py); skipped when present.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing chromium for the browser test (apt-get)"; \
+			(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+			 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)); \
+		else echo "no $(CHROMIUM) and no root apt-get: the browser test skips (and fails in CI)"; fi; \
+	fi

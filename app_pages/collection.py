@@ -1,0 +1,87 @@
+"""Collection: what is indexed, where, with which model on which device, how to add more."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from closp_core.errors import ClospError
+from closp_core.model.demo import describe_model, describe_model_id
+from ui.resources import AppContext, explain, get_context
+
+COUNTS = (
+    ("sensor", "By sensor"),
+    ("label", "By label"),
+    ("source", "By source"),
+    ("month", "By month"),
+)
+INGEST_HELP = """\
+python -m ingest demo                                   # the shipped sample corpus
+python -m ingest scene S2_folder/ --date 2023-08-20 --labels "Burned Area"
+python -m ingest scene flood_S1.tif --sensor s1 --linear
+python -m ingest bigearthnet BigEarthNet-S2/
+python -m ingest crisislandmark ~/data/crisislandmark --split corpus
+python -m ingest stac items.json
+python -m ingest info                                   # what is indexed
+"""
+
+
+def counts(ctx: AppContext) -> None:
+    """Counts by sensor, label, source and month, each with a small bar chart."""
+    if ctx.store is None:
+        return
+    columns = st.columns(2)
+    for i, (field, title) in enumerate(COUNTS):
+        with columns[i % 2]:
+            st.markdown(f"**{title}**")
+            data = ctx.store.counts_by(field)
+            if not data:
+                st.caption("nothing yet")
+                continue
+            st.bar_chart(
+                {"chips": list(data.values())} | {field: list(data)},
+                x=field,
+                y="chips",
+                horizontal=field in ("label", "source"),
+                height=260,
+            )
+
+
+def page() -> None:
+    ctx = get_context()
+    st.subheader("What is indexed")
+    if ctx.store is not None:
+        try:
+            info = ctx.store.info()
+            left, mid, right = st.columns(3)
+            left.metric("Chips", info.points)
+            mid.metric("In the HNSW graph", info.indexed_vectors)
+            right.metric(
+                "Index size", f"{info.disk_bytes / 1e6:.1f} MB" if info.disk_bytes else "n/a"
+            )
+            st.markdown(
+                f"**Back end** {info.backend} · **location** `{info.location}` · "
+                f"**previews** `{ctx.settings.data_dir / 'previews'}`  \n"
+                f"**Index built with** {describe_model_id(info.model_id)}"
+            )
+            counts(ctx)
+        except ClospError as exc:
+            st.error(explain(exc, ctx.settings))
+    else:
+        st.info("No index yet: open the Search page to build the demo index.")
+    st.subheader("Model and device")
+    if ctx.embedder is not None:
+        device = ctx.embedder.device
+        kind = "GPU" if device.type == "cuda" else ("Apple GPU" if device.type == "mps" else "CPU")
+        st.markdown(f"{describe_model(ctx.embedder.model)}  \n**Device** `{device}` ({kind})")
+    else:
+        st.markdown("No model loaded (see the message at the top).")
+    st.subheader("Ingest more")
+    st.markdown(
+        "Stop the app first when the index is the embedded one (one process owns it), or run a "
+        "Qdrant server and set `CLOSP_STORE_URL` to ingest while searching. Settings come from "
+        "the same `CLOSP_*` variables (`CLOSP_DATA_DIR` for the index and previews)."
+    )
+    st.code(INGEST_HELP, language="bash")
+
+
+page()

@@ -1,0 +1,162 @@
+"""Search: a text query (or "More like this" / "Near here"), filters, map, gallery, details."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from closp_core.errors import ClospError
+from closp_core.store import Hit
+from ui import session
+from ui.details import chip_details
+from ui.maps import hit_at, results_map
+from ui.mapview import show_map
+from ui.resources import AppContext, chip_count, empty_index_prompt, explain, get_context
+from ui.results import SearchOutcome, downloads, gallery, near_here_controls, run_search, summary
+from ui.state import MAX_QUERY_CHARS, SearchState
+
+EXAMPLES = (
+    "flooded fields next to a river",
+    "farmland with crops",
+    "coastal salt marsh and lagoon",
+    "dense forest",
+    "urban area with buildings",
+)
+COMPOSITE_LABELS = {"true_color": "True colour", "false_color": "False colour", "swir": "SWIR"}
+
+
+def _use_example(text: str) -> None:
+    st.session_state[session.W_QUERY] = text
+    session.update(like=None, near=None, selected=None)
+
+
+def _new_text_query() -> None:
+    session.update(like=None, near=None, selected=None)
+
+
+def query_box() -> None:
+    """The query box (Enter searches) and one-click example queries."""
+    st.text_input(
+        "Describe what you are looking for",
+        key=session.W_QUERY,
+        max_chars=MAX_QUERY_CHARS,
+        placeholder="e.g. flooded fields next to a river — then press Enter",
+        on_change=_new_text_query,
+    )
+    columns = st.columns(len(EXAMPLES))
+    for i, (column, text) in enumerate(zip(columns, EXAMPLES, strict=True)):
+        column.button(
+            text, key=f"example_{i}", on_click=_use_example, args=(text,), type="tertiary"
+        )
+
+
+def track_new_search(state: SearchState) -> None:
+    """A new result list: forget the map view (the map fits the results) unless following it."""
+    last = st.session_state.get("s_last_search")
+    if last is not None and last != state.search_key():
+        st.session_state[session.ANCHOR] = None
+        if not state.in_view:
+            session.update(view=None)
+    st.session_state["s_last_search"] = state.search_key()
+
+
+def _open_row() -> None:
+    rows = st.session_state["result_table"].selection.rows
+    hits = st.session_state.get("s_table_keys", [])
+    if rows and rows[0] < len(hits):
+        session.update(selected=hits[rows[0]])
+
+
+def result_table(hits: list[Hit]) -> None:
+    """The results as a table; selecting a row opens the chip."""
+    st.caption(
+        "Click a footprint or a row, or “Open” under a thumbnail, to see a chip. "
+        "Outline colours: blue = lowest score of this list … red = highest."
+    )
+    st.session_state["s_table_keys"] = [hit.key for hit in hits]
+    st.dataframe(
+        [
+            {
+                "#": rank,
+                "score": round(hit.score, 3),
+                "sensor": hit.record.sensor.name,
+                "date": hit.record.acquired.date().isoformat() if hit.record.acquired else "",
+                "labels": ", ".join(hit.record.labels),
+                "source": hit.record.source,
+            }
+            for rank, hit in enumerate(hits, start=1)
+        ],
+        hide_index=True,
+        height=520,
+        key="result_table",
+        on_select=_open_row,
+        selection_mode="single-row",
+    )
+
+
+def results(ctx: AppContext, state: SearchState, outcome: SearchOutcome) -> None:
+    """Map with the details/result list beside it, then downloads and the gallery."""
+    hits = outcome.hits
+    scores = {hit.key: hit.score for hit in hits}
+    map_col, side_col = st.columns([3, 2], gap="medium")
+    with map_col:
+        st.radio(
+            "S2 composite",
+            list(COMPOSITE_LABELS),
+            key=session.W_COMPOSITE,
+            format_func=COMPOSITE_LABELS.__getitem__,
+            horizontal=True,
+            help="Sentinel-1 chips always show the SAR composite.",
+        )
+        anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
+        fmap = results_map(hits, ctx.settings.data_dir, state, fit=not state.in_view)
+        show_map(
+            fmap,
+            state,
+            key="results_map",
+            pick=lambda lon, lat: hit_at(hits, lon, lat),
+            anchor=anchor,
+        )
+    with side_col:
+        if state.selected:
+            chip_details(ctx, state.selected, scores.get(state.selected))
+        else:
+            result_table(hits)
+        near_here_controls(ctx, state)
+    downloads(hits)
+    gallery(ctx, hits, state)
+
+
+def page() -> None:
+    ctx = get_context()
+    if ctx.store is None or ctx.embedder is None:
+        return  # app.py has shown what is missing
+    if chip_count(ctx) == 0:
+        empty_index_prompt(ctx)
+        return
+    query_box()
+    state = session.current_state()
+    if state.like:
+        st.info(f"Showing chips like **{state.like}** (its own embedding is the query).")
+        st.button(
+            "Back to the text search",
+            key="clear_like",
+            on_click=session.update,
+            kwargs={"like": None},
+        )
+    track_new_search(state)
+    try:
+        outcome = run_search(ctx, state)
+    except ClospError as exc:
+        st.error(explain(exc, ctx.settings))
+        return
+    if outcome is None:
+        st.info("Type what you are looking for and press **Enter**, or pick an example above.")
+        return
+    summary(outcome)
+    if not outcome.hits:
+        st.warning("No chip matches these filters. Remove some filters or the drawn area.")
+        return
+    results(ctx, state, outcome)
+
+
+page()

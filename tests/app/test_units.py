@@ -1,0 +1,190 @@
+"""The app's plain-Python parts: URL state, filters, "Near here", exports, previews, maps."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+from pathlib import Path
+
+import folium
+import numpy as np
+import pytest
+
+from closp_core.bands import Sensor
+from closp_core.errors import ClospError
+from closp_core.store import ChipRecord, GeoPolygon, Hit, StoreInputError
+from tests.app.conftest import ROOT
+from ui.export import hits_csv, hits_geojson
+from ui.maps import hit_at, results_map, score_colour
+from ui.offline import STATIC_URL, base_map
+from ui.previews import safe_preview_path
+from ui.query import blend_near, filters_for
+from ui.state import MAX_QUERY_CHARS, SearchState, from_params, to_params
+
+RING = ((10.0, 45.0), (10.02, 45.0), (10.02, 45.01), (10.0, 45.01), (10.0, 45.0))
+
+
+def record(key: str = "k1", labels: tuple[str, ...] = ("Water",)) -> ChipRecord:
+    return ChipRecord(
+        key=key,
+        vector=None,
+        sensor=Sensor.S2,
+        source="test",
+        labels=labels,
+        acquired=dt.datetime(2020, 5, 1, tzinfo=dt.UTC),
+        center=(10.01, 45.005),
+        footprint=GeoPolygon(RING),
+        previews={"true_color": "previews/none.jpg"},
+    )
+
+
+def test_closp_core_and_ingest_never_import_streamlit() -> None:
+    offenders = []
+    for package in ("closp_core", "ingest"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                if any(n.split(".")[0] in {"streamlit", "streamlit_folium", "ui"} for n in names):
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_state_round_trips_through_the_url() -> None:
+    state = SearchState(
+        query="burned forest",
+        events=("Burned Area",),
+        land_cover=("Trees", "Grass"),
+        sensor="s2",
+        date_from=dt.date(2020, 1, 1),
+        date_to=dt.date(2020, 12, 31),
+        limit=20,
+        composite="swir",
+        basemap="esri",
+        in_view=True,
+        bbox=(-1.0, 37.0, 0.5, 38.5),
+        area=RING,
+        view=(45.0, 10.0, 9),
+        selected="benv2s2_x",
+        like="benv2s2_y",
+        near=(10.0, 45.0),
+    )
+    params = {k: v if isinstance(v, list) else [v] for k, v in to_params(state).items()}
+    assert from_params(params) == state
+    assert to_params(SearchState()) == {}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"q": ["a\x00b  c"]}, SearchState(query="a b c")),
+        ({"q": ["x" * 999]}, SearchState(query="x" * MAX_QUERY_CHARS)),
+        ({"n": ["1e9"], "sensor": ["s3"], "comp": ["../x"]}, SearchState()),
+        ({"n": ["100000"]}, SearchState(limit=200)),
+        (
+            {"event": ["Fire", "Flooded Area"], "cover": ["Flooded Area"]},
+            SearchState(events=("Flooded Area",)),
+        ),
+        (
+            {"bbox": ["5,5,1,1"], "area": ["1,1;2,2"], "near": ["200,1"], "view": ["1,2,99"]},
+            SearchState(),
+        ),
+        ({"from": ["2020-13-01"], "chip": ["a\nb"]}, SearchState()),
+    ],
+)
+def test_invalid_url_values_fall_back_to_defaults(
+    params: dict[str, list[str]], expected: SearchState
+) -> None:
+    assert from_params(params) == expected
+
+
+def test_filters_for_state() -> None:
+    state = SearchState(
+        events=("Flooded Area",),
+        sensor="s1",
+        date_from=dt.date(2019, 9, 17),
+        date_to=dt.date(2019, 9, 17),
+        in_view=True,
+        bbox=(-1.0, 37.0, 0.0, 39.0),
+        area=RING,
+    )
+    filters = filters_for(state)
+    assert filters.labels == ("Flooded Area",) and filters.sensor is Sensor.S1
+    assert filters.time is not None and filters.time.end is not None
+    assert filters.time.end - filters.time.start == dt.timedelta(days=1, microseconds=-1)
+    assert filters.bbox is not None and filters.polygon is not None
+    assert filters_for(SearchState(bbox=(-1.0, 37.0, 0.0, 39.0))).bbox is None  # not in_view
+    with pytest.raises(StoreInputError, match="reversed"):
+        filters_for(SearchState(date_from=dt.date(2020, 2, 1), date_to=dt.date(2020, 1, 1)))
+
+
+def test_blend_near_is_a_normalised_weighted_sum() -> None:
+    text = np.eye(384, dtype=np.float32)[0]
+    place = np.eye(384, dtype=np.float32)[1]
+    mixed = blend_near(text, place, 0.5)
+    assert np.isclose(np.linalg.norm(mixed), 1.0) and np.isclose(mixed[0], mixed[1])
+    assert np.allclose(blend_near(None, place, 0.5), place)
+    assert np.allclose(blend_near(text, place, 1.0), text)
+    with pytest.raises(ClospError, match="between 0 and 1"):
+        blend_near(text, place, 1.5)
+    with pytest.raises(ClospError, match="cancel out"):
+        blend_near(text, -text, 0.5)
+
+
+def test_exports_parse_and_carry_properties() -> None:
+    hits = [Hit(record("a", ("Flooded Area", "Crops")), 0.5), Hit(record("b"), 0.25)]
+    collection = json.loads(hits_geojson(hits))
+    assert [f["properties"]["rank"] for f in collection["features"]] == [1, 2]
+    first = collection["features"][0]
+    assert first["geometry"]["type"] == "Polygon"
+    assert first["properties"]["labels"] == "Flooded Area; Crops"
+    rows = hits_csv(hits).splitlines()
+    assert rows[0].startswith("rank,score,key,sensor") and len(rows) == 3
+    assert hits_csv([]).strip() == "rank,score,key"
+
+
+def test_preview_paths_stay_inside_the_data_folder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "previews").mkdir(parents=True)
+    (data / "previews" / "a.jpg").write_bytes(b"jpg")
+    (tmp_path / "secret.jpg").write_bytes(b"no")
+    (data / "previews" / "notes.txt").write_text("no")
+    (data / "previews" / "link.jpg").symlink_to(tmp_path / "secret.jpg")
+    assert safe_preview_path(data, "previews/a.jpg") == (data / "previews" / "a.jpg").resolve()
+    for bad in (
+        "../secret.jpg",
+        str(tmp_path / "secret.jpg"),
+        "previews/notes.txt",
+        "previews/link.jpg",
+        "previews/missing.jpg",
+        "",
+        None,
+    ):
+        assert safe_preview_path(data, bad) is None
+
+
+def test_map_assets_are_local_only() -> None:
+    fmap = results_map([Hit(record(), 0.3)], Path("/nonexistent"), SearchState())
+    links: list[str] = []
+    for element in [fmap, *fmap._children.values()]:
+        links += [src for _, src in getattr(element, "default_js", [])]
+        links += [href for _, href in getattr(element, "default_css", [])]
+    assert links and all(link.startswith(STATIC_URL) for link in links)
+    for link in links:
+        assert (ROOT / "static" / link.removeprefix(STATIC_URL + "/")).is_file()
+    assert (ROOT / "static" / "basemap" / "countries-110m.geojson").is_file()
+    html = fmap.get_root().render()
+    assert "L.polygon" in html and "countries-110m.geojson" in html
+    assert isinstance(base_map("osm"), folium.Map)
+
+
+def test_hit_at_and_score_colours() -> None:
+    hits = [Hit(record("low"), 0.1), Hit(record("high"), 0.9)]
+    assert hit_at(hits, 10.01, 45.005) == "high"
+    assert hit_at(hits, 11.0, 45.005) is None
+    assert score_colour(0.9, 0.1, 0.9) != score_colour(0.1, 0.1, 0.9)
+    assert score_colour(0.5, 0.5, 0.5) == score_colour(1.0, 0.0, 1.0)

@@ -1,0 +1,74 @@
+"""The details of one chip: all composites, metadata, footprint, "More like this"."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from closp_core.render import COMPOSITES
+from closp_core.store import ChipRecord
+from ui import session
+from ui.export import chip_properties
+from ui.previews import preview_bytes
+from ui.resources import AppContext
+
+COMPOSITE_NAMES = {
+    "true_color": "True colour (B4, B3, B2)",
+    "false_color": "False colour (B8, B4, B3)",
+    "swir": "SWIR (B12, B8A, B4)",
+    "sar": "SAR (VV, VH, VV−VH)",
+}
+
+
+def _more_like(key: str) -> None:
+    session.update(like=key, near=None, selected=key, view=None)
+
+
+def _close() -> None:
+    session.update(selected=None)
+
+
+def chip_details(ctx: AppContext, key: str, score: float | None = None) -> None:
+    """Everything about chip ``key``; "More like this" when a search is possible."""
+    if ctx.store is None:
+        return
+    found = ctx.store.get([key])
+    if not found:
+        st.warning(f"Chip {key!r} is not in the index.")
+        return
+    record = found[0]
+    head, close = st.columns([5, 1])
+    head.subheader("Chip details")
+    close.button("✕", key="close_details", on_click=_close, help="Close the details")
+    _composites(ctx, record)
+    if ctx.embedder is not None:
+        st.button(
+            "More like this",
+            key="more_like_this",
+            on_click=_more_like,
+            args=(record.key,),
+            type="primary",
+            help="Search with this chip's own embedding as the query",
+        )
+    props = chip_properties(record, score)
+    st.dataframe(
+        {"field": list(props), "value": ["" if v is None else str(v) for v in props.values()]},
+        hide_index=True,
+        width="stretch",
+    )
+    if record.footprint is not None:
+        with st.expander("Footprint (GeoJSON, WGS84)"):
+            st.code(json.dumps(record.footprint.to_geojson()), language="json")
+
+
+def _composites(ctx: AppContext, record: ChipRecord) -> None:
+    names = [n for n in COMPOSITES[record.sensor] if n in record.previews]
+    if not names:
+        st.caption("No preview images for this chip.")
+        return
+    columns = st.columns(len(names))
+    for column, name in zip(columns, names, strict=True):
+        image = preview_bytes(str(ctx.settings.data_dir), record.previews[name])
+        if image is not None:
+            column.image(image, caption=COMPOSITE_NAMES.get(name, name), width="stretch")

@@ -1,0 +1,67 @@
+"""Results as downloadable files: GeoJSON (footprints + properties) and CSV (no Streamlit)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from closp_core.store import ChipRecord, Hit
+
+
+def chip_properties(
+    record: ChipRecord, score: float | None = None, rank: int | None = None
+) -> dict[str, Any]:
+    """Flat, JSON-ready properties of one chip (labels joined with "; ")."""
+    props: dict[str, Any] = {}
+    if rank is not None:
+        props["rank"] = rank
+    if score is not None:
+        props["score"] = round(float(score), 6)
+    props.update(
+        key=record.key,
+        sensor=record.sensor.value,
+        source=record.source,
+        acquired=record.acquired.isoformat() if record.acquired else None,
+        labels="; ".join(record.labels),
+        source_labels="; ".join(record.source_labels),
+        scene_id=record.scene_id,
+        crs=record.crs,
+        lon=record.center[0] if record.center else None,
+        lat=record.center[1] if record.center else None,
+    )
+    return props
+
+
+def hits_geojson(hits: Sequence[Hit]) -> str:
+    """A GeoJSON FeatureCollection: one feature per hit, its footprint (or centre point)."""
+    features = []
+    for rank, hit in enumerate(hits, start=1):
+        rec = hit.record
+        if rec.footprint is not None:
+            geometry: dict[str, Any] | None = rec.footprint.to_geojson()
+        elif rec.center is not None:
+            geometry = {"type": "Point", "coordinates": list(rec.center)}
+        else:
+            geometry = None
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geometry,
+                "properties": chip_properties(rec, hit.score, rank),
+            }
+        )
+    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1)
+
+
+def hits_csv(hits: Sequence[Hit]) -> str:
+    """One CSV row per hit with the same properties as the GeoJSON (centre as lon/lat)."""
+    rows = [chip_properties(hit.record, hit.score, rank) for rank, hit in enumerate(hits, start=1)]
+    out = io.StringIO()
+    fields = list(rows[0]) if rows else ["rank", "score", "key"]
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

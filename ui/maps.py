@@ -1,0 +1,262 @@
+"""Folium maps of results and of the collection, and reading clicks back (Streamlit-free maths).
+
+Results map: each chip's preview as an ``ImageOverlay`` at its footprint's bounds (in the
+``previews`` pane, above the basemap), its footprint outline on top coloured by score (blue =
+lowest of this list, red = highest), a popup with score, sensor, date, labels and source, the
+drawn search area dashed, and folium's Draw tool (rectangle/polygon) whose shapes come back
+through ``st_folium``. Clicks come back as a point; ``hit_at`` finds the chip under it.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import folium
+import folium.plugins
+from branca.element import MacroElement
+from folium.raster_layers import ImageOverlay
+from jinja2 import Template
+
+from closp_core.bands import Sensor
+from closp_core.labels import EVENT_LABELS
+from closp_core.store import ChipRecord, Hit
+from ui.offline import PREVIEW_PANE, base_map, offline
+from ui.previews import composite_for, preview_data_url
+from ui.state import LonLat, SearchState
+
+DOT_MAX_ZOOM = 11  # chip centre dots are hidden from this zoom on (the previews are visible)
+SCORE_COLOURS = ("#2c7bb6", "#00a6ca", "#90eb9d", "#f9d057", "#f29e2e", "#d7191c")
+Bounds = list[list[float]]
+
+
+def score_colour(score: float, low: float, high: float) -> str:
+    """Colour of ``score`` on a blue (``low``) to red (``high``) ramp."""
+    share = 1.0 if high <= low else (score - low) / (high - low)
+    index = round(min(max(share, 0.0), 1.0) * (len(SCORE_COLOURS) - 1))
+    return SCORE_COLOURS[index]
+
+
+def footprint_bounds(record: ChipRecord) -> Bounds | None:
+    """``[[south, west], [north, east]]`` of the chip footprint (Leaflet order)."""
+    if record.footprint is None:
+        return None
+    lons = [p[0] for p in record.footprint.exterior]
+    lats = [p[1] for p in record.footprint.exterior]
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def union_bounds(bounds: Sequence[Bounds]) -> Bounds | None:
+    """The box around several boxes (``None`` for none)."""
+    if not bounds:
+        return None
+    return [
+        [min(b[0][0] for b in bounds), min(b[0][1] for b in bounds)],
+        [max(b[1][0] for b in bounds), max(b[1][1] for b in bounds)],
+    ]
+
+
+def popup_html(record: ChipRecord, score: float | None = None, rank: int | None = None) -> str:
+    """Popup text of a chip (every value HTML-escaped)."""
+    kind = "SAR" if record.sensor is Sensor.S1 else "optical"
+    date = record.acquired.date().isoformat() if record.acquired else "unknown date"
+    rows = [
+        f"{record.sensor.name} ({kind}), {date}",
+        "labels: " + (", ".join(record.labels) or "none"),
+        f"source: {record.source}",
+        record.key,
+    ]
+    head = f"<b>#{rank}</b> score {score:.3f}<br>" if rank is not None and score is not None else ""
+    return head + "<br>".join(html.escape(row) for row in rows)
+
+
+class ZoomClass(MacroElement):
+    """Adds the class ``zoomed-in`` to the map container at zoom >= ``DOT_MAX_ZOOM``, so CSS can
+    hide the chip centre dots once the previews themselves are large enough to see."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>.zoomed-in .chip-dot { display: none; }</style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            function update() {
+                map.getContainer().classList.toggle("zoomed-in", map.getZoom() >= {{ this.zoom }});
+            }
+            map.on("zoomend", update);
+            map.whenReady(update);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, zoom: int = DOT_MAX_ZOOM) -> None:
+        super().__init__()
+        self._name = "ZoomClass"
+        self.zoom = zoom
+
+
+def add_chip_dot(fmap: folium.Map, record: ChipRecord, colour: str, tooltip: str) -> None:
+    """A dot at the chip centre, so results are visible when zoomed out (clickable)."""
+    if record.center is not None:
+        folium.CircleMarker(
+            (record.center[1], record.center[0]),
+            radius=5,
+            color="#ffffff",
+            weight=1,
+            fill=True,
+            fill_color=colour,
+            fill_opacity=0.95,
+            className="chip-dot",
+            tooltip=tooltip,
+        ).add_to(fmap)
+
+
+def add_area(fmap: folium.Map, area: Sequence[LonLat] | None) -> None:
+    """The drawn search area as a dashed outline (it survives the map being redrawn)."""
+    if area:
+        folium.Polygon(
+            [(lat, lon) for lon, lat in area],
+            color="#333333",
+            weight=2,
+            dash_array="6 4",
+            fill=False,
+            interactive=False,
+        ).add_to(fmap)
+
+
+def add_draw_tool(fmap: folium.Map) -> None:
+    """Rectangle and polygon drawing (read back as ``all_drawings`` by ``st_folium``)."""
+    offline(
+        folium.plugins.Draw(
+            export=False,
+            draw_options={
+                "polyline": False,
+                "circle": False,
+                "marker": False,
+                "circlemarker": False,
+                "polygon": True,
+                "rectangle": True,
+            },
+            edit_options={"edit": False, "remove": True},
+        )
+    ).add_to(fmap)
+
+
+def results_map(
+    hits: Sequence[Hit], data_dir: Path, state: SearchState, *, fit: bool = True
+) -> folium.Map:
+    """The results: previews at their footprints, outlines coloured by score, popups."""
+    fmap = base_map(state.basemap)
+    scores = [h.score for h in hits]
+    low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
+    boxes: list[Bounds] = []
+    for rank, hit in reversed(list(enumerate(hits, start=1))):  # the best ends up on top
+        rec = hit.record
+        box = footprint_bounds(rec)
+        if box is None or rec.footprint is None:
+            continue
+        boxes.append(box)
+        url = preview_data_url(data_dir, rec.previews.get(composite_for(rec, state.composite)))
+        if url is not None:
+            ImageOverlay(url, box, pane=PREVIEW_PANE, interactive=False).add_to(fmap)
+        colour = score_colour(hit.score, low, high)
+        tooltip = f"#{rank} · {hit.score:.3f} · {rec.sensor.name}"
+        folium.Polygon(
+            [(lat, lon) for lon, lat in rec.footprint.exterior],
+            color=colour,
+            weight=2,
+            fill=True,
+            fill_opacity=0.0,
+            popup=folium.Popup(popup_html(rec, hit.score, rank), max_width=320),
+            tooltip=tooltip,
+        ).add_to(fmap)
+        add_chip_dot(fmap, rec, colour, tooltip)
+    ZoomClass().add_to(fmap)
+    add_area(fmap, state.area)
+    add_draw_tool(fmap)
+    everything = union_bounds(boxes)
+    if fit and everything is not None:
+        fmap.fit_bounds(everything, padding=(20, 20))
+    return fmap
+
+
+def collection_map(
+    records: Sequence[ChipRecord],
+    state: SearchState,
+    selected: ChipRecord | None,
+    data_dir: Path,
+    *,
+    fit: bool = True,
+) -> folium.Map:
+    """Chip centres as clustered markers; the selected chip's preview and footprint."""
+    fmap = base_map(state.basemap)
+    cluster = offline(folium.plugins.MarkerCluster(name="chips")).add_to(fmap)
+    points = []
+    for rec in records:
+        if rec.center is None:
+            continue
+        lon, lat = rec.center
+        points.append([lat, lon])
+        folium.CircleMarker(
+            (lat, lon),
+            radius=6,
+            color="#d7191c" if set(rec.labels) & set(EVENT_LABELS) else "#2c7bb6",
+            fill=True,
+            fill_opacity=0.8,
+            tooltip=f"{rec.sensor.name} · {', '.join(rec.labels) or 'no labels'}",
+        ).add_to(cluster)
+    if selected is not None and selected.footprint is not None:
+        box = footprint_bounds(selected)
+        url = preview_data_url(
+            data_dir, selected.previews.get(composite_for(selected, state.composite))
+        )
+        if url is not None and box is not None:
+            ImageOverlay(url, box, pane=PREVIEW_PANE, interactive=False).add_to(fmap)
+        folium.Polygon(
+            [(la, lo) for lo, la in selected.footprint.exterior],
+            color="#d7191c",
+            weight=3,
+            fill=False,
+        ).add_to(fmap)
+    add_area(fmap, state.area)
+    add_draw_tool(fmap)
+    if fit and points:
+        lats, lons = [p[0] for p in points], [p[1] for p in points]
+        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(20, 20))
+    return fmap
+
+
+def point_in_ring(lon: float, lat: float, ring: Sequence[LonLat]) -> bool:
+    """Ray casting: is ``(lon, lat)`` inside the closed ring?"""
+    inside = False
+    for (x1, y1), (x2, y2) in itertools.pairwise(ring):
+        if (y1 > lat) != (y2 > lat) and lon < (x2 - x1) * (lat - y1) / (y2 - y1) + x1:
+            inside = not inside
+    return inside
+
+
+def hit_at(hits: Sequence[Hit], lon: float, lat: float) -> str | None:
+    """Key of the best-scoring hit whose footprint contains the point (else ``None``)."""
+    for hit in sorted(hits, key=lambda h: -h.score):
+        footprint = hit.record.footprint
+        if footprint is not None and point_in_ring(lon, lat, footprint.exterior):
+            return hit.key
+    return None
+
+
+def nearest_record(
+    records: Sequence[ChipRecord], lon: float, lat: float, max_deg: float = 0.05
+) -> str | None:
+    """Key of the chip whose centre is nearest the point, within ``max_deg`` degrees."""
+    best: tuple[float, str] | None = None
+    for rec in records:
+        if rec.center is None:
+            continue
+        dist = (rec.center[0] - lon) ** 2 + (rec.center[1] - lat) ** 2
+        if best is None or dist < best[0]:
+            best = (dist, rec.key)
+    return best[1] if best is not None and best[0] <= max_deg**2 else None

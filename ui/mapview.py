@@ -1,0 +1,110 @@
+"""``st_folium`` glue: show a map, read back view, drawn area and clicks into the search state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import folium
+import streamlit as st
+from streamlit_folium import st_folium
+
+from ui import session
+from ui.state import LonLat, SearchState
+
+RETURNED = ["last_object_clicked", "last_clicked", "all_drawings", "bounds", "zoom", "center"]
+_HANDLED_CLICK = "s_handled_click"
+_HANDLED_POINT = "s_handled_point"
+LAST_POINT = "s_last_point"  # (lon, lat) of the last click anywhere on the map ("Near here")
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def bounds_to_bbox(bounds: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    """Leaflet bounds -> ``(west, south, east, north)`` clamped to valid degrees."""
+    try:
+        sw, ne = bounds["_southWest"], bounds["_northEast"]
+        west, east = _clamp(sw["lng"], -180, 180), _clamp(ne["lng"], -180, 180)
+        south, north = _clamp(sw["lat"], -90, 90), _clamp(ne["lat"], -90, 90)
+    except (KeyError, TypeError):
+        return None
+    if west >= east or south >= north:
+        return None
+    return round(west, 5), round(south, 5), round(east, 5), round(north, 5)
+
+
+def _moved(old: tuple[float, ...] | None, new: tuple[float, ...]) -> bool:
+    return old is None or any(abs(a - b) > 1e-4 for a, b in zip(old, new, strict=True))
+
+
+def drawn_area(drawings: list[dict[str, Any]] | None) -> tuple[LonLat, ...] | None:
+    """The ring of the last drawn rectangle/polygon, or ``None``."""
+    for drawing in reversed(drawings or []):
+        geometry = drawing.get("geometry") or {}
+        if geometry.get("type") == "Polygon" and geometry.get("coordinates"):
+            return tuple((round(p[0], 5), round(p[1], 5)) for p in geometry["coordinates"][0])
+    return None
+
+
+def show_map(
+    fmap: folium.Map,
+    state: SearchState,
+    *,
+    key: str,
+    pick: Callable[[float, float], str | None],
+    anchor: tuple[float, float, int] | None,
+    height: int = 560,
+) -> None:
+    """Draw ``fmap`` and fold what comes back into the state; reruns when results change.
+
+    ``pick(lon, lat)`` maps a click on a shape to a chip key. ``anchor``: a view (lat, lon,
+    zoom) to put the map at instead of where it fits itself (a restored URL, "only in the map
+    view"); the browser applies it only when it changes, so keep passing the same one."""
+    view = anchor
+    out = st_folium(
+        fmap,
+        key=key,
+        height=height,
+        use_container_width=True,
+        returned_objects=RETURNED,
+        center=(view[0], view[1]) if view else None,
+        zoom=view[2] if view else None,
+    )
+    if not out or out.get("center") is None:  # nothing reported by the browser yet
+        return
+    changes = _changes(out, state, pick)
+    if changes:
+        session.update(**changes)
+        if set(changes) - {"view"}:
+            st.rerun()
+
+
+def _changes(
+    out: dict[str, Any], state: SearchState, pick: Callable[[float, float], str | None]
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    center, zoom = out.get("center") or {}, out.get("zoom")
+    if "lat" in center and zoom is not None:
+        view = (round(center["lat"], 5), round(center["lng"], 5), int(zoom))
+        if _moved(state.view, view):
+            changes["view"] = view
+    bbox = bounds_to_bbox(out.get("bounds") or {})
+    if state.in_view and bbox is not None and _moved(state.bbox, bbox):
+        changes["bbox"] = bbox
+    area = drawn_area(out.get("all_drawings"))
+    if area is not None and area != state.area and area != st.session_state.get("s_drawn"):
+        st.session_state["s_drawn"] = area  # a cleared area must not come back from the map
+        changes["area"] = area
+    clicked = out.get("last_object_clicked")
+    if clicked and clicked != st.session_state.get(_HANDLED_CLICK):
+        st.session_state[_HANDLED_CLICK] = clicked
+        chip = pick(clicked["lng"], clicked["lat"])
+        if chip is not None and chip != state.selected:
+            changes["selected"] = chip
+    point = out.get("last_clicked")
+    if point and point != st.session_state.get(_HANDLED_POINT):
+        st.session_state[_HANDLED_POINT] = point
+        st.session_state[LAST_POINT] = (round(point["lng"], 5), round(point["lat"], 5))
+    return changes

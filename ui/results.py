@@ -1,0 +1,148 @@
+"""Running a search for the state and showing its results: summary, gallery, downloads."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+from closp_core.errors import ClospError
+from closp_core.store import Hit
+from ui import session
+from ui.export import hits_csv, hits_geojson
+from ui.mapview import LAST_POINT
+from ui.previews import composite_for, preview_bytes
+from ui.query import DEFAULT_TEXT_WEIGHT, blend_near, filters_for
+from ui.resources import AppContext, encode_query
+from ui.state import SearchState
+
+_MEMO = "s_search_memo"
+GALLERY_COLUMNS = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchOutcome:
+    """Hits of one search, what was searched for, and how long the two steps took."""
+
+    hits: list[Hit]
+    title: str
+    encode_ms: float
+    search_ms: float
+
+
+def query_vector(ctx: AppContext, state: SearchState) -> tuple[np.ndarray, str] | None:
+    """The query vector and a title for it: "More like this", "Near here" or the text."""
+    if ctx.embedder is None or ctx.store is None:
+        return None
+    if state.like:
+        found = ctx.store.get([state.like], with_vectors=True)
+        if not found or found[0].vector is None:
+            raise ClospError(f"chip {state.like!r} is not in the index; clear 'More like this'")
+        return found[0].vector, f"chips like {state.like}"
+    text = encode_query(ctx.embedder, ctx.embedder.model_id, state.query) if state.query else None
+    if state.near and ctx.has_location_encoder:
+        lon, lat = state.near
+        location = ctx.embedder.encode_locations(np.array([[lon, lat]]))[0]
+        weight = float(st.session_state.get("w_text_weight", DEFAULT_TEXT_WEIGHT))
+        about = f"“{state.query}” " if state.query else ""
+        return blend_near(text, location, weight), f"{about}near {lat:.3f}, {lon:.3f}"
+    if text is None:
+        return None
+    return text, f"“{state.query}”"
+
+
+def run_search(ctx: AppContext, state: SearchState) -> SearchOutcome | None:
+    """Search once per distinct state (memoised in the session); ``None`` without a query."""
+    memo = st.session_state.get(_MEMO)
+    if memo is not None and memo[0] == state.search_key():
+        return memo[1]
+    start = time.perf_counter()
+    found = query_vector(ctx, state)
+    if found is None or ctx.store is None:
+        return None
+    vector, title = found
+    encoded = time.perf_counter()
+    hits = ctx.store.search(vector, limit=state.limit, filters=filters_for(state))
+    done = time.perf_counter()
+    outcome = SearchOutcome(hits, title, (encoded - start) * 1e3, (done - encoded) * 1e3)
+    st.session_state[_MEMO] = (state.search_key(), outcome)
+    return outcome
+
+
+def summary(outcome: SearchOutcome) -> None:
+    """One line: how many results, for what, and the timings."""
+    st.markdown(
+        f"**{len(outcome.hits)} results** for {outcome.title} · "
+        f'<span id="search-timing">query encoded in {outcome.encode_ms:.0f} ms · '
+        f"search call {outcome.search_ms:.1f} ms</span>",
+        unsafe_allow_html=True,
+    )
+
+
+def _select(key: str) -> None:
+    session.update(selected=key)
+
+
+def gallery(ctx: AppContext, hits: Sequence[Hit], state: SearchState) -> None:
+    """Thumbnails of the results, best first; "Open" shows a chip's details."""
+    data_dir = str(ctx.settings.data_dir)
+    for start in range(0, len(hits), GALLERY_COLUMNS):
+        columns = st.columns(GALLERY_COLUMNS)
+        for rank, (column, hit) in enumerate(
+            zip(columns, hits[start : start + GALLERY_COLUMNS], strict=False), start=start + 1
+        ):
+            rec = hit.record
+            image = preview_bytes(
+                data_dir, rec.previews.get(composite_for(rec, state.composite), "")
+            )
+            with column:
+                if image is not None:
+                    st.image(image, width="stretch")
+                date = rec.acquired.date().isoformat() if rec.acquired else "?"
+                st.caption(f"#{rank} · {hit.score:.3f} · {rec.sensor.name} · {date}")
+                st.button(
+                    "Open",
+                    key=f"open_{rank}",
+                    on_click=_select,
+                    args=(rec.key,),
+                    type="primary" if rec.key == state.selected else "secondary",
+                    width="stretch",
+                )
+
+
+def downloads(hits: Sequence[Hit]) -> None:
+    """GeoJSON (footprints with properties) and CSV of the results."""
+    left, right = st.columns(2)
+    left.download_button(
+        "Download GeoJSON",
+        hits_geojson(hits),
+        file_name="closp-results.geojson",
+        mime="application/geo+json",
+        key="dl_geojson",
+        width="stretch",
+    )
+    right.download_button(
+        "Download CSV",
+        hits_csv(hits),
+        file_name="closp-results.csv",
+        mime="text/csv",
+        key="dl_csv",
+        width="stretch",
+    )
+
+
+def near_here_controls(ctx: AppContext, state: SearchState) -> None:
+    """GeoCLOSP only: search near the last clicked map point, blended with the text."""
+    if not ctx.has_location_encoder:
+        return
+    point = st.session_state.get(LAST_POINT)
+    st.slider("Near here: text weight", 0.0, 1.0, DEFAULT_TEXT_WEIGHT, 0.1, key="w_text_weight")
+    if st.button("Near here", disabled=point is None, key="near_here", help="Click the map first"):
+        session.update(near=point, like=None)
+        st.rerun()
+    if state.near and st.button("Clear “Near here”", key="clear_near"):
+        session.update(near=None)
+        st.rerun()

@@ -1,0 +1,94 @@
+"""The search state in ``st.session_state`` and in the URL (``st.query_params``).
+
+Widgets own their session-state keys (``W_*``); the rest of the state (drawn area, map view,
+selected chip, "More like this", "Near here") lives under ``S_*`` keys. On a session's first
+run the URL fills both, so opening a copied URL restores the same search; after every run the
+URL is rewritten from the state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import streamlit as st
+
+from ui.state import SearchState, clean_query, from_params, to_params
+
+W_QUERY = "w_query"
+W_EVENTS = "w_events"
+W_COVER = "w_cover"
+W_SENSOR = "w_sensor"
+W_FROM = "w_from"
+W_TO = "w_to"
+W_LIMIT = "w_limit"
+W_IN_VIEW = "w_in_view"
+W_COMPOSITE = "w_composite"
+W_BASEMAP = "w_basemap"
+WIDGETS = {
+    W_QUERY: "query",
+    W_EVENTS: "events",
+    W_COVER: "land_cover",
+    W_SENSOR: "sensor",
+    W_FROM: "date_from",
+    W_TO: "date_to",
+    W_LIMIT: "limit",
+    W_IN_VIEW: "in_view",
+    W_COMPOSITE: "composite",
+    W_BASEMAP: "basemap",
+}
+OTHERS = {
+    "s_bbox": "bbox",
+    "s_area": "area",
+    "s_view": "view",
+    "s_selected": "selected",
+    "s_like": "like",
+    "s_near": "near",
+}
+_LIST_FIELDS = {"events", "land_cover"}
+_INIT = "s_initialised"
+ANCHOR = "s_anchor"
+
+
+def init_from_url() -> None:
+    """First run of a session: the URL's search state into session state. Later runs: keep
+    widget values alive across pages (Streamlit drops those of widgets not drawn)."""
+    if not st.session_state.get(_INIT):
+        params = {key: st.query_params.get_all(key) for key in st.query_params}
+        state = from_params(params)
+        for key, field in (WIDGETS | OTHERS).items():
+            value = getattr(state, field)
+            st.session_state[key] = list(value) if field in _LIST_FIELDS else value
+        st.session_state[ANCHOR] = state.view  # the map opens where the URL says
+        st.session_state[_INIT] = True
+        return
+    for key in WIDGETS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def current_state() -> SearchState:
+    """The state as the widgets and the map left it."""
+    values: dict[str, Any] = {}
+    for key, field in (WIDGETS | OTHERS).items():
+        if key in st.session_state:
+            value = st.session_state[key]
+            values[field] = tuple(value) if field in _LIST_FIELDS else value
+    values["query"] = clean_query(values.get("query", ""))
+    return dataclasses.replace(SearchState(), **values)
+
+
+def update(**changes: Any) -> None:
+    """Change non-widget parts of the state (``area``, ``view``, ``selected``, ``like``...)."""
+    by_field = {field: key for key, field in OTHERS.items()}
+    for field, value in changes.items():
+        st.session_state[by_field[field]] = value
+
+
+def write_url() -> None:
+    """Rewrite the URL from the state (only when it changed)."""
+    wanted = to_params(current_state())
+    now = {key: st.query_params.get_all(key) for key in st.query_params}
+    normalised = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
+    if now != normalised:
+        st.query_params.from_dict(wanted)

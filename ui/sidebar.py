@@ -1,0 +1,65 @@
+"""The shared sidebar: filters for the Search and Explore pages (drawn once, by ``app.py``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from closp_core.labels import EVENT_LABELS, LAND_COVER_LABELS
+from ui import session
+from ui.state import BASEMAPS, MAX_RESULTS, SENSORS
+
+SENSOR_NAMES = {"both": "SAR + optical", "s1": "SAR (Sentinel-1)", "s2": "Optical (Sentinel-2)"}
+BASEMAP_NAMES = {
+    "offline": "Countries (offline)",
+    "osm": "OpenStreetMap (online)",
+    "esri": "Esri World Imagery (online)",
+}
+
+
+def _clear_area() -> None:
+    session.update(area=None)
+
+
+def _clear_view_filter() -> None:
+    session.update(bbox=None)
+
+
+def filters(*, show_limit: bool = True) -> None:
+    """Event type first, then land cover, sensor, dates, result count, map area, basemap."""
+    with st.sidebar:
+        st.header("Filters")
+        st.multiselect(
+            "Event type",
+            EVENT_LABELS,
+            key=session.W_EVENTS,
+            placeholder="Any event",
+            help="Crisis labels. A chip matches if it carries any selected label.",
+        )
+        st.multiselect(
+            "Land cover",
+            LAND_COVER_LABELS,
+            key=session.W_COVER,
+            placeholder="Any land cover",
+            help="The nine Dynamic World classes (any of them, combined with the events).",
+        )
+        st.radio("Sensor", SENSORS, key=session.W_SENSOR, format_func=SENSOR_NAMES.__getitem__)
+        left, right = st.columns(2)
+        left.date_input("From", key=session.W_FROM, format="YYYY-MM-DD")
+        right.date_input("To", key=session.W_TO, format="YYYY-MM-DD")
+        if show_limit:
+            st.slider("Number of results", 1, MAX_RESULTS, key=session.W_LIMIT)
+        st.checkbox(
+            "Only in the map view",
+            key=session.W_IN_VIEW,
+            on_change=_clear_view_filter,
+            help="Keep only chips whose centre is inside the map as it is shown now.",
+        )
+        area = st.session_state.get("s_area")
+        if area:
+            st.caption(f"Search area: a drawn shape with {len(area) - 1} corners.")
+            st.button("Clear the drawn area", on_click=_clear_area, key="clear_area")
+        else:
+            st.caption("Draw a rectangle or polygon on the map to search inside it.")
+        st.selectbox(
+            "Basemap", BASEMAPS, key=session.W_BASEMAP, format_func=BASEMAP_NAMES.__getitem__
+        )
