@@ -29,8 +29,13 @@ COMPOSITES: dict[Sensor, tuple[str, ...]] = {
 
 
 def stretch(band: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.ndarray:
-    """``(H, W)`` float -> ``(H, W) uint8``: linear between the ``low``/``high`` percentiles."""
-    finite = band[np.isfinite(band)]
+    """``(H, W)`` float -> ``(H, W) uint8``: linear between the ``low``/``high`` percentiles.
+
+    The percentiles are estimated on every second pixel in each direction (display only; it
+    makes previews ~4x cheaper, which matters on ingest's hot path).
+    """
+    sample = band[::2, ::2] if band.size > 4096 else band
+    finite = sample[np.isfinite(sample)]
     if finite.size == 0:
         return np.zeros(band.shape, np.uint8)
     lo, hi = np.percentile(finite, [low, high])
@@ -47,19 +52,25 @@ def render_composite(pixels: np.ndarray, sensor: Sensor, name: str) -> np.ndarra
         raise ClospError(
             f"no composite {name!r} for {sensor.name}; choose one of {list(COMPOSITES[sensor])}"
         )
-    chip = check_model_input(pixels, sensor)[0]
-    if sensor is Sensor.S1:
-        vv, vh = chip[0], chip[1]
-        channels = [stretch(vv), stretch(vh), stretch(vv - vh)]
-    else:
-        order = BANDS[Sensor.S2]
-        channels = [stretch(chip[order.index(b)]) for b in S2_COMPOSITES[name]]
-    return np.dstack(channels)
+    return _render(check_model_input(pixels, sensor)[0], sensor, (name,))[name]
 
 
 def render_previews(pixels: np.ndarray, sensor: Sensor) -> dict[str, np.ndarray]:
     """Every composite of ``sensor``: name -> ``(H, W, 3) uint8``."""
-    return {name: render_composite(pixels, sensor, name) for name in COMPOSITES[Sensor(sensor)]}
+    sensor = Sensor.parse(sensor)
+    return _render(check_model_input(pixels, sensor)[0], sensor, COMPOSITES[sensor])
+
+
+def _render(chip: np.ndarray, sensor: Sensor, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Composites of one checked ``(C, H, W)`` chip; each band is stretched once."""
+    if sensor is Sensor.S1:
+        vv, vh = chip[0], chip[1]
+        return {"sar": np.dstack([stretch(vv), stretch(vh), stretch(vv - vh)])}
+    order = BANDS[Sensor.S2]
+    stretched: dict[str, np.ndarray] = {}
+    for band in {b for name in names for b in S2_COMPOSITES[name]}:
+        stretched[band] = stretch(chip[order.index(band)])
+    return {name: np.dstack([stretched[b] for b in S2_COMPOSITES[name]]) for name in names}
 
 
 PREVIEW_SUFFIX = ".jpg"

@@ -1,18 +1,20 @@
-"""Read -> batch -> embed -> upsert, streaming: never more than one batch of chips in memory.
+"""Read -> batch -> embed -> upsert, streaming: at most two batches of chips in memory.
 
 Re-running skips chips already indexed (point ids derive from chip keys; ``force`` re-embeds).
 Each batch is acknowledged by the store before the next is read, so a crash loses at most the
 batch in flight. A file that cannot be read is reported and the run goes on with the others.
-Previews of a batch are rendered on a worker thread while the batch is embedded.
+Previews of a batch are rendered on a worker thread while the batch is embedded, and the next
+batch is read on another.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,16 +85,20 @@ class Ingestor:
         units = source.units()
         remaining = limit
         bar = tqdm(unit="chip", disable=not self.progress, smoothing=0.1, dynamic_ncols=True)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews") as pool, bar:
+        previews = ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews")
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reader")
+        with previews as pool, reader, bar:
             for unit in units:
                 if remaining is not None and remaining <= 0:
                     break
                 bar.set_description(_short(unit))
                 tally = Tally()
                 known = bar.n  # chips done so far; this unit's expected count is added to it
+                read = functools.partial(
+                    _read_batches, source, unit, tally, self.batch_size, remaining
+                )
                 try:
-                    chips = source.read(unit, tally)
-                    for batch in _batches(chips, self.batch_size, remaining):
+                    for batch in _prefetched(read, reader):
                         bar.total = known + tally.expected  # readers say what a unit holds
                         self._ingest_batch(batch, pool, summary)
                         bar.update(len(batch))
@@ -135,11 +141,40 @@ class Ingestor:
         return vectors
 
 
-def _batches(chips: Iterator[Chip], size: int, limit: int | None) -> Iterator[list[Chip]]:
-    """Groups of ``size`` chips, at most ``limit`` chips in all (``None``: no limit)."""
+Batches = Generator[list[Chip], None, None]
+
+
+def _read_batches(
+    source: ChipSource, unit: str, tally: Tally, size: int, limit: int | None
+) -> Batches:
+    return _batches(source.read(unit, tally), size, limit)
+
+
+def _batches(chips: Iterator[Chip], size: int, limit: int | None) -> Batches:
+    """Groups of ``size`` chips, at most ``limit`` chips in all (``None``: no limit); closing
+    this closes ``chips`` too (a reader stopped early releases its files at once)."""
     stream = chips if limit is None else itertools.islice(chips, limit)
-    while batch := list(itertools.islice(stream, size)):
-        yield batch
+    try:
+        while batch := list(itertools.islice(stream, size)):
+            yield batch
+    finally:
+        if isinstance(chips, Generator):
+            chips.close()
+
+
+def _prefetched(make_batches: Callable[[], Batches], pool: ThreadPoolExecutor) -> Batches:
+    """The batches of ``make_batches()``, the next one read on ``pool``'s single thread while
+    the caller embeds this one (at most two batches in memory). The reader is created, advanced
+    and closed on that one thread (GDAL handles are thread-bound); its exceptions surface here.
+    """
+    batches = pool.submit(make_batches).result()
+    try:
+        future = pool.submit(next, batches, None)
+        while (batch := future.result()) is not None:
+            future = pool.submit(next, batches, None)
+            yield batch
+    finally:
+        pool.submit(batches.close).result()
 
 
 def _short(unit: str, width: int = 40) -> str:

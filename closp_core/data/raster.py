@@ -28,6 +28,7 @@ from affine import Affine
 from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.env import get_gdal_config, set_gdal_config
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
@@ -38,6 +39,7 @@ from closp_core.bands import canonical_band_name
 from closp_core.data.chip import DataError
 
 RASTER_ERRORS: tuple[type[Exception], ...] = (RasterioError, CPLE_BaseError)
+GDAL_CACHE_BYTES = 64 * 2**20  # GDAL's block cache (process-wide), see _cap_gdal_cache
 _BAND_TOKEN = re.compile(r"(?:^|(?<=[_\-.]))(B\d{1,2}A?|VV|VH)(?=[_\-.]|$)", re.IGNORECASE)
 KNOWN_BANDS: frozenset[str] = frozenset(
     {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12", "VV", "VH"}
@@ -98,6 +100,14 @@ class Grid:
         return self.transform @ Affine.translation(col, row)
 
 
+def _cap_gdal_cache() -> None:
+    """Lower GDAL's block cache (default: 5 % of RAM, filled as a scene is read) to
+    ``GDAL_CACHE_BYTES`` so memory stays flat whatever the scene size; reads go window by
+    window, so a larger cache buys nothing. Process-wide; never raised."""
+    if int(get_gdal_config("GDAL_CACHEMAX") or 0) > GDAL_CACHE_BYTES:
+        set_gdal_config("GDAL_CACHEMAX", GDAL_CACHE_BYTES)
+
+
 class BandGrid:
     """All bands of one scene on one grid. Use as a context manager; ``read`` windows of it."""
 
@@ -115,6 +125,7 @@ class BandGrid:
         self.zero_is_nodata = zero_is_nodata
         self.resampling = resampling
         self._stack = ExitStack()
+        _cap_gdal_cache()
         self.datasets: dict[str, DatasetReader] = {}
         self.inf_pixels = 0
         try:
