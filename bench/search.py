@@ -190,7 +190,13 @@ def bench_store(
     kind: str, folder: Path, c: Corpus, n: int, queries: np.ndarray, args: argparse.Namespace
 ) -> dict[str, float]:
     """Fill, index, reopen and query one back end on the first ``n`` chips."""
-    params = IndexParams(m=args.m, ef_construct=args.ef_construct, hnsw_ef=args.ef, int8=args.int8)
+    params = IndexParams(
+        m=args.m,
+        ef_construct=args.ef_construct,
+        payload_m=args.payload_m,
+        hnsw_ef=args.ef,
+        int8=args.int8,
+    )
 
     def opener(ef: int = args.ef) -> VectorStore:
         chosen = dataclasses.replace(params, hnsw_ef=ef)
@@ -261,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--m", type=int, default=16, help="HNSW m (0 = no graph)")
     ap.add_argument("--ef-construct", type=int, default=100)
     ap.add_argument("--ef", type=int, default=512, help="HNSW search ef")
+    ap.add_argument("--payload-m", type=int, default=0, help="HNSW payload_m (0 = off)")
     ap.add_argument("--int8", action="store_true", help="int8 scalar quantisation")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)

@@ -45,6 +45,7 @@ class Settings:
     # vector store (fixed when a collection is created; see closp_core/store)
     store_hnsw_m: int = 16  # HNSW graph degree; 0 = no graph (exact search only)
     store_hnsw_ef_construct: int = 100  # HNSW build beam
+    store_hnsw_payload_m: int = 0  # links within each payload value (filtered search); 0 = off
     store_hnsw_ef: int = 512  # HNSW search beam (647k bench: recall@10 .86 at 128, 1.0 at 512)
     store_int8: bool = False  # int8 scalar quantisation of vectors (rescored)
     store_shards: int = 1  # Qdrant server/cluster only

@@ -76,6 +76,7 @@ def index_params(settings: Settings) -> IndexParams:
         return IndexParams(
             m=settings.store_hnsw_m,
             ef_construct=settings.store_hnsw_ef_construct,
+            payload_m=settings.store_hnsw_payload_m,
             hnsw_ef=settings.store_hnsw_ef,
             int8=settings.store_int8,
             shards=settings.store_shards,

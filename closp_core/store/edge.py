@@ -78,7 +78,10 @@ def _edge_config(params: IndexParams) -> qe.EdgeConfig:
     return qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine),
         hnsw_config=qe.HnswIndexConfig(
-            m=params.m, ef_construct=params.ef_construct, full_scan_threshold=10_000
+            m=params.m,
+            ef_construct=params.ef_construct,
+            full_scan_threshold=10_000,
+            payload_m=params.payload_m or None,
         ),
         quantization_config=quant,
     )

@@ -153,7 +153,9 @@ class RemoteStore(VectorStore):
         self._client.create_collection(
             self.collection,
             vectors_config=qm.VectorParams(size=DIM, distance=qm.Distance.COSINE),
-            hnsw_config=qm.HnswConfigDiff(m=params.m, ef_construct=params.ef_construct),
+            hnsw_config=qm.HnswConfigDiff(
+                m=params.m, ef_construct=params.ef_construct, payload_m=params.payload_m or None
+            ),
             quantization_config=quant,
             shard_number=params.shards,
             replication_factor=params.replication,

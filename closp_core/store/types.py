@@ -272,13 +272,15 @@ class IndexParams:
     """How the collection is indexed (fixed when it is created).
 
     ``m``/``ef_construct``: HNSW graph degree and build beam (``m=0``: no graph, exact search
-    only). ``hnsw_ef``: search beam. ``int8``: int8 scalar quantisation (4x smaller, rescored
-    with the original vectors). ``shards``/``replication``/``write_consistency``: Qdrant
-    cluster settings (server back end only).
+    only). ``payload_m``: extra graph links within each indexed payload value (label, sensor,
+    source ...), for fast filtered search; 0 = off. ``hnsw_ef``: search beam. ``int8``: int8
+    scalar quantisation (4x smaller, rescored with the original vectors).
+    ``shards``/``replication``/``write_consistency``: Qdrant cluster settings (server only).
     """
 
     m: int = 16
     ef_construct: int = 100
+    payload_m: int = 0
     hnsw_ef: int = 512
     int8: bool = False
     shards: int = 1
@@ -286,9 +288,10 @@ class IndexParams:
     write_consistency: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("m", "ef_construct", "hnsw_ef", "shards", "replication", "write_consistency"):
+        names = ("m", "ef_construct", "payload_m", "hnsw_ef", "shards", "replication")
+        for name in (*names, "write_consistency"):
             value = getattr(self, name)
-            low = 0 if name == "m" else 1
+            low = 0 if name in ("m", "payload_m") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise StoreInputError(f"index parameter {name} must be an integer >= {low}")
 
