@@ -17,11 +17,6 @@ from closp_core.labels import canonical_label, map_corine, sort_labels
 
 RASTER_SUFFIXES: frozenset[str] = frozenset({".tif", ".tiff", ".jp2", ".vrt"})
 
-# Spellings seen in real files that differ from the CORINE names ``map_corine`` knows.
-_LABEL_ALIASES: dict[str, str] = {
-    "peatbogs": "Peat bogs",  # BigEarthNet v1 metadata writes "Peatbogs"
-}
-
 
 @runtime_checkable
 class ChipSource(Protocol):
@@ -56,8 +51,7 @@ def harmonise_labels(names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, 
             continue
         except LabelError:
             pass
-        alias = _LABEL_ALIASES.get(" ".join(name.split()).lower(), name)
-        mapped, missing = map_corine([alias])
+        mapped, missing = map_corine([name])
         ours.update(mapped)
         if missing:
             unmapped.append(name)
