@@ -29,7 +29,9 @@ from closp_core.store.types import ChipRecord, GeoPolygon
 # Fixed namespace of chip point ids: never change it (ids of existing indexes depend on it).
 CHIP_NAMESPACE = uuid.UUID("5d0b5a3c-3f2e-5c61-9a8e-c105b0000001")
 
-KEYWORD_FIELDS = ("key", "sensor", "labels", "source_labels", "source", "scene_id", "month", "crs")
+# Payload indexes: only the fields that filters and counts use (key, crs and source labels are
+# stored but never filtered on; a keyword index on 647k unique keys costs memory and reopen time).
+KEYWORD_FIELDS = ("sensor", "labels", "source", "scene_id", "month")
 DATETIME_FIELDS = ("acquired",)
 GEO_FIELDS = ("center",)
 # counts_by() name -> payload field
