@@ -72,25 +72,18 @@ def sample_sources(root: Path = SAMPLES_DIR) -> list[ChipSource]:
             ),
             scene_id="virginia-T18SVG-20160112",
         ),
-        SceneSource(
-            spain / "Spain_7370579_S1Hand.tif",
-            SceneOptions(
-                sensor=Sensor.S1,
-                acquired=dt.datetime(2019, 9, 17, tzinfo=dt.UTC),
-                labels=("Crops",),
-                chip_labeler=flood,
-            ),
-            scene_id="sen1floods11-Spain_7370579-s1",
-        ),
-        SceneSource(
-            spain / "Spain_7370579_S2Hand.tif",
-            SceneOptions(
-                sensor=Sensor.S2,
-                acquired=dt.datetime(2019, 9, 18, tzinfo=dt.UTC),
-                labels=("Crops",),
-                chip_labeler=flood,
-            ),
-            scene_id="sen1floods11-Spain_7370579-s2",
+        *(
+            SceneSource(
+                spain / f"Spain_7370579_{sensor.name}Hand.tif",
+                SceneOptions(
+                    sensor=sensor,
+                    acquired=dt.datetime(2019, 9, day, tzinfo=dt.UTC),
+                    labels=("Crops",),
+                    chip_labeler=flood,
+                ),
+                scene_id=f"sen1floods11-Spain_7370579-{sensor.value}",
+            )
+            for sensor, day in ((Sensor.S1, 17), (Sensor.S2, 18))  # S1 and S2 acquisition days
         ),
         BigEarthNetSource(root / "bigearthnet"),
     ]

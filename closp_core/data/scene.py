@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
-from rasterio.warp import reproject
+from rasterio.vrt import WarpedVRT
 
 from closp_core.bands import Sensor
 from closp_core.data.base import check_labels, existing_path, is_raster_file
@@ -210,17 +210,22 @@ class MaskLabeler:
     nodata_values: tuple[float, ...] = (-1,)
 
     def __call__(self, window: ChipWindow) -> list[str]:
-        mask = np.full(window.shape, np.nan, dtype=np.float32)
+        height, width = window.shape
         try:
-            with rasterio.open(self.path) as src:
-                reproject(
-                    source=rasterio.band(src, 1),
-                    destination=mask,
-                    dst_transform=window.transform,
-                    dst_crs=window.crs,
-                    dst_nodata=np.nan,
+            with (
+                rasterio.open(self.path) as src,
+                WarpedVRT(  # reads only the mask blocks under this chip
+                    src,
+                    crs=window.crs,
+                    transform=window.transform,
+                    width=width,
+                    height=height,
                     resampling=Resampling.nearest,
-                )
+                    dtype="float32",
+                    nodata=np.nan,
+                ) as vrt,
+            ):
+                mask = vrt.read(1)
         except RASTER_ERRORS as err:
             raise DataError(f"{self.path}: cannot read the label mask ({err})") from None
         valid = np.isfinite(mask) & ~np.isin(mask, self.nodata_values)
