@@ -63,6 +63,11 @@ def page() -> None:
                 f"**previews** `{ctx.settings.data_dir / 'previews'}`  \n"
                 f"**Index built with** {describe_model_id(info.model_id)}"
             )
+            if not ctx.store.tiled:
+                st.caption(
+                    "Written by an older version: map filters are exact but slower. "
+                    "To speed them up, delete the index and ingest again."
+                )
             counts(ctx)
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))

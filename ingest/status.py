@@ -23,6 +23,11 @@ def describe_index(settings: Settings) -> str:
         ]
         if info.disk_bytes is not None:
             lines.append(f"disk      {info.disk_bytes / 1e6:.1f} MB (without previews)")
+        if not store.tiled:
+            lines.append(
+                "note      written by an older version: map filters are exact but slower; "
+                "to speed them up, delete the index and ingest again"
+            )
         for field in ("sensor", "source", "label"):
             counts = store.counts_by(field)
             shown = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))

@@ -55,6 +55,9 @@ class VectorStore(abc.ABC):
     """
 
     backend: ClassVar[str]
+    # whether points carry a ``tile`` that box and polygon filters may use (False for a
+    # collection written before schema 2: its filters are the same, only slower)
+    tiled: bool = True
 
     def __init__(self, model_id: str, stored_model_id: str | None, params: IndexParams) -> None:
         self.model_id = model_id

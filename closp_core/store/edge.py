@@ -28,17 +28,36 @@ import qdrant_edge as qe
 from closp_core.store.base import RawPoint, VectorStore
 from closp_core.store.errors import StoreError
 from closp_core.store.lock import FolderLock
-from closp_core.store.payload import DATETIME_FIELDS, GEO_FIELDS, KEYWORD_FIELDS, rfc3339
+from closp_core.store.payload import (
+    DATETIME_FIELDS,
+    GEO_FIELDS,
+    KEYWORD_FIELDS,
+    RAM_FIELDS,
+    engine_box,
+    engine_lon_lat,
+    map_prefilter,
+    rfc3339,
+)
 from closp_core.store.types import DIM, CollectionInfo, IndexParams, SearchFilters
 
 META_NAME = "closp-store.json"
-SCHEMA_VERSION = 1
+# 2: points carry ``tile`` and ``tile_labels`` (payload.py); a schema 1 folder still opens
+# and filters exactly, without them (slower)
+SCHEMA_VERSION = 2
 _FACET_LIMIT = 100_000
-_INDEX_TYPES = (
-    [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
-    + [(f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS]
-    + [(f, qe.PayloadSchemaType.Geo) for f in GEO_FIELDS]
-)
+
+
+def _index_params(field: str) -> Any:
+    """Payload index parameters of a field: in RAM (``RAM_FIELDS``) or read through mmap."""
+    memory = None if field in RAM_FIELDS else qe.Memory.Cold
+    if field in DATETIME_FIELDS:
+        return qe.DatetimeIndexParams(memory=memory)
+    if field in GEO_FIELDS:
+        return qe.GeoIndexParams(memory=memory)
+    return qe.KeywordIndexParams(memory=memory)
+
+
+_INDEXED_FIELDS = (*KEYWORD_FIELDS, *DATETIME_FIELDS, *GEO_FIELDS)
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -87,8 +106,11 @@ def _edge_config(params: IndexParams) -> qe.EdgeConfig:
     )
 
 
-def edge_filter(filters: SearchFilters) -> qe.Filter | None:
-    """Our filters -> an Edge ``Filter`` (AND of conditions), or None when empty."""
+def edge_filter(filters: SearchFilters, tiles: bool = True) -> qe.Filter | None:
+    """Our filters -> an Edge ``Filter`` (AND of conditions), or None when empty.
+
+    ``tiles``: narrow a box or polygon with ``map_prefilter`` (points must carry ``tile`` and
+    ``tile_labels``, schema >= 2), which lets Qdrant start from a tight posting list."""
     must: list[Any] = []
     if filters.labels:
         must.append(qe.FieldCondition("labels", match=qe.MatchAny(list(filters.labels))))
@@ -104,15 +126,18 @@ def edge_filter(filters: SearchFilters) -> qe.Filter | None:
         )
         must.append(qe.FieldCondition("acquired", range=rng))
     if filters.bbox is not None:
-        box = filters.bbox
+        west, south, east, north = engine_box(filters.bbox)
         geo_box = qe.GeoBoundingBox(
-            top_left=qe.GeoPoint(lon=box.west, lat=box.north),
-            bottom_right=qe.GeoPoint(lon=box.east, lat=box.south),
+            top_left=qe.GeoPoint(lon=west, lat=north),
+            bottom_right=qe.GeoPoint(lon=east, lat=south),
         )
         must.append(qe.FieldCondition("center", geo_bounding_box=geo_box))
     if filters.polygon is not None:
-        ring = [qe.GeoPoint(lon=x, lat=y) for x, y in filters.polygon.exterior]
+        ring = [qe.GeoPoint(*engine_lon_lat(x, y)) for x, y in filters.polygon.exterior]
         must.append(qe.FieldCondition("center", geo_polygon=qe.GeoPolygon(exterior=ring)))
+    narrow = map_prefilter(filters) if tiles else None
+    if narrow is not None:
+        must.append(qe.FieldCondition(narrow[0], match=qe.MatchAny(narrow[1])))
     return qe.Filter(must=must) if must else None
 
 
@@ -146,14 +171,16 @@ class EdgeStore(VectorStore):
             shard = qe.EdgeShard.create(str(self.folder), _edge_config(params))
         else:
             shard = qe.EdgeShard.load(str(self.folder))
+        self.tiled = True
         if meta_path.exists():
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("schema") != SCHEMA_VERSION:
+            if meta.get("schema") not in (1, SCHEMA_VERSION):
                 shard.close()
                 raise StoreError(
-                    f"{meta_path}: store schema {meta.get('schema')} is not {SCHEMA_VERSION}; "
-                    "re-ingest into a new folder"
+                    f"{meta_path}: store schema {meta.get('schema')} is not 1 or "
+                    f"{SCHEMA_VERSION}; re-ingest into a new folder"
                 )
+            self.tiled = meta["schema"] >= 2
             # the graph's shape is fixed at creation; the search beam is the opener's choice
             stored = IndexParams(**meta.get("params", {}))
             return shard, meta.get("model_id"), dataclasses.replace(stored, hnsw_ef=params.hnsw_ef)
@@ -165,9 +192,9 @@ class EdgeStore(VectorStore):
             "params": dataclasses.asdict(params),
         }
         existing = shard.info().payload_schema
-        for name, kind in _INDEX_TYPES:
+        for name in _INDEXED_FIELDS:
             if name not in existing:
-                shard.update(qe.UpdateOperation.create_field_index(name, kind))
+                shard.update(qe.UpdateOperation.create_field_index(name, _index_params(name)))
         shard.flush()
         _write_json_atomic(meta_path, meta)
         return shard, model_id, params
@@ -196,7 +223,7 @@ class EdgeStore(VectorStore):
         request = qe.QueryRequest(
             limit=limit,
             query=qe.Query.Nearest(vector.tolist()),
-            filter=edge_filter(filters),
+            filter=edge_filter(filters, self.tiled),
             with_payload=True,
             params=self._search_params(exact),
         )
@@ -214,7 +241,7 @@ class EdgeStore(VectorStore):
         request = qe.ScrollRequest(
             offset=None if cursor is None else uuid.UUID(cursor),
             limit=limit,
-            filter=edge_filter(filters),
+            filter=edge_filter(filters, self.tiled),
             with_payload=True,
             with_vector=False,
         )
@@ -222,16 +249,18 @@ class EdgeStore(VectorStore):
         return [_raw(p) for p in points], None if nxt is None else str(nxt)
 
     def _count(self, filters: SearchFilters) -> int:
-        return int(self._shard.count(qe.CountRequest(exact=True, filter=edge_filter(filters))))
+        return int(
+            self._shard.count(qe.CountRequest(exact=True, filter=edge_filter(filters, self.tiled)))
+        )
 
     def _facet(self, field: str, filters: SearchFilters) -> dict[str, int]:
         request = qe.FacetRequest(
-            field, limit=_FACET_LIMIT, exact=True, filter=edge_filter(filters)
+            field, limit=_FACET_LIMIT, exact=True, filter=edge_filter(filters, self.tiled)
         )
         return {str(h.value): int(h.count) for h in self._shard.facet(request)}
 
     def _delete(self, filters: SearchFilters) -> None:
-        flt = edge_filter(filters)
+        flt = edge_filter(filters, self.tiled)
         if flt is not None:
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
 

@@ -23,20 +23,37 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from closp_core.store.base import RawPoint, VectorStore
 from closp_core.store.errors import StoreError
-from closp_core.store.payload import DATETIME_FIELDS, GEO_FIELDS, KEYWORD_FIELDS
+from closp_core.store.payload import (
+    DATETIME_FIELDS,
+    GEO_FIELDS,
+    KEYWORD_FIELDS,
+    RAM_FIELDS,
+    engine_box,
+    engine_lon_lat,
+    map_prefilter,
+)
 from closp_core.store.types import DIM, CollectionInfo, IndexParams, SearchFilters
 
-SCHEMA_VERSION = 1
+# 2: points carry ``tile`` and ``tile_labels`` (payload.py); a schema 1 collection still
+# opens and filters exactly, without them (slower)
+SCHEMA_VERSION = 2
 _FACET_LIMIT = 100_000
-_INDEX_TYPES = (
-    [(f, qm.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS]
-    + [(f, qm.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS]
-    + [(f, qm.PayloadSchemaType.GEO) for f in GEO_FIELDS]
-)
 
 
-def remote_filter(filters: SearchFilters) -> qm.Filter | None:
-    """Our filters -> a qdrant-client ``Filter`` (AND of conditions), or None when empty."""
+def _index_params(field: str) -> qm.PayloadSchemaParams:
+    """Payload index parameters of a field: in RAM (``RAM_FIELDS``) or on disk."""
+    on_disk = None if field in RAM_FIELDS else True
+    if field in DATETIME_FIELDS:
+        return qm.DatetimeIndexParams(type=qm.DatetimeIndexType.DATETIME, on_disk=on_disk)
+    if field in GEO_FIELDS:
+        return qm.GeoIndexParams(type=qm.GeoIndexType.GEO, on_disk=on_disk)
+    return qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, on_disk=on_disk)
+
+
+def remote_filter(filters: SearchFilters, tiles: bool = True) -> qm.Filter | None:
+    """Our filters -> a qdrant-client ``Filter`` (AND of conditions), or None when empty.
+
+    ``tiles``: narrow a box or polygon with ``map_prefilter`` (as ``edge_filter``)."""
     must: list[qm.Condition] = []
     if filters.labels:
         must.append(qm.FieldCondition(key="labels", match=qm.MatchAny(any=list(filters.labels))))
@@ -51,17 +68,19 @@ def remote_filter(filters: SearchFilters) -> qm.Filter | None:
         rng = qm.DatetimeRange(gte=filters.time.start, lte=filters.time.end)
         must.append(qm.FieldCondition(key="acquired", range=rng))
     if filters.bbox is not None:
-        box = filters.bbox
+        west, south, east, north = engine_box(filters.bbox)
         geo_box = qm.GeoBoundingBox(
-            top_left=qm.GeoPoint(lon=box.west, lat=box.north),
-            bottom_right=qm.GeoPoint(lon=box.east, lat=box.south),
+            top_left=qm.GeoPoint(lon=west, lat=north),
+            bottom_right=qm.GeoPoint(lon=east, lat=south),
         )
         must.append(qm.FieldCondition(key="center", geo_bounding_box=geo_box))
     if filters.polygon is not None:
-        ring = qm.GeoLineString(
-            points=[qm.GeoPoint(lon=x, lat=y) for x, y in filters.polygon.exterior]
-        )
+        vertices = [engine_lon_lat(x, y) for x, y in filters.polygon.exterior]
+        ring = qm.GeoLineString(points=[qm.GeoPoint(lon=x, lat=y) for x, y in vertices])
         must.append(qm.FieldCondition(key="center", geo_polygon=qm.GeoPolygon(exterior=ring)))
+    narrow = map_prefilter(filters) if tiles else None
+    if narrow is not None:
+        must.append(qm.FieldCondition(key=narrow[0], match=qm.MatchAny(any=narrow[1])))
     return qm.Filter(must=must) if must else None
 
 
@@ -120,6 +139,7 @@ class RemoteStore(VectorStore):
 
     def _open(self, model_id: str, params: IndexParams) -> tuple[str | None, IndexParams]:
         name = self.collection
+        self.tiled = True
         if not self._client.collection_exists(name):
             self._create(model_id, params)
             return model_id, params
@@ -129,6 +149,7 @@ class RemoteStore(VectorStore):
                 return None, params  # someone else's collection: refuse writes and searches
             self._client.update_collection(name, metadata=self._metadata(model_id, params))
             return model_id, params
+        self.tiled = int(meta.get("closp_schema", 1)) >= 2
         stored = IndexParams(**meta.get("closp_params", {}))  # hnsw_ef: the opener's choice
         return str(meta["closp_model_id"]), dataclasses.replace(stored, hnsw_ef=params.hnsw_ef)
 
@@ -164,8 +185,9 @@ class RemoteStore(VectorStore):
         )
         with warnings.catch_warnings():  # local modes warn that indexes have no effect there
             warnings.simplefilter("ignore", UserWarning)
-            for field, kind in _INDEX_TYPES:
-                self._client.create_payload_index(self.collection, field, kind, wait=True)
+            for field in (*KEYWORD_FIELDS, *DATETIME_FIELDS, *GEO_FIELDS):
+                schema = _index_params(field)
+                self._client.create_payload_index(self.collection, field, schema, wait=True)
 
     # ----- hooks ----------------------------------------------------------------------------
     def _upsert_batch(
@@ -186,7 +208,7 @@ class RemoteStore(VectorStore):
         result = self._client.query_points(
             self.collection,
             query=vector.tolist(),
-            query_filter=remote_filter(filters),
+            query_filter=remote_filter(filters, self.tiled),
             limit=limit,
             with_payload=True,
             search_params=None if self._local else params,
@@ -204,7 +226,7 @@ class RemoteStore(VectorStore):
     ) -> tuple[list[RawPoint], str | None]:
         points, nxt = self._client.scroll(
             self.collection,
-            scroll_filter=remote_filter(filters),
+            scroll_filter=remote_filter(filters, self.tiled),
             limit=limit,
             offset=cursor,
             with_payload=True,
@@ -213,21 +235,21 @@ class RemoteStore(VectorStore):
         return [_raw(p) for p in points], None if nxt is None else str(nxt)
 
     def _count(self, filters: SearchFilters) -> int:
-        flt = remote_filter(filters)
+        flt = remote_filter(filters, self.tiled)
         return int(self._client.count(self.collection, count_filter=flt, exact=True).count)
 
     def _facet(self, field: str, filters: SearchFilters) -> dict[str, int]:
         response = self._client.facet(
             self.collection,
             field,
-            facet_filter=remote_filter(filters),
+            facet_filter=remote_filter(filters, self.tiled),
             limit=_FACET_LIMIT,
             exact=True,
         )
         return {str(h.value): int(h.count) for h in response.hits}
 
     def _delete(self, filters: SearchFilters) -> None:
-        flt = remote_filter(filters)
+        flt = remote_filter(filters, self.tiled)
         if flt is not None:
             self._client.delete(self.collection, qm.FilterSelector(filter=flt), wait=True)
 

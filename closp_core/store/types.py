@@ -74,6 +74,8 @@ def check_limit(limit: int, what: str = "limit") -> int:
 class BBox:
     """A lon/lat box in degrees: ``west <= east`` and ``south <= north``.
 
+    A point exactly on an edge is outside the box (Qdrant's rule, on both back ends).
+
     Boxes crossing the antimeridian are not accepted: split them into two searches.
     """
 

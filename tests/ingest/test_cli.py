@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -53,6 +54,14 @@ def test_demo_indexes_the_samples_once(
     assert main(cli_args(settings, "info")) == 0
     info = capsys.readouterr().out
     assert f"chips     {SAMPLE_CHIPS}" in info and "RANDOM" in info and "Flooded Area" in info
+    assert "older version" not in info
+
+    meta_path = settings.index_dir / settings.collection / "closp-store.json"
+    meta_path.write_text(json.dumps(json.loads(meta_path.read_text()) | {"schema": 1}))
+    assert main(cli_args(settings, "info")) == 0
+    assert (
+        "written by an older version: map filters are exact but slower" in capsys.readouterr().out
+    )
 
 
 def test_force_and_limit(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
