@@ -165,6 +165,7 @@ def filter_tiles(filters: SearchFilters) -> list[str] | None:
 def to_payload(record: ChipRecord) -> dict[str, Any]:
     """The JSON payload stored with a chip's vector."""
     acquired = record.acquired
+    tile = None if record.center is None else tile_of(*record.center)
     return {
         "key": record.key,
         "sensor": record.sensor.value,
@@ -177,12 +178,10 @@ def to_payload(record: ChipRecord) -> dict[str, Any]:
         "center": None
         if record.center is None
         else {"lon": record.center[0], "lat": record.center[1]},
-        "tile": None if record.center is None else tile_of(*record.center),
+        "tile": tile,
         "tile_labels": []
-        if record.center is None
-        else [
-            tile_label_key(record.sensor.value, x, tile_of(*record.center)) for x in record.labels
-        ],
+        if tile is None
+        else [tile_label_key(record.sensor.value, x, tile) for x in record.labels],
         "footprint": None if record.footprint is None else record.footprint.to_geojson(),
         "crs": record.crs,
         "previews": dict(record.previews),
