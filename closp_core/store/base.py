@@ -55,8 +55,8 @@ class VectorStore(abc.ABC):
     """
 
     backend: ClassVar[str]
-    # whether points carry a ``tile`` that box and polygon filters may use (False for a
-    # collection written before schema 2: its filters are the same, only slower)
+    # whether points carry ``tile`` and ``tile_labels`` for box and polygon filters (False for a
+    # collection written before schema 2: its filters give the same hits, only slower)
     tiled: bool = True
 
     def __init__(self, model_id: str, stored_model_id: str | None, params: IndexParams) -> None:

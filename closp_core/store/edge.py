@@ -31,7 +31,7 @@ from closp_core.store.lock import FolderLock
 from closp_core.store.payload import (
     DATETIME_FIELDS,
     GEO_FIELDS,
-    KEYWORD_FIELDS,
+    INDEXED_FIELDS,
     RAM_FIELDS,
     engine_box,
     engine_lon_lat,
@@ -55,9 +55,6 @@ def _index_params(field: str) -> Any:
     if field in GEO_FIELDS:
         return qe.GeoIndexParams(memory=memory)
     return qe.KeywordIndexParams(memory=memory)
-
-
-_INDEXED_FIELDS = (*KEYWORD_FIELDS, *DATETIME_FIELDS, *GEO_FIELDS)
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -192,7 +189,7 @@ class EdgeStore(VectorStore):
             "params": dataclasses.asdict(params),
         }
         existing = shard.info().payload_schema
-        for name in _INDEXED_FIELDS:
+        for name in INDEXED_FIELDS:
             if name not in existing:
                 shard.update(qe.UpdateOperation.create_field_index(name, _index_params(name)))
         shard.flush()

@@ -54,6 +54,7 @@ CHIP_NAMESPACE = uuid.UUID("5d0b5a3c-3f2e-5c61-9a8e-c105b0000001")
 KEYWORD_FIELDS = ("sensor", "labels", "tile", "tile_labels", "source", "scene_id", "month")
 DATETIME_FIELDS = ("acquired",)
 GEO_FIELDS = ("center",)
+INDEXED_FIELDS = (*KEYWORD_FIELDS, *DATETIME_FIELDS, *GEO_FIELDS)
 RAM_FIELDS = ("sensor", "labels", "center")
 TILE_DEG = 5.0
 # a box over more tiles than this (a quarter of the globe) is not selective: no tile condition

@@ -26,7 +26,7 @@ from closp_core.store.errors import StoreError
 from closp_core.store.payload import (
     DATETIME_FIELDS,
     GEO_FIELDS,
-    KEYWORD_FIELDS,
+    INDEXED_FIELDS,
     RAM_FIELDS,
     engine_box,
     engine_lon_lat,
@@ -149,7 +149,14 @@ class RemoteStore(VectorStore):
                 return None, params  # someone else's collection: refuse writes and searches
             self._client.update_collection(name, metadata=self._metadata(model_id, params))
             return model_id, params
-        self.tiled = int(meta.get("closp_schema", 1)) >= 2
+        schema = meta.get("closp_schema", 1)
+        if schema not in (1, SCHEMA_VERSION):
+            self._client.close()
+            raise StoreError(
+                f"collection {name!r}: store schema {schema} is not 1 or {SCHEMA_VERSION}; "
+                "re-ingest into a new collection (CLOSP_COLLECTION)"
+            )
+        self.tiled = schema >= 2
         stored = IndexParams(**meta.get("closp_params", {}))  # hnsw_ef: the opener's choice
         return str(meta["closp_model_id"]), dataclasses.replace(stored, hnsw_ef=params.hnsw_ef)
 
@@ -185,7 +192,7 @@ class RemoteStore(VectorStore):
         )
         with warnings.catch_warnings():  # local modes warn that indexes have no effect there
             warnings.simplefilter("ignore", UserWarning)
-            for field in (*KEYWORD_FIELDS, *DATETIME_FIELDS, *GEO_FIELDS):
+            for field in INDEXED_FIELDS:
                 schema = _index_params(field)
                 self._client.create_payload_index(self.collection, field, schema, wait=True)
 

@@ -240,5 +240,9 @@ def test_server_collection_of_schema_1_keeps_working(
         want = {r.key for r, p in zip(edge_records, POINTS, strict=True) if _inside(*p, f)}
         assert {h.key for h in store.search(edge_records[0].vector, limit=50, filters=f)} == want
         assert len(want) > 0
+        meta = store._client.get_collection(store.collection).config.metadata or {}
+        store._client.update_collection(store.collection, metadata=meta | {"closp_schema": 99})
     finally:
         store.close()
+    with pytest.raises(StoreError, match="store schema 99 is not 1 or 2; re-ingest"):
+        RemoteStore(MODEL, path=folder)
