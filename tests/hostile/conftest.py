@@ -1,0 +1,90 @@
+"""The hostile-input suite: bad inputs made by the tests themselves, one verdict each.
+
+Every test here feeds one bad input (each parametrised case counts as one) and is marked with
+the verdict the product must give — ``@pytest.mark.hostile("error")`` on the test, or
+``pytest.param(..., marks=pytest.mark.hostile("flagged"))`` per case:
+
+- ``error``: our own error with one clear sentence naming the input; in a run of several files
+  the others are indexed and the exit status is 1.
+- ``refused``: refused on purpose because it is unsafe or reads more than it names (a path out
+  of its folder, a VRT reading raw files, markup in a key ...), with our own error.
+- ``flagged``: indexed, but counted as flagged in the run's summary (never silently).
+
+A test asserts the error type and message, the exit status where a CLI runs, that the good
+inputs of the same run were indexed, and that the index is otherwise unchanged
+(``index_fingerprint`` before and after). At the end of the session the terminal summary prints
+the table the issue asks for: inputs tried, each verdict, and failures (a traceback or a wrong
+verdict; 0 is the target).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from closp_core.store import VectorStore
+
+VERDICTS = ("error", "refused", "flagged")
+_verdicts: dict[str, str] = {}
+_outcomes: Counter[tuple[str, str]] = Counter()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("hostile")
+        if marker is None:
+            continue
+        verdict = marker.args[0] if marker.args else ""
+        if verdict not in VERDICTS:
+            raise pytest.UsageError(f"{item.nodeid}: hostile verdict must be one of {VERDICTS}")
+        _verdicts[item.nodeid] = verdict
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    verdict = _verdicts.get(report.nodeid)
+    if verdict is None:
+        return
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        _outcomes[(verdict, report.outcome)] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _outcomes:
+        return
+    tried = sum(_outcomes.values())
+    passed = {v: _outcomes[(v, "passed")] for v in VERDICTS}
+    failed = sum(n for (_, outcome), n in _outcomes.items() if outcome == "failed")
+    skipped = sum(n for (_, outcome), n in _outcomes.items() if outcome == "skipped")
+    terminalreporter.write_sep("-", "hostile inputs")
+    terminalreporter.write_line(
+        f"inputs tried {tried} · clear errors {passed['error']} · refused {passed['refused']} · "
+        f"flagged {passed['flagged']} · skipped {skipped} · "
+        f"tracebacks or wrong verdicts {failed}"
+    )
+
+
+def index_fingerprint(store: VectorStore) -> tuple[int, str]:
+    """(point count, sha256 of every payload sorted by key): equal before and after a run that
+    must leave the index unchanged."""
+    digest = hashlib.sha256()
+    records = sorted(store.iter_records(), key=lambda rec: rec.key)
+    for rec in records:
+        payload = {
+            "key": rec.key,
+            "sensor": rec.sensor.value,
+            "labels": list(rec.labels),
+            "source_labels": list(rec.source_labels),
+            "source": rec.source,
+            "scene_id": rec.scene_id,
+            "acquired": rec.acquired.isoformat() if rec.acquired else None,
+            "center": list(rec.center) if rec.center else None,
+            "footprint": rec.footprint.to_geojson() if rec.footprint else None,
+            "crs": rec.crs,
+            "previews": rec.previews,
+        }
+        digest.update(json.dumps(payload, sort_keys=True).encode())
+    return len(records), digest.hexdigest()
