@@ -6,6 +6,7 @@ import streamlit as st
 
 from closp_core.model.demo import describe_model
 from ui.resources import get_context
+from ui.text import md
 
 ABOUT = """\
 **CLOSP** (Contrastive Language Optical SAR Pretraining) puts text, Sentinel-1 radar (SAR) and
@@ -53,7 +54,7 @@ def model_card() -> None:
         return
     model = ctx.embedder.model
     config = model.config
-    st.markdown(f"**{describe_model(model)}**")
+    st.markdown(f"**{md(describe_model(model))}**")
     st.dataframe(
         {
             "field": [

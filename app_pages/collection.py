@@ -7,6 +7,7 @@ import streamlit as st
 from closp_core.errors import ClospError
 from closp_core.model.demo import describe_model, describe_model_id
 from ui.resources import AppContext, explain, get_context
+from ui.text import md, md_code
 
 COUNTS = (
     ("sensor", "By sensor"),
@@ -59,9 +60,9 @@ def page() -> None:
                 "Index size", f"{info.disk_bytes / 1e6:.1f} MB" if info.disk_bytes else "n/a"
             )
             st.markdown(
-                f"**Back end** {info.backend} · **location** `{info.location}` · "
-                f"**previews** `{ctx.settings.data_dir / 'previews'}`  \n"
-                f"**Index built with** {describe_model_id(info.model_id)}"
+                f"**Back end** {md(info.backend)} · **location** {md_code(info.location)} · "
+                f"**previews** {md_code(ctx.settings.data_dir / 'previews')}  \n"
+                f"**Index built with** {md(describe_model_id(info.model_id))}"
             )
             if not ctx.store.tiled:
                 st.caption(
@@ -77,7 +78,9 @@ def page() -> None:
     if ctx.embedder is not None:
         device = ctx.embedder.device
         kind = "GPU" if device.type == "cuda" else ("Apple GPU" if device.type == "mps" else "CPU")
-        st.markdown(f"{describe_model(ctx.embedder.model)}  \n**Device** `{device}` ({kind})")
+        st.markdown(
+            f"{md(describe_model(ctx.embedder.model))}  \n**Device** {md_code(device)} ({kind})"
+        )
     else:
         st.markdown("No model loaded (see the message at the top).")
     st.subheader("Ingest more")

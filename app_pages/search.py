@@ -13,6 +13,7 @@ from ui.mapview import show_map
 from ui.resources import AppContext, chip_count, empty_index_prompt, explain, get_context
 from ui.results import SearchOutcome, downloads, gallery, near_here_controls, run_search, summary
 from ui.state import MAX_QUERY_CHARS, SearchState
+from ui.text import md_code
 
 EXAMPLES = (
     "flooded fields next to a river",
@@ -136,7 +137,7 @@ def page() -> None:
     query_box()
     state = session.current_state()
     if state.like:
-        st.info(f"Showing chips like **{state.like}** (its own embedding is the query).")
+        st.info(f"Showing chips like {md_code(state.like)} (its own embedding is the query).")
         st.button(
             "Back to the text search",
             key="clear_like",

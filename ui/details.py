@@ -12,6 +12,7 @@ from ui import session
 from ui.export import chip_properties
 from ui.previews import preview_bytes
 from ui.resources import AppContext
+from ui.text import md_code
 
 COMPOSITE_NAMES = {
     "true_color": "True colour (B4, B3, B2)",
@@ -35,7 +36,7 @@ def chip_details(ctx: AppContext, key: str, score: float | None = None) -> None:
         return
     found = ctx.store.get([key])
     if not found:
-        st.warning(f"Chip {key!r} is not in the index.")
+        st.warning(f"Chip {md_code(key)} is not in the index.")
         return
     record = found[0]
     head, close = st.columns([5, 1])
@@ -70,5 +71,8 @@ def _composites(ctx: AppContext, record: ChipRecord) -> None:
     columns = st.columns(len(names))
     for column, name in zip(columns, names, strict=True):
         image = preview_bytes(str(ctx.settings.data_dir), record.previews[name])
+        caption = COMPOSITE_NAMES.get(name, name)
         if image is not None:
-            column.image(image, caption=COMPOSITE_NAMES.get(name, name), width="stretch")
+            column.image(image, caption=caption, width="stretch")
+        else:
+            column.caption(f"{caption}: preview unavailable (missing or unreadable file)")

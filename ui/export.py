@@ -1,4 +1,11 @@
-"""Results as downloadable files: GeoJSON (footprints + properties) and CSV (no Streamlit)."""
+"""Results as downloadable files: GeoJSON (footprints + properties) and CSV (no Streamlit).
+
+CSV cells are opened by spreadsheets, which run a cell starting with ``=``, ``+``, ``-``, ``@``
+(or a tab / carriage return before one) as a formula. Every *text* cell starting with one of
+those characters gets a leading apostrophe (OWASP's advice), which spreadsheets show as text;
+numbers (a negative longitude) stay numbers. GeoJSON is data, not a formula language: values go
+out unchanged.
+"""
 
 from __future__ import annotations
 
@@ -56,9 +63,26 @@ def hits_geojson(hits: Sequence[Hit]) -> str:
     return json.dumps({"type": "FeatureCollection", "features": features}, indent=1)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formula(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with ``'``; others as given."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def hits_csv(hits: Sequence[Hit]) -> str:
-    """One CSV row per hit with the same properties as the GeoJSON (centre as lon/lat)."""
-    rows = [chip_properties(hit.record, hit.score, rank) for rank, hit in enumerate(hits, start=1)]
+    """One CSV row per hit with the same properties as the GeoJSON (centre as lon/lat); text
+    cells that a spreadsheet would run as formulas are defused (see the module docstring)."""
+    rows = [
+        {
+            name: defuse_formula(value)
+            for name, value in chip_properties(hit.record, hit.score, rank).items()
+        }
+        for rank, hit in enumerate(hits, start=1)
+    ]
     out = io.StringIO()
     fields = list(rows[0]) if rows else ["rank", "score", "key"]
     writer = csv.DictWriter(out, fieldnames=fields)

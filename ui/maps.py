@@ -9,7 +9,6 @@ through ``st_folium``. Clicks come back as a point; ``hit_at`` finds the chip un
 
 from __future__ import annotations
 
-import html
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from closp_core.store import ChipRecord, Hit
 from ui.offline import PREVIEW_PANE, base_map, offline
 from ui.previews import composite_for, preview_data_url
 from ui.state import LonLat, SearchState
+from ui.text import html_text
 
 DOT_MAX_ZOOM = 11  # chip centre dots are hidden from this zoom on (the previews are visible)
 SCORE_COLOURS = ("#2c7bb6", "#00a6ca", "#90eb9d", "#f9d057", "#f29e2e", "#d7191c")
@@ -59,7 +59,7 @@ def union_bounds(bounds: Sequence[Bounds]) -> Bounds | None:
 
 
 def popup_html(record: ChipRecord, score: float | None = None, rank: int | None = None) -> str:
-    """Popup text of a chip (every value HTML-escaped)."""
+    """Popup text of a chip (every value escaped with ``ui.text.html_text``)."""
     kind = "SAR" if record.sensor is Sensor.S1 else "optical"
     date = record.acquired.date().isoformat() if record.acquired else "unknown date"
     rows = [
@@ -69,7 +69,7 @@ def popup_html(record: ChipRecord, score: float | None = None, rank: int | None 
         record.key,
     ]
     head = f"<b>#{rank}</b> score {score:.3f}<br>" if rank is not None and score is not None else ""
-    return head + "<br>".join(html.escape(row) for row in rows)
+    return head + "<br>".join(html_text(row) for row in rows)
 
 
 class ZoomClass(MacroElement):
@@ -164,7 +164,7 @@ def results_map(
         if url is not None:
             ImageOverlay(url, box, pane=PREVIEW_PANE, interactive=False).add_to(fmap)
         colour = score_colour(hit.score, low, high)
-        tooltip = f"#{rank} · {hit.score:.3f} · {rec.sensor.name}"
+        tooltip = html_text(f"#{rank} · {hit.score:.3f} · {rec.sensor.name}")
         folium.Polygon(
             [(lat, lon) for lon, lat in rec.footprint.exterior],
             color=colour,
@@ -207,7 +207,7 @@ def collection_map(
             color="#d7191c" if set(rec.labels) & set(EVENT_LABELS) else "#2c7bb6",
             fill=True,
             fill_opacity=0.8,
-            tooltip=f"{rec.sensor.name} · {', '.join(rec.labels) or 'no labels'}",
+            tooltip=html_text(f"{rec.sensor.name} · {', '.join(rec.labels) or 'no labels'}"),
         ).add_to(cluster)
     if selected is not None and selected.footprint is not None:
         box = footprint_bounds(selected)

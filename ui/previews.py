@@ -2,21 +2,28 @@
 
 Nothing a user types reaches a path: a preview path is ``record.previews[name]`` (written by
 ingest), resolved under ``settings.data_dir`` and refused if it leaves that folder (``..``,
-absolute paths, symlinks out) or is not a JPEG/PNG file.
+absolute paths, symlinks out) or is not a JPEG/PNG file. A file that does not decode as a
+JPEG/PNG of sensible size (corrupt, truncated, replaced) is treated as missing: the app shows
+no preview for it instead of failing. The cache is keyed by the file's size and modification
+time, so a preview that is repaired or rewritten shows again without a restart.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 
 import streamlit as st
+from PIL import Image
 
 from closp_core.bands import Sensor
 from closp_core.render import COMPOSITES
 from closp_core.store import ChipRecord
 
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+IMAGE_FORMATS = frozenset({"JPEG", "PNG"})
+MAX_PREVIEW_PIXELS = 2048 * 2048  # previews are a few hundred pixels wide; larger is not ours
 
 
 def safe_preview_path(data_dir: Path, relative: str | None) -> Path | None:
@@ -30,11 +37,39 @@ def safe_preview_path(data_dir: Path, relative: str | None) -> Path | None:
     return path if path.is_file() else None
 
 
+def decodes_as_preview(data: bytes) -> bool:
+    """Whether ``data`` is a whole JPEG/PNG image of at most ``MAX_PREVIEW_PIXELS``."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in IMAGE_FORMATS:
+                return False
+            if image.width * image.height > MAX_PREVIEW_PIXELS:
+                return False
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+    return True
+
+
 @st.cache_data(max_entries=5000, show_spinner=False)
+def _checked_preview(path: str, size: int, mtime_ns: int) -> bytes | None:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return data if decodes_as_preview(data) else None
+
+
 def preview_bytes(data_dir: str, relative: str) -> bytes | None:
-    """The bytes of a preview file (cached), or ``None`` when it is missing or refused."""
+    """The bytes of a preview file, or ``None`` when it is missing, refused or corrupt."""
     path = safe_preview_path(Path(data_dir), relative)
-    return path.read_bytes() if path is not None else None
+    if path is None:
+        return None
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return _checked_preview(str(path), status.st_size, status.st_mtime_ns)
 
 
 def preview_data_url(data_dir: Path, relative: str | None) -> str | None:

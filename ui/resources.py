@@ -21,8 +21,16 @@ from closp_core.embedder import Embedder
 from closp_core.errors import ClospError, ConfigError, WeightsUnavailableError
 from closp_core.model.demo import describe_model, describe_model_id
 from closp_core.settings import Settings
-from closp_core.store import StoreError, StoreLockedError, VectorStore, open_store, stored_model_id
+from closp_core.store import (
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+    VectorStore,
+    open_store,
+    stored_model_id,
+)
 from ingest.pipeline import Ingestor, IngestSummary
+from ui.text import md, md_code
 
 # The chip sources of the "build the demo index" button (tests swap in a smaller list).
 demo_sources: Callable[[], list[ChipSource]] = sample_sources
@@ -81,7 +89,7 @@ def get_context() -> AppContext:
     try:
         settings = Settings.load()
     except ConfigError as exc:
-        st.error(f"The settings are invalid: {exc}")
+        st.error(f"The settings are invalid: {md(exc)}")
         st.stop()
     problems: list[ClospError] = []
     embedder = store = None
@@ -92,10 +100,26 @@ def get_context() -> AppContext:
     try:
         model_id = embedder.model_id if embedder else stored_model_id(settings)
         if model_id is not None:
-            store = open_index(settings, _store_key(settings), model_id)
+            store = _available_index(settings, model_id)
     except ClospError as exc:
         problems.append(exc)
     return AppContext(settings, embedder, store, problems)
+
+
+def _available_index(settings: Settings, model_id: str) -> VectorStore:
+    """The cached store, checked: a folder that was replaced since it was opened (an index
+    deleted and built again, a disk swapped) is reopened; one that has gone raises
+    ``StoreUnavailableError`` until it is back (the cached handle is kept for that)."""
+    store = open_index(settings, _store_key(settings), model_id)
+    try:
+        store.check_available()
+    except StoreUnavailableError as exc:
+        if not exc.replaced:
+            raise
+        store.close()
+        open_index.clear()
+        store = open_index(settings, _store_key(settings), model_id)
+    return store
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -106,7 +130,7 @@ def encode_query(_embedder: Embedder, model_id: str, text: str) -> np.ndarray:
 
 def explain(problem: ClospError, settings: Settings) -> str:
     """A message for people: the error and what to check next."""
-    where = settings.store_url or str(settings.index_dir / settings.collection)
+    where = md_code(settings.store_url or settings.index_dir / settings.collection)
     if isinstance(problem, WeightsUnavailableError):
         hint = (
             "No model weights. Fetch them on a connected machine (`hf download "
@@ -114,21 +138,27 @@ def explain(problem: ClospError, settings: Settings) -> str:
             "cache here, or set `CLOSP_MODEL` to a folder with those two files; "
             "`CLOSP_DEMO_FALLBACK=1` uses the shipped demo model instead."
         )
+    elif isinstance(problem, StoreUnavailableError):
+        hint = (
+            f"The index at {where} has gone: deleted, moved, or its disk unmounted. Nothing "
+            "is written while it is away; put it back and reload this page (or restart the app "
+            "to start a new, empty index there)."
+        )
     elif isinstance(problem, StoreLockedError):
         hint = (
-            f"The index at `{where}` is held by another process (is `python -m ingest` "
+            f"The index at {where} is held by another process (is `python -m ingest` "
             "running?). Wait for it to finish, then reload this page; to search while "
             "ingesting, run a Qdrant server and set `CLOSP_STORE_URL`."
         )
     elif isinstance(problem, StoreError):
         hint = (
-            f"The index at `{where}` cannot be used. Check `CLOSP_DATA_DIR` / "
+            f"The index at {where} cannot be used. Check `CLOSP_DATA_DIR` / "
             "`CLOSP_STORE_URL` (is the Qdrant server running and reachable?), "
             "`CLOSP_COLLECTION` and `CLOSP_STORE_API_KEY`."
         )
     else:
         hint = "Check the `CLOSP_*` settings (see README)."
-    return f"{hint}\n\n`{type(problem).__name__}`: {problem}"
+    return f"{hint}\n\n`{type(problem).__name__}`: {md(problem)}"
 
 
 def show_problems(ctx: AppContext) -> None:
@@ -141,8 +171,8 @@ def status_line(ctx: AppContext) -> None:
     """Model (official / demo / random, by name), device and chip count."""
     parts = []
     if ctx.embedder is not None:
-        parts.append(f"**Model** {describe_model(ctx.embedder.model)}")
-        parts.append(f"**device** {ctx.embedder.device}")
+        parts.append(f"**Model** {md(describe_model(ctx.embedder.model))}")
+        parts.append(f"**device** {md(ctx.embedder.device)}")
     else:
         parts.append("**Model** not loaded")
     if ctx.store is not None:
@@ -150,8 +180,10 @@ def status_line(ctx: AppContext) -> None:
             parts.append(f"**{ctx.store.count()} chips** indexed")
         except ClospError as exc:
             parts.append(f"index unavailable ({type(exc).__name__})")
+        if not ctx.store.writable:
+            parts.append("index read-only (search works, adding imagery does not)")
         if ctx.embedder is None:
-            parts.append(f"index built with {describe_model_id(ctx.store.stored_model_id)}")
+            parts.append(f"index built with {md(describe_model_id(ctx.store.stored_model_id))}")
     else:
         parts.append("no index")
     st.caption(" · ".join(parts))
@@ -187,9 +219,9 @@ def build_demo_index(ctx: AppContext) -> IngestSummary:
 
 def empty_index_prompt(ctx: AppContext) -> None:
     """No chips yet: say so and offer the button that builds the demo index."""
-    where = ctx.settings.store_url or str(ctx.settings.index_dir / ctx.settings.collection)
+    where = md_code(ctx.settings.store_url or ctx.settings.index_dir / ctx.settings.collection)
     st.info(
-        f"The index at `{where}` is empty. Build the demo index from the real Sentinel-1/-2 "
+        f"The index at {where} is empty. Build the demo index from the real Sentinel-1/-2 "
         "samples shipped with the project (126 chips, about a minute on a laptop CPU), or "
         "ingest your own imagery with `python -m ingest` (see the Collection page)."
     )
@@ -199,5 +231,5 @@ def empty_index_prompt(ctx: AppContext) -> None:
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
             return
-        st.success(summary.report())
+        st.success(md(summary.report()))
         st.rerun()

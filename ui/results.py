@@ -18,6 +18,7 @@ from ui.previews import composite_for, preview_bytes
 from ui.query import DEFAULT_TEXT_WEIGHT, blend_near, filters_for
 from ui.resources import AppContext, encode_query
 from ui.state import SearchState
+from ui.text import md
 
 _MEMO = "s_search_memo"
 GALLERY_COLUMNS = 6
@@ -75,10 +76,8 @@ def run_search(ctx: AppContext, state: SearchState) -> SearchOutcome | None:
 def summary(outcome: SearchOutcome) -> None:
     """One line: how many results, for what, and the timings."""
     st.markdown(
-        f"**{len(outcome.hits)} results** for {outcome.title} · "
-        f'<span id="search-timing">query encoded in {outcome.encode_ms:.0f} ms · '
-        f"search call {outcome.search_ms:.1f} ms</span>",
-        unsafe_allow_html=True,
+        f"**{len(outcome.hits)} results** for {md(outcome.title)} · "
+        f"query encoded in {outcome.encode_ms:.0f} ms · search call {outcome.search_ms:.1f} ms"
     )
 
 
@@ -101,6 +100,8 @@ def gallery(ctx: AppContext, hits: Sequence[Hit], state: SearchState) -> None:
             with column:
                 if image is not None:
                     st.image(image, width="stretch")
+                else:
+                    st.caption("preview unavailable")
                 date = rec.acquired.date().isoformat() if rec.acquired else "?"
                 st.caption(f"#{rank} · {hit.score:.3f} · {rec.sensor.name} · {date}")
                 st.button(

@@ -29,6 +29,7 @@ from closp_core.store.errors import (
     StoreError,
     StoreInputError,
     StoreLockedError,
+    StoreUnavailableError,
 )
 from closp_core.store.payload import point_id
 from closp_core.store.types import (
@@ -61,6 +62,7 @@ __all__ = [
     "StoreError",
     "StoreInputError",
     "StoreLockedError",
+    "StoreUnavailableError",
     "TimeRange",
     "VectorStore",
     "index_params",

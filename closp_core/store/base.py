@@ -114,8 +114,21 @@ class VectorStore(abc.ABC):
 
     def check_writable(self) -> None:
         """``ModelMismatchError`` now, rather than at the first write, if this model may not
-        write here (the collection holds vectors of another model)."""
+        write here (the collection holds vectors of another model); ``StoreError`` if the index
+        cannot take writes (an embedded folder gone or read-only)."""
         self._check_model("write")
+        self.check_available()
+
+    @property
+    def writable(self) -> bool:
+        """Whether the index takes writes now (a server reports write problems per call)."""
+        return True
+
+    def check_available(self) -> None:
+        """``StoreUnavailableError`` when the index has gone since it was opened (the embedded
+        folder deleted, moved or replaced). A cheap check: call it before using a long-held
+        store. A server back end reports its problems on each call instead."""
+        return None
 
     def _check_model(self, action: str) -> None:
         self._check_open()
@@ -136,6 +149,7 @@ class VectorStore(abc.ABC):
         durable (Edge); re-running the same upserts never duplicates a chip.
         """
         self._check_model("write")
+        self.check_available()  # never write into a folder that is no longer the index
         check_limit(batch_size, "batch_size")
         done = 0
         for batch in _batches(records, batch_size):

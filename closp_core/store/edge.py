@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from closp_core.store.base import RawPoint, VectorStore
-from closp_core.store.errors import StoreError
+from closp_core.store.errors import StoreError, StoreUnavailableError
 from closp_core.store.lock import FolderLock
 from closp_core.store.payload import (
     DATETIME_FIELDS,
@@ -159,6 +160,7 @@ class EdgeStore(VectorStore):
             self._lock.release()
             raise
         super().__init__(model_id, stored, actual)
+        self._identity = _folder_identity(self.folder)
 
     def _open(
         self, model_id: str, params: IndexParams
@@ -274,6 +276,37 @@ class EdgeStore(VectorStore):
             params=self.params,
         )
 
+    def check_available(self) -> None:
+        """``StoreUnavailableError`` when the folder is missing or another folder stands in its
+        place; ``StoreError`` when it (or its disk) has become read-only and this is a write."""
+        self._check_open()
+        identity = _folder_identity(self.folder)
+        if identity is None:
+            raise StoreUnavailableError(
+                f"the index folder {self.folder} has gone (deleted, moved or its disk "
+                "unmounted); put it back, or restart the app to start a new index there"
+            )
+        if identity != self._identity:
+            raise StoreUnavailableError(
+                f"the index folder {self.folder} was replaced by another folder since it was "
+                "opened; open the store again",
+                replaced=True,
+            )
+
+    @property
+    def writable(self) -> bool:
+        """Whether the folder takes writes now (a read-only disk or mount says no)."""
+        return os.access(self.folder, os.W_OK)
+
+    def check_writable(self) -> None:
+        """As ``VectorStore.check_writable``, and ``StoreError`` for a read-only folder."""
+        super().check_writable()
+        if not self.writable:
+            raise StoreError(
+                f"the index folder {self.folder} is read-only (permissions or a read-only disk): "
+                "searching works, adding chips does not; make it writable and try again"
+            )
+
     def flush(self) -> None:
         """Persist every applied write to the segment files."""
         self._check_open()
@@ -290,3 +323,12 @@ class EdgeStore(VectorStore):
             self._shard.close()
         finally:
             self._lock.release()
+
+
+def _folder_identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``folder``, or ``None`` when it is not a folder any more."""
+    try:
+        status = folder.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino) if stat.S_ISDIR(status.st_mode) else None

@@ -23,3 +23,12 @@ class StoreLockedError(StoreError):
 
 class StoreClosedError(StoreError):
     """The store was used after ``close()``."""
+
+
+class StoreUnavailableError(StoreError):
+    """The embedded index folder has gone (deleted, moved, its disk unmounted) or was replaced
+    by another folder since it was opened; ``replaced`` tells which. Nothing is written to it."""
+
+    def __init__(self, message: str, *, replaced: bool = False) -> None:
+        super().__init__(message)
+        self.replaced = replaced

@@ -14,76 +14,25 @@ skipped with the reason.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, sync_playwright
 
-from tests.app.conftest import ROOT
-
-CHROMIUM = Path(os.environ.get("CLOSP_CHROMIUM", "/usr/bin/chromium"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = ROOT / "artifacts" / "browser"
-MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
-WAIT_MS = 60_000
-# True once the newest map iframe holds `n` image overlays, every one of them loaded.
-OVERLAYS_DRAWN = """
-(n) => {
-    const frames = document.querySelectorAll("iframe[title='streamlit_folium.st_folium']");
-    if (!frames.length) return false;
-    const doc = frames[frames.length - 1].contentDocument;
-    if (!doc) return false;
-    const imgs = Array.from(doc.querySelectorAll("img.leaflet-image-layer"));
-    return imgs.length === n && imgs.every((img) => img.complete && img.naturalWidth > 0);
-}
-"""
-
-if not CHROMIUM.exists():
-    reason = f"{CHROMIUM} not found: `apt-get install -y chromium` (make test does it as root)"
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"streamlit exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"streamlit not healthy after {seconds} s:\n{log.read_text()[-3000:]}")
+from tests.app.browser import (
+    ARGS,
+    CHROMIUM,
+    MAP_FRAME,
+    WAIT_MS,
+    result_count,
+    serve_app,
+    shot,
+    wait_results,
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,58 +41,12 @@ def server(index_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     work = tmp_path_factory.mktemp("browser")
     data_dir = work / "data"
     shutil.copytree(index_template, data_dir)
-    port = free_port()
-    env = os.environ | {
-        "CLOSP_DATA_DIR": str(data_dir),
-        "CLOSP_DEVICE": "cpu",
-        "HF_HUB_OFFLINE": "1",
-    }
-    log = work / "streamlit.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc, log)
+    with serve_app(data_dir, work / "streamlit.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
-
-def result_count(page: Page) -> int:
-    text = page.get_by_text(re.compile(r"^\d+ results")).first.inner_text(timeout=WAIT_MS)
-    return int(text.split()[0])
-
-
-def wait_results(page: Page, expected: int | None = None) -> int:
-    """Wait for a results line (with ``expected`` results) and its overlays all drawn."""
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while True:
-        n = result_count(page)
-        if expected is None or n == expected:
-            break
-        if time.monotonic() > deadline:
-            raise AssertionError(f"expected {expected} results, page shows {n}")
-        time.sleep(0.1)
-    page.wait_for_function(OVERLAYS_DRAWN, arg=n, timeout=WAIT_MS, polling="raf")
-    return n
 
 
 def gallery_captions(page: Page) -> list[str]:
     return page.get_by_text(re.compile(r"^#\d+ · ")).all_inner_texts()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
 
 
 def test_search_filter_share_download_in_chromium(server: str) -> None:
@@ -173,7 +76,8 @@ def test_search_filter_share_download_in_chromium(server: str) -> None:
             frame = page.frame_locator(MAP_FRAME).last
             assert frame.locator("img.leaflet-image-layer").count() == 50
             assert frame.locator("path.leaflet-interactive").count() >= 50  # footprints + dots
-            timing = page.locator("#search-timing").inner_text()
+            line = page.get_by_text(re.compile(r"search call [\d.]+ ms")).first.inner_text()
+            timing = line[line.index("query encoded") :]
             search_ms = float(re.search(r"search call ([\d.]+) ms", timing).group(1))  # type: ignore[union-attr]
             print(f"\nEnter -> all {n} overlays drawn: {drawn_s:.2f} s; {timing}")
             shot(page, "1-results")
