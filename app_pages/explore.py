@@ -8,7 +8,7 @@ from closp_core.errors import ClospError
 from closp_core.store import ChipRecord, SearchFilters
 from ui import session
 from ui.details import chip_details
-from ui.maps import collection_map, nearest_record
+from ui.maps import collection_layers, nearest_record, search_base_map
 from ui.mapview import show_map
 from ui.query import filters_for
 from ui.resources import AppContext, chip_count, empty_index_prompt, explain, get_context
@@ -59,16 +59,17 @@ def page() -> None:
     selected = ctx.store.get([state.selected]) if state.selected else []
     map_col, side_col = st.columns([3, 2], gap="medium")
     with map_col:
-        fmap = collection_map(
+        layers = collection_layers(
             records,
             state,
             selected[0] if selected else None,
             ctx.settings.data_dir,
-            fit=not (state.in_view or selected),
+            fit_key=None if (state.in_view or selected) else f"{state.search_id()}-{most}",
         )
         anchor = state.view if (state.in_view or selected) else st.session_state.get(session.ANCHOR)
         show_map(
-            fmap,
+            search_base_map(state),
+            layers,
             state,
             key="explore_map",
             pick=lambda lon, lat: nearest_record(records, lon, lat),

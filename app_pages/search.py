@@ -8,10 +8,10 @@ from closp_core.errors import ClospError
 from closp_core.store import Hit
 from ui import session
 from ui.details import chip_details
-from ui.maps import hit_at, results_map
+from ui.maps import hit_at, results_layers, search_base_map
 from ui.mapview import show_map
 from ui.resources import AppContext, chip_count, empty_index_prompt, explain, get_context
-from ui.results import SearchOutcome, downloads, gallery, near_here_controls, run_search, summary
+from ui.results import downloads, gallery, near_here_controls, run_search, summary
 from ui.state import MAX_QUERY_CHARS, SearchState
 from ui.text import md_code
 
@@ -94,9 +94,10 @@ def result_table(hits: list[Hit]) -> None:
     )
 
 
-def results(ctx: AppContext, state: SearchState, outcome: SearchOutcome) -> None:
-    """Map with the details/result list beside it, then downloads and the gallery."""
-    hits = outcome.hits
+def results(ctx: AppContext, state: SearchState, hits: list[Hit]) -> None:
+    """Map with the details/result list beside it, then downloads and the gallery. The map is
+    there before the first query too (draw an area first, if you like), always at the same
+    place in the page, so the browser keeps it and only swaps its result layers."""
     scores = {hit.key: hit.score for hit in hits}
     map_col, side_col = st.columns([3, 2], gap="medium")
     with map_col:
@@ -109,9 +110,11 @@ def results(ctx: AppContext, state: SearchState, outcome: SearchOutcome) -> None
             help="Sentinel-1 chips always show the SAR composite.",
         )
         anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
-        fmap = results_map(hits, ctx.settings.data_dir, state, fit=not state.in_view)
+        fit_key = None if state.in_view else state.search_id()
+        layers = results_layers(hits, ctx.settings.data_dir, state, fit_key=fit_key)
         show_map(
-            fmap,
+            search_base_map(state),
+            layers,
             state,
             key="results_map",
             pick=lambda lon, lat: hit_at(hits, lon, lat),
@@ -120,11 +123,36 @@ def results(ctx: AppContext, state: SearchState, outcome: SearchOutcome) -> None
     with side_col:
         if state.selected:
             chip_details(ctx, state.selected, scores.get(state.selected))
-        else:
+        elif hits:
             result_table(hits)
         near_here_controls(ctx, state)
-    downloads(hits)
-    gallery(ctx, hits, state)
+    if hits:
+        downloads(hits)
+        gallery(ctx, hits, state)
+
+
+def search_notice(ctx: AppContext, state: SearchState) -> list[Hit]:
+    """Run the search and say what it gave (or what is missing) in one place; the hits."""
+    if state.like:
+        st.info(f"Showing chips like {md_code(state.like)} (its own embedding is the query).")
+        st.button(
+            "Back to the text search",
+            key="clear_like",
+            on_click=session.update,
+            kwargs={"like": None},
+        )
+    try:
+        outcome = run_search(ctx, state)
+    except ClospError as exc:
+        st.error(explain(exc, ctx.settings))
+        return []
+    if outcome is None:
+        st.info("Type what you are looking for and press **Enter**, or pick an example above.")
+        return []
+    summary(outcome)
+    if not outcome.hits:
+        st.warning("No chip matches these filters. Remove some filters or the drawn area.")
+    return outcome.hits
 
 
 def page() -> None:
@@ -136,28 +164,10 @@ def page() -> None:
         return
     query_box()
     state = session.current_state()
-    if state.like:
-        st.info(f"Showing chips like {md_code(state.like)} (its own embedding is the query).")
-        st.button(
-            "Back to the text search",
-            key="clear_like",
-            on_click=session.update,
-            kwargs={"like": None},
-        )
     track_new_search(state)
-    try:
-        outcome = run_search(ctx, state)
-    except ClospError as exc:
-        st.error(explain(exc, ctx.settings))
-        return
-    if outcome is None:
-        st.info("Type what you are looking for and press **Enter**, or pick an example above.")
-        return
-    summary(outcome)
-    if not outcome.hits:
-        st.warning("No chip matches these filters. Remove some filters or the drawn area.")
-        return
-    results(ctx, state, outcome)
+    with st.container():  # one slot, whatever it says: the map below keeps its place
+        hits = search_notice(ctx, state)
+    results(ctx, state, hits)
 
 
 page()

@@ -1,6 +1,12 @@
 """Folium maps of results and of the collection, and reading clicks back (Streamlit-free maths).
 
-Results map: each chip's preview as an ``ImageOverlay`` at its footprint's bounds (in the
+A map is drawn once (``search_base_map``: basemap, panes, draw tool) and its results come as one
+layer group that ``ui.mapview.show_map`` hands to ``st_folium(feature_group_to_add=...)``: a new
+result list, a filter change or a re-rank replaces that group inside the map already in the
+page (no new iframe, no reloaded Leaflet or basemap), and ``FitBoundsOnce`` frames each new
+result list once.
+
+Results layers: each chip's preview as an ``ImageOverlay`` at its footprint's bounds (in the
 ``previews`` pane, above the basemap), its footprint outline on top coloured by score (blue =
 lowest of this list, red = highest), a popup with score, sensor, date, labels and source, the
 drawn search area dashed, and folium's Draw tool (rectangle/polygon) whose shapes come back
@@ -99,7 +105,9 @@ class ZoomClass(MacroElement):
         self.zoom = zoom
 
 
-def add_chip_dot(fmap: folium.Map, record: ChipRecord, colour: str, tooltip: str) -> None:
+def add_chip_dot(
+    parent: folium.Map | folium.FeatureGroup, record: ChipRecord, colour: str, tooltip: str
+) -> None:
     """A dot at the chip centre, so results are visible when zoomed out (clickable)."""
     if record.center is not None:
         folium.CircleMarker(
@@ -112,10 +120,10 @@ def add_chip_dot(fmap: folium.Map, record: ChipRecord, colour: str, tooltip: str
             fill_opacity=0.95,
             className="chip-dot",
             tooltip=tooltip,
-        ).add_to(fmap)
+        ).add_to(parent)
 
 
-def add_area(fmap: folium.Map, area: Sequence[LonLat] | None) -> None:
+def add_area(parent: folium.Map | folium.FeatureGroup, area: Sequence[LonLat] | None) -> None:
     """The drawn search area as a dashed outline (it survives the map being redrawn)."""
     if area:
         folium.Polygon(
@@ -125,7 +133,7 @@ def add_area(fmap: folium.Map, area: Sequence[LonLat] | None) -> None:
             dash_array="6 4",
             fill=False,
             interactive=False,
-        ).add_to(fmap)
+        ).add_to(parent)
 
 
 def add_draw_tool(fmap: folium.Map) -> None:
@@ -146,11 +154,47 @@ def add_draw_tool(fmap: folium.Map) -> None:
     ).add_to(fmap)
 
 
-def results_map(
-    hits: Sequence[Hit], data_dir: Path, state: SearchState, *, fit: bool = True
-) -> folium.Map:
-    """The results: previews at their footprints, outlines coloured by score, popups."""
+class FitBoundsOnce(MacroElement):
+    """Fits the map to ``bounds`` the first time a layer group with this ``key`` is drawn, so
+    a new result list is framed once and a redraw of the same list (another composite, a
+    re-rank) leaves the view where the user put it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        if (window.__clospFitted !== {{ this.key|tojson }}) {
+            window.__clospFitted = {{ this.key|tojson }};
+            window.map.fitBounds({{ this.bounds|tojson }}, {padding: [20, 20]});
+        }
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: Bounds, key: str) -> None:
+        super().__init__()
+        self._name = "FitBoundsOnce"
+        self.bounds = bounds
+        self.key = key
+
+
+def search_base_map(state: SearchState) -> folium.Map:
+    """The part of the Search and Explore maps that never changes with results: basemap,
+    panes, the draw tool, the zoom-dependent dot style, and (unused, so its scripts load with
+    the map) a marker cluster. Results come as a layer group (``results_layers``,
+    ``collection_layers``) that the browser swaps in the map already shown."""
     fmap = base_map(state.basemap)
+    offline(folium.plugins.MarkerCluster(name="assets")).add_to(fmap)
+    ZoomClass().add_to(fmap)
+    add_draw_tool(fmap)
+    return fmap
+
+
+def results_layers(
+    hits: Sequence[Hit], data_dir: Path, state: SearchState, *, fit_key: str | None = None
+) -> folium.FeatureGroup:
+    """The results as one layer group: previews at their footprints, outlines coloured by
+    score, popups, centre dots, the drawn area; framed once per ``fit_key`` (None: never)."""
+    layers = folium.FeatureGroup(name="results")
     scores = [h.score for h in hits]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
     boxes: list[Bounds] = []
@@ -162,7 +206,7 @@ def results_map(
         boxes.append(box)
         url = preview_data_url(data_dir, rec.previews.get(composite_for(rec, state.composite)))
         if url is not None:
-            ImageOverlay(url, box, pane=PREVIEW_PANE, interactive=False).add_to(fmap)
+            ImageOverlay(url, box, pane=PREVIEW_PANE, interactive=False).add_to(layers)
         colour = score_colour(hit.score, low, high)
         tooltip = html_text(f"#{rank} · {hit.score:.3f} · {rec.sensor.name}")
         folium.Polygon(
@@ -173,28 +217,27 @@ def results_map(
             fill_opacity=0.0,
             popup=folium.Popup(popup_html(rec, hit.score, rank), max_width=320),
             tooltip=tooltip,
-        ).add_to(fmap)
-        add_chip_dot(fmap, rec, colour, tooltip)
-    ZoomClass().add_to(fmap)
-    add_area(fmap, state.area)
-    add_draw_tool(fmap)
+        ).add_to(layers)
+        add_chip_dot(layers, rec, colour, tooltip)
+    add_area(layers, state.area)
     everything = union_bounds(boxes)
-    if fit and everything is not None:
-        fmap.fit_bounds(everything, padding=(20, 20))
-    return fmap
+    if fit_key is not None and everything is not None:
+        FitBoundsOnce(everything, fit_key).add_to(layers)
+    return layers
 
 
-def collection_map(
+def collection_layers(
     records: Sequence[ChipRecord],
     state: SearchState,
     selected: ChipRecord | None,
     data_dir: Path,
     *,
-    fit: bool = True,
-) -> folium.Map:
-    """Chip centres as clustered markers; the selected chip's preview and footprint."""
-    fmap = base_map(state.basemap)
-    cluster = offline(folium.plugins.MarkerCluster(name="chips")).add_to(fmap)
+    fit_key: str | None = None,
+) -> folium.FeatureGroup:
+    """Chip centres as clustered markers, the selected chip's preview and footprint, the
+    drawn area; framed once per ``fit_key`` (None: never)."""
+    layers = folium.FeatureGroup(name="collection")
+    cluster = offline(folium.plugins.MarkerCluster(name="chips")).add_to(layers)
     points = []
     for rec in records:
         if rec.center is None:
@@ -215,19 +258,19 @@ def collection_map(
             data_dir, selected.previews.get(composite_for(selected, state.composite))
         )
         if url is not None and box is not None:
-            ImageOverlay(url, box, pane=PREVIEW_PANE, interactive=False).add_to(fmap)
+            ImageOverlay(url, box, pane=PREVIEW_PANE, interactive=False).add_to(layers)
         folium.Polygon(
             [(la, lo) for lo, la in selected.footprint.exterior],
             color="#d7191c",
             weight=3,
             fill=False,
-        ).add_to(fmap)
-    add_area(fmap, state.area)
-    add_draw_tool(fmap)
-    if fit and points:
+        ).add_to(layers)
+    add_area(layers, state.area)
+    if fit_key is not None and points:
         lats, lons = [p[0] for p in points], [p[1] for p in points]
-        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(20, 20))
-    return fmap
+        bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
+        FitBoundsOnce(bounds, fit_key).add_to(layers)
+    return layers
 
 
 def point_in_ring(lon: float, lat: float, ring: Sequence[LonLat]) -> bool:

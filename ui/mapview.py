@@ -50,6 +50,7 @@ def drawn_area(drawings: list[dict[str, Any]] | None) -> tuple[LonLat, ...] | No
 
 def show_map(
     fmap: folium.Map,
+    layers: folium.FeatureGroup,
     state: SearchState,
     *,
     key: str,
@@ -57,7 +58,9 @@ def show_map(
     anchor: tuple[float, float, int] | None,
     height: int = 560,
 ) -> None:
-    """Draw ``fmap`` and fold what comes back into the state; reruns when results change.
+    """Draw ``fmap`` with ``layers`` in it and fold what comes back into the state; reruns
+    when results change. ``fmap`` must not depend on results: the browser keeps the map it has
+    and swaps ``layers`` in place whenever they change (streamlit-folium's dynamic layers).
 
     ``pick(lon, lat)`` maps a click on a shape to a chip key. ``anchor``: a view (lat, lon,
     zoom) to put the map at instead of where it fits itself (a restored URL, "only in the map
@@ -66,6 +69,7 @@ def show_map(
     out = st_folium(
         fmap,
         key=key,
+        feature_group_to_add=layers,
         height=height,
         use_container_width=True,
         returned_objects=RETURNED,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -72,6 +73,12 @@ class SearchState:
             self.like,
             self.near,
         )
+
+    def search_id(self) -> str:
+        """A short, stable name of ``search_key()`` (the map frames each new one once)."""
+        return hashlib.sha1(repr(self.search_key()).encode(), usedforsecurity=False).hexdigest()[
+            :16
+        ]
 
 
 def clean_query(text: object) -> str:

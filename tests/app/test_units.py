@@ -16,7 +16,7 @@ from closp_core.errors import ClospError
 from closp_core.store import ChipRecord, GeoPolygon, Hit, StoreInputError
 from tests.app.conftest import ROOT
 from ui.export import hits_csv, hits_geojson
-from ui.maps import hit_at, results_map, score_colour
+from ui.maps import hit_at, results_layers, score_colour, search_base_map
 from ui.offline import STATIC_URL, base_map
 from ui.previews import safe_preview_path
 from ui.query import blend_near, filters_for
@@ -168,7 +168,8 @@ def test_preview_paths_stay_inside_the_data_folder(tmp_path: Path) -> None:
 
 
 def test_map_assets_are_local_only() -> None:
-    fmap = results_map([Hit(record(), 0.3)], Path("/nonexistent"), SearchState())
+    fmap = search_base_map(SearchState())
+    results_layers([Hit(record(), 0.3)], Path("/nonexistent"), SearchState()).add_to(fmap)
     links: list[str] = []
     for element in [fmap, *fmap._children.values()]:
         links += [src for _, src in getattr(element, "default_js", [])]
