@@ -16,6 +16,13 @@ import pytest
 from closp_core.bands import Sensor
 from closp_core.data import CrisisLandMarkSource, DataError, Tally
 from closp_core.data.crisislandmark import SOURCES
+from closp_core.data.crisislandmark_hub import (
+    CORE_FILES,
+    HUB_DATASET,
+    hub_patterns,
+    missing_files,
+    open_crisislandmark,
+)
 from tests.data.conftest import read_all, ring_contains
 from tests.data.crisislandmark import make_data as md
 
@@ -146,3 +153,43 @@ def test_generated_corpus_in_the_published_layout(tmp_path: Path) -> None:
     assert {c.pixels.shape[0] for c in chips.values()} == {2, 13}  # quakeset: post-event pair
     corpus = CrisisLandMarkSource(tmp_path / "clm", split="corpus", sources=["benv2s2"])
     assert len(by_key(corpus)) == sum(1 for i, k in enumerate(keys) if i % 5 and "s2_" in k)
+
+
+def test_hub_dataset_from_the_cache_offline(tmp_path: Path) -> None:
+    md.write_corpus(tmp_path / "published", 40)
+    cache = tmp_path / "hub"
+    snapshot = md.publish_to_hub_cache(
+        tmp_path / "published", cache, HUB_DATASET, "a" * 40,
+        files=["crisislandmark.h5", "metadata.parquet", "cabuar.h5", "sen12flood.h5"],
+    )  # fmt: skip
+    assert (snapshot / "cabuar.h5").is_symlink()  # as the hub writes them: links into blobs/
+    source = open_crisislandmark(HUB_DATASET, sources=["cabuar", "sen2flood"], cache_dir=cache)
+    assert source.root == snapshot
+    assert sorted(by_key(source)) == ["cabuar_0000000", "sen2flood_0000000"]
+
+
+def test_hub_dataset_revision_pinning(tmp_path: Path) -> None:
+    md.write_corpus(tmp_path / "v1", 40)
+    md.write_corpus(tmp_path / "v2", 40, seed=1)
+    cache = tmp_path / "hub"
+    md.publish_to_hub_cache(tmp_path / "v1", cache, HUB_DATASET, "a" * 40)
+    v2 = md.publish_to_hub_cache(tmp_path / "v2", cache, HUB_DATASET, "b" * 40, ref="v2")
+    for revision in ("v2", "b" * 40):
+        source = open_crisislandmark(HUB_DATASET, revision=revision, cache_dir=cache)
+        assert source.root == v2
+    with pytest.raises(DataError, match=r"revision \('v2'\) applies to hub ids"):
+        open_crisislandmark(md.ROOT, revision="v2")
+
+
+def test_files_each_source_needs(tmp_path: Path) -> None:
+    patterns = hub_patterns(["benv2s1", "sen1flood"])
+    assert patterns[:2] == ["crisislandmark.h5", "metadata.parquet"]
+    assert {"benv2s1_part1.h5", "benv2s1_part*.h5", "sen12flood.h5", "sen1flood.h5"} <= set(
+        patterns
+    )
+    assert patterns[-2:] == ["queries.jsonl", "qrels/*"]
+    for name in ("crisislandmark.h5", "metadata.parquet", "sen1flood.h5"):
+        (tmp_path / name).write_bytes(b"")
+    assert missing_files(tmp_path, ["sen1flood"]) == []  # the separate-file reading
+    assert missing_files(tmp_path, ["sen2flood", "cabuar"]) == ["sen12flood.h5", "cabuar.h5"]
+    assert missing_files(None, ["quakeset"]) == [*CORE_FILES, "quakeset.h5"]

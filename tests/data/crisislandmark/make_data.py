@@ -20,7 +20,9 @@ holding both ``sen1flood`` and ``sen2flood``), one external link per key in
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -241,6 +243,34 @@ def write_corpus(
     (root / "qrels").mkdir(exist_ok=True)
     (root / "qrels" / "test.tsv").write_text(f"query-id\tcorpus-id\tscore\nq1\t{keys[0]}\t1\n")
     return keys
+
+
+def publish_to_hub_cache(
+    folder: Path,
+    cache: Path,
+    repo_id: str,
+    commit: str,
+    *,
+    ref: str = "main",
+    files: list[str] | None = None,
+) -> Path:
+    """Lay ``files`` of ``folder`` (default: all) out as ``huggingface_hub`` keeps a downloaded
+    dataset: ``blobs/<sha256>``, ``snapshots/<commit>/<file>`` symlinks into ``blobs/``, and
+    ``refs/<ref>`` holding ``commit``. Returns the snapshot folder."""
+    repo = cache / ("datasets--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    names = files or sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    for name in names:
+        data = (folder / name).read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snapshot / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / ref).write_text(commit)
+    return snapshot
 
 
 if __name__ == "__main__":
