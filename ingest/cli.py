@@ -16,11 +16,12 @@ from closp_core.bands import Sensor
 from closp_core.data import (
     BigEarthNetSource,
     ChipSource,
-    CrisisLandMarkSource,
     SceneOptions,
     SceneSource,
     StacSource,
 )
+from closp_core.data.crisislandmark import SOURCES as CLM_SOURCES
+from closp_core.data.crisislandmark_hub import open_crisislandmark
 from closp_core.data.samples import sample_sources
 from closp_core.embedder import Embedder
 from closp_core.errors import ClospError, WeightsUnavailableError
@@ -38,6 +39,7 @@ examples:
   python -m ingest scene flood_S1.tif --sensor s1 --linear
   python -m ingest bigearthnet BigEarthNet-S2/
   python -m ingest crisislandmark ~/data/crisislandmark --split corpus --limit 10000
+  python -m ingest crisislandmark DarthReca/crisislandmark --sources mmflood,quakeset
   python -m ingest stac items.json
   python -m ingest info                                  what is indexed, with which model
 
@@ -104,9 +106,24 @@ def build_parser() -> argparse.ArgumentParser:
     scene.add_argument("--linear", action="store_true", help="S1 is linear power, not dB")
     scene.add_argument("--stride", type=int, default=120, help="pixels between chips (120)")
     scene.add_argument("--max-nodata", type=float, default=0.1, help="skip chips above this")
-    clm = commands.add_parser("crisislandmark", parents=common, help="the CrisisLandMark corpus")
-    clm.add_argument("root", type=Path, help="folder with crisislandmark.h5, metadata.parquet")
+    clm = commands.add_parser(
+        "crisislandmark",
+        parents=common,
+        help="the CrisisLandMark corpus: a local folder or the hub dataset",
+        description="Index CrisisLandMark from a folder (crisislandmark.h5, its shards, "
+        "metadata.parquet) or a Hugging Face dataset id (DarthReca/crisislandmark): only the "
+        "files the chosen sources need are fetched into the Hugging Face cache (resumable); "
+        "with HF_HUB_OFFLINE=1 or no network the cache is used, and missing files are named.",
+    )
+    clm.add_argument("root", help="folder, or hub dataset id like DarthReca/crisislandmark")
     clm.add_argument("--split", choices=["training", "corpus"], help="default: all keys")
+    clm.add_argument(
+        "--sources",
+        type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
+        metavar="A,B",
+        help=f"only these sources ({', '.join(CLM_SOURCES)}); default: all",
+    )
+    clm.add_argument("--dataset-revision", help="hub revision (tag, branch, commit) of the dataset")
     clm.add_argument(
         "--raw-channels",
         action="store_true",
@@ -128,9 +145,11 @@ def make_sources(args: argparse.Namespace) -> list[ChipSource]:
     if args.command == "crisislandmark":
         raw = args.raw_channels
         return [
-            CrisisLandMarkSource(
+            open_crisislandmark(
                 args.root,
                 split=args.split,
+                sources=args.sources,
+                revision=args.dataset_revision,
                 reverse_s1_channels=not raw,
                 quakeset_post_event=not raw,
             )

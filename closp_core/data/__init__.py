@@ -3,6 +3,7 @@
 - ``scene.SceneSource``: raster scenes (GeoTIFF/COG/JP2, one file per band or stacks, any CRS)
 - ``bigearthnet.BigEarthNetSource``: BigEarthNet patch folders with ``*_labels_metadata.json``
 - ``crisislandmark.CrisisLandMarkSource``: the CrisisLandMark HDF5 shards + ``metadata.parquet``
+  (``crisislandmark_hub.open_crisislandmark`` also takes the hub dataset id, see ``hub.py``)
 - ``stac.StacSource``: STAC Item / ItemCollection / Catalog -> band assets -> scene reader
 
 All implement ``ChipSource``: ``units()`` lists independently readable units, ``read(unit,

@@ -1,4 +1,5 @@
-"""CrisisLandMark (HDF5 + parquet) -> chips. ``CrisisLandMarkSource`` reads it.
+"""CrisisLandMark (HDF5 + parquet) -> chips. ``CrisisLandMarkSource`` reads a local folder;
+``open_crisislandmark`` also takes a hub dataset id (``crisislandmark_hub.py``).
 
 Layout (see ../shared/docs/CLOSP.md): ``crisislandmark.h5`` holds (external links to) one group
 per sample key in shard files; each group has datasets ``image`` ``(bands, 120, 120) float32``
@@ -12,7 +13,8 @@ Decisions:
 
 - **Sensor / source** from the key prefix: ``benv2s2``, ``cabuar``, ``sen2flood`` -> S2 (12 bands
   B1-B9, B8A, B11, B12, digital numbers; B10 zero-filled); ``benv2s1``, ``mmflood``,
-  ``sen1flood``, ``quakeset`` -> S1 (dB). Unknown prefixes are skipped and counted.
+  ``sen1flood``, ``quakeset`` -> S1 (dB). Unknown prefixes are skipped and counted. ``sources``
+  keeps only keys of the named sources.
 - **Channel conventions** of the reference loader, as options because it is unverified whether
   the published files already fixed them: ``reverse_s1_channels`` (default True, as the reference
   loader) reverses the channels of ``benv2s1``/``sen1flood``; ``quakeset_post_event`` (default
@@ -20,62 +22,82 @@ Decisions:
   ``[:2]``.
 - **Labels** from ``metadata.parquet`` (the group's ``labels`` attribute when the row has none):
   names in our label space pass through, CORINE names are mapped, others are kept as original,
-  listed as unmapped and flagged.
+  listed as unmapped and flagged. A ``labels`` column of text (not lists) is split on ``;``/``,``
+  and flagged; a column of anything else (numbers, nested lists) is refused.
 - **Location**: centre and footprint from ``coords`` corners (extended by half a pixel) through
   ``crs``. **Time** from the ``timestamp`` attribute (ISO text or Unix seconds), else None.
 - **No-data**: NaN (and +/-inf, masked and flagged); chips above ``max_nodata`` are skipped.
-- **Units**: ranges of the sorted, split-filtered, limited keys: ``<root>/crisislandmark.h5[a:b]``.
+- **Speed**: each unit opens one shard file once and reads its samples in storage order (see
+  ``crisislandmark_index.py``), ``read_batch`` samples at a time (one WGS84 transform per CRS
+  per batch). HDF5 never follows the root's links: we resolve them and refuse targets outside
+  the corpus folder.
+- **Units**: ranges of at most ``keys_per_unit`` keys of one shard, over the split-, source- and
+  limit-filtered keys ordered by shard, then storage: ``<root>/crisislandmark.h5[a:b]``. A shard
+  that is missing, unreadable or refused fails its units only.
+- **Bad samples** (unreadable, wrong shape or band count, bad CRS or coords, unsafe links) are
+  skipped alone, counted as ``bad sample: <shard>:<path>: <what is wrong>`` (the first ten are
+  listed, the rest counted together); the rest of the batch goes on.
 - **Key** ``crisislandmark/<sample key>``; ``scene_id`` the sample key; ``source``
   ``crisislandmark/<prefix>``.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import h5py
 import hdf5plugin  # noqa: F401  (registers Blosc/Zstd/... filters the published files use)
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from closp_core.bands import S1_BANDS, S2_BANDS, S2_BANDS_WITHOUT_B10, Sensor
-from closp_core.data.base import existing_path, flag_unmapped, harmonise_labels
+from closp_core.data.base import existing_path
 from closp_core.data.chip import Chip, DataError, Tally
-from closp_core.data.chipping import prepare_chip
-from closp_core.data.geo import crs_name, locate_quads, parse_crs
-from closp_core.data.timestamps import parse_time
+from closp_core.data.crisislandmark_index import ROOT_FILE, ShardPlan, plan_shards
+from closp_core.data.crisislandmark_sample import (
+    REVERSED_S1_SOURCES,
+    SOURCES,
+    SampleOptions,
+    SampleReader,
+    key_source,
+    report_bad_sample,
+    text_labels,
+)
 
-SOURCES: dict[str, Sensor] = {
-    "benv2s2": Sensor.S2,
-    "cabuar": Sensor.S2,
-    "sen2flood": Sensor.S2,
-    "benv2s1": Sensor.S1,
-    "mmflood": Sensor.S1,
-    "sen1flood": Sensor.S1,
-    "quakeset": Sensor.S1,
-}
-REVERSED_S1_SOURCES: frozenset[str] = frozenset({"benv2s1", "sen1flood"})
-ROOT_FILE = "crisislandmark.h5"
+__all__ = ["REVERSED_S1_SOURCES", "ROOT_FILE", "SOURCES", "CrisisLandMarkSource", "key_source"]
 _UNIT = re.compile(r"^(?P<file>.+)\[(?P<start>\d+):(?P<stop>\d+)\]$")
+TEXT_LABELS_NOTE = "labels in metadata.parquet given as text, not lists: split on ';' or ','"
+NOT_IN_FILES = "key in metadata.parquet but not in the HDF5 files"
 
 
-def key_source(key: str) -> str | None:
-    """The source prefix of a sample key (``"benv2s2_123"`` -> ``"benv2s2"``), or None."""
-    return next((p for p in sorted(SOURCES, key=len, reverse=True) if key.startswith(p)), None)
+def check_sources(names: Iterable[str] | str | None) -> frozenset[str] | None:
+    """Validated source names (a list, or one text ``"a,b"``; None: all); ``DataError``
+    listing the valid ones."""
+    if names is None:
+        return None
+    if isinstance(names, str):
+        names = names.split(",")
+    chosen = frozenset(n.strip() for n in names if n.strip())
+    unknown = sorted(chosen - set(SOURCES))
+    if unknown or not chosen:
+        raise DataError(
+            f"unknown CrisisLandMark source(s) {unknown or sorted(chosen)}; "
+            f"valid: {', '.join(SOURCES)}"
+        )
+    return chosen
 
 
 class CrisisLandMarkSource:
-    """``ChipSource`` for CrisisLandMark.
+    """``ChipSource`` for a CrisisLandMark folder.
 
-    ``CrisisLandMarkSource(root, *, split=None, limit=None, keys_per_unit=10000,
-    reverse_s1_channels=True, quakeset_post_event=True, max_nodata=0.1)``: ``root`` the folder
-    with ``crisislandmark.h5``, its shards and ``metadata.parquet``; ``split`` one split name or
-    several (None: all); ``limit`` the first N keys (sorted) after the split filter.
+    ``CrisisLandMarkSource(root, *, split=None, sources=None, limit=None, keys_per_unit=10000,
+    read_batch=64, reverse_s1_channels=True, quakeset_post_event=True, max_nodata=0.1)``:
+    ``root`` the folder with ``crisislandmark.h5``, its shards and ``metadata.parquet``;
+    ``split`` one split name or several (None: all); ``sources`` source names (``SOURCES``;
+    None: all); ``limit`` the first N keys (sorted) after those filters.
     """
 
     name = "crisislandmark"
@@ -85,20 +107,26 @@ class CrisisLandMarkSource:
         root: str | Path,
         *,
         split: str | Sequence[str] | None = None,
+        sources: Iterable[str] | str | None = None,
         limit: int | None = None,
         keys_per_unit: int = 10000,
+        read_batch: int = 64,
         reverse_s1_channels: bool = True,
         quakeset_post_event: bool = True,
         max_nodata: float = 0.1,
     ) -> None:
-        self.root = Path(root)
+        self.root = Path(root).expanduser()
         self.splits = {split} if isinstance(split, str) else set(split) if split else None
+        self.sources = check_sources(sources)
         self.limit = limit
         self.keys_per_unit = max(1, keys_per_unit)
-        self.reverse_s1_channels = reverse_s1_channels
-        self.quakeset_post_event = quakeset_post_event
-        self.max_nodata = max_nodata
-        self._rows: dict[str, list[str]] | None = None
+        self.read_batch = max(1, read_batch)
+        self.options = SampleOptions(reverse_s1_channels, quakeset_post_event, max_nodata)
+        self._rows: dict[str, tuple[str, ...]] | None = None
+        self._all_keys: frozenset[str] = frozenset()
+        self._notes: dict[str, str] = {}
+        self._plans: list[ShardPlan] | None = None
+        self._starts: list[int] = []
 
     @property
     def root_file(self) -> Path:
@@ -133,182 +161,134 @@ class CrisisLandMarkSource:
             queries[str(qid)] = str(text)
         return queries
 
-    def metadata(self) -> dict[str, list[str]]:
-        """key -> labels for the keys passing the split filter and limit, sorted by key."""
+    def metadata(self) -> dict[str, tuple[str, ...]]:
+        """key -> label names for the keys passing the split/source filters and limit, sorted."""
         if self._rows is None:
-            existing_path(self.root, "CrisisLandMark folder")
-            path = self.root / "metadata.parquet"
-            if not path.is_file():
-                raise DataError(
-                    f"{path}: missing; CrisisLandMark needs metadata.parquet (key, labels, split)"
-                )
-            try:
-                table = pq.read_table(path)
-            except (pa.ArrowException, OSError) as err:
-                raise DataError(f"{path}: not a readable parquet file ({err})") from None
-            missing = {"key", "labels", "split"} - set(table.column_names)
-            if missing:
-                raise DataError(f"{path}: missing columns {sorted(missing)}")
-            rows: dict[str, list[str]] = {}
+            table = _read_metadata(existing_path(self.root, "CrisisLandMark folder"))
+            kind = table.schema.field("labels").type
+            as_text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            keys = [str(key) for key in table.column("key").to_pylist()]
+            rows: dict[str, tuple[str, ...]] = {}
             for key, labels, split in zip(
-                *(table.column(c).to_pylist() for c in ("key", "labels", "split")), strict=True
+                keys, *(table.column(c).to_pylist() for c in ("labels", "split")), strict=True
             ):
-                if self.splits is None or split in self.splits:
-                    rows[str(key)] = [str(x) for x in labels or []]
-            keys = sorted(rows)[: self.limit] if self.limit is not None else sorted(rows)
-            self._rows = {k: rows[k] for k in keys}
+                if self.splits is not None and split not in self.splits:
+                    continue
+                if self.sources is not None and key_source(key) not in self.sources:
+                    continue
+                rows[key] = self._row_labels(key, labels, as_text)
+            self._all_keys = frozenset(keys)
+            chosen = sorted(rows)[: self.limit] if self.limit is not None else sorted(rows)
+            self._rows = {k: rows[k] for k in chosen}
         return self._rows
 
+    def _row_labels(self, key: str, labels: object, as_text: bool) -> tuple[str, ...]:
+        """One row's label names; text rows are split (and noted, to flag when read)."""
+        if labels is None:
+            return ()
+        if as_text:
+            names, note = text_labels(str(labels))
+            self._notes[key] = note or TEXT_LABELS_NOTE
+            return names
+        if not isinstance(labels, list):  # _read_metadata admits only list<string> here
+            return ()
+        return tuple(x.strip() for x in labels if isinstance(x, str) and x.strip())
+
     def units(self) -> list[str]:
-        """Key ranges ``<root>/crisislandmark.h5[a:b]`` of at most ``keys_per_unit`` keys."""
-        keys = self.metadata()
-        existing_path(self.root_file, "CrisisLandMark root file")
-        if not keys:
-            raise DataError(f"{self.root / 'metadata.parquet'}: no keys for split {self.splits}")
+        """Key ranges ``<root>/crisislandmark.h5[a:b]`` of at most ``keys_per_unit`` keys, each
+        within one shard."""
+        plans = self._plan()
         step = self.keys_per_unit
         return [
-            f"{self.root_file}[{a}:{min(a + step, len(keys))}]" for a in range(0, len(keys), step)
+            f"{self.root_file}[{start + a}:{start + min(a + step, len(plan.keys))}]"
+            for plan, start in zip(plans, self._starts, strict=True)
+            for a in range(0, len(plan.keys), step)
         ]
 
+    def _plan(self) -> list[ShardPlan]:
+        if self._plans is None:
+            keys = self.metadata()
+            existing_path(self.root_file, "CrisisLandMark root file")
+            if not keys:
+                raise DataError(
+                    f"{self.root / 'metadata.parquet'}: no keys for split {self.splits} and "
+                    f"sources {sorted(self.sources) if self.sources else 'all'}"
+                )
+            self._plans = plan_shards(self.root, keys, self._all_keys)
+            self._starts = []
+            total = 0
+            for plan in self._plans:
+                self._starts.append(total)
+                total += len(plan.keys)
+        return self._plans
+
     def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
-        """Stream the chips of one key range."""
+        """Stream the chips of one key range; ``DataError`` when its shard cannot be read."""
         match = _UNIT.match(unit)
-        if match is None or Path(match["file"]) != self.root_file:
+        plans = self._plan() if match and Path(match["file"]) == self.root_file else []
+        start, stop = (int(match["start"]), int(match["stop"])) if match else (0, 0)
+        index = bisect.bisect_right(self._starts, start) - 1 if plans else -1
+        if index < 0 or not start < stop <= self._starts[index] + len(plans[index].keys):
             raise DataError(f"unknown CrisisLandMark unit {unit!r}; use one from units()")
-        rows = self.metadata()
-        keys = list(rows)[int(match["start"]) : int(match["stop"])]
-        tally.expect(len(keys))
-        return self._stream(keys, rows, tally)
+        plan, offset = plans[index], self._starts[index]
+        tally.expect(stop - start)
+        if plan.shard is None:
+            tally.skip(NOT_IN_FILES, stop - start)
+            return iter(())
+        if plan.problem is not None:
+            raise DataError(plan.problem)
+        return self._stream(plan, start - offset, stop - offset, tally)
 
-    def _stream(self, keys: list[str], rows: dict[str, list[str]], tally: Tally) -> Iterator[Chip]:
+    def _stream(self, plan: ShardPlan, a: int, b: int, tally: Tally) -> Iterator[Chip]:
+        path = self.root / str(plan.shard)
         try:
-            handle = h5py.File(self.root_file, "r")
+            handle = h5py.File(path, "r")
         except OSError as err:
-            raise DataError(f"{self.root_file}: not a readable HDF5 file ({err})") from None
+            raise DataError(f"{path}: not a readable HDF5 file ({err}); fetch it again") from None
+        rows = self.metadata()
         with handle:
-            nested: dict[str, str] | None = None
-            for key in keys:
-                group = handle.get(key)
-                if group is None:
-                    nested = _nested_index(handle) if nested is None else nested
-                    group = handle.get(nested.get(key, key))
-                if group is None:
-                    _check_link(handle, key, self.root_file)
-                    tally.skip("key in metadata.parquet but not in the HDF5 files")
-                    continue
-                chip = self._chip(key, group, rows[key], tally)
-                if chip is not None:
-                    yield chip
-
-    def _chip(self, key: str, group: Any, names: list[str], tally: Tally) -> Chip | None:
-        where = f"{self.root_file}:/{key}"
-        prefix = key_source(key)
-        if prefix is None:
-            tally.skip("unknown CrisisLandMark key prefix")
-            return None
-        if not isinstance(group, h5py.Group) or "image" not in group or "coords" not in group:
-            raise DataError(f"{where}: sample group needs datasets 'image' and 'coords'")
-        try:
-            image = np.asarray(group["image"][()], dtype=np.float32)
-            coords = np.asarray(group["coords"][()], dtype=np.float64)
-        except OSError as err:  # h5py raises OSError for unreadable / unfiltered data
-            raise DataError(f"{where}: cannot read ({err}); is hdf5plugin installed?") from None
-        image = self._channels(image, prefix, where)
-        infinite = np.isinf(image)
-        if infinite.any():
-            tally.flag("infinite pixels treated as no-data", int(infinite.sum()))
-            image = np.where(infinite, np.nan, image)
-        if float(np.isnan(image).any(axis=0).mean()) > self.max_nodata:
-            tally.skip(f"no-data share above {self.max_nodata:.0%}")
-            return None
-        sensor = SOURCES[prefix]
-        pixels = prepare_chip(image, sensor, _band_names(sensor, image), False, where)
-        crs = parse_crs(group.attrs.get("crs"), where)
-        ((center, ring),) = locate_quads(crs, [_coords_quad(coords, where)], where)
-        if not names:
-            names = _attr_labels(group.attrs.get("labels"))
-        labels, unmapped = harmonise_labels(names)
-        flag_unmapped(tally, unmapped)
-        return Chip(
-            key=f"crisislandmark/{key}",
-            sensor=sensor,
-            pixels=pixels,
-            center=center,
-            footprint=ring,
-            crs=crs_name(crs),
-            source=f"crisislandmark/{prefix}",
-            scene_id=key,
-            acquired=parse_time(group.attrs.get("timestamp")),
-            labels=labels,
-            original_labels=tuple(names),
-            unmapped_labels=unmapped,
-        )
-
-    def _channels(self, image: np.ndarray, prefix: str, where: str) -> np.ndarray:
-        """Apply the per-source channel conventions (see the module docstring)."""
-        if image.ndim != 3:
-            raise DataError(f"{where}: image must be (bands, H, W), got shape {image.shape}")
-        if prefix == "quakeset" and image.shape[0] == 4:
-            image = image[2:] if self.quakeset_post_event else image[:2]
-        if prefix in REVERSED_S1_SOURCES and self.reverse_s1_channels:
-            image = image[::-1]
-        return np.ascontiguousarray(image)
+            reader = SampleReader(handle, self.options, tally)
+            for first in range(a, b, self.read_batch):
+                batch = []
+                last = min(first + self.read_batch, b)
+                for key, object_path in zip(
+                    plan.keys[first:last], plan.paths[first:last], strict=True
+                ):
+                    try:
+                        sample = reader.read(key, object_path, rows[key])
+                    except DataError as err:
+                        report_bad_sample(tally, err)
+                        continue
+                    if sample is not None:
+                        batch.append(sample)
+                        if key in self._notes:
+                            tally.flag(self._notes[key])
+                yield from reader.locate(batch)
 
 
-def _band_names(sensor: Sensor, image: np.ndarray) -> list[str]:
-    if sensor is Sensor.S1:
-        return list(S1_BANDS)
-    return list(S2_BANDS if image.shape[0] == len(S2_BANDS) else S2_BANDS_WITHOUT_B10)
-
-
-def _coords_quad(coords: np.ndarray, where: str) -> Any:
-    """Corner quad (outer pixel edges) from per-pixel-centre coordinates ``(2, H, W)``."""
-    if coords.ndim != 3 or coords.shape[0] != 2 or min(coords.shape[1:]) < 2:
-        raise DataError(f"{where}: coords must be (2, H, W) with H, W >= 2, got {coords.shape}")
-    if not np.isfinite(coords[:, [0, 0, -1, -1], [0, -1, 0, -1]]).all():
-        raise DataError(f"{where}: coords corners are not finite")
-    height, width = coords.shape[1:]
-    p00, p0w, ph0 = coords[:, 0, 0], coords[:, 0, -1], coords[:, -1, 0]
-    step_col = (p0w - p00) / (width - 1)
-    step_row = (ph0 - p00) / (height - 1)
-    origin = p00 - 0.5 * step_col - 0.5 * step_row
-    corners = [origin, origin + height * step_row, origin + height * step_row + width * step_col,
-               origin + width * step_col]  # fmt: skip
-    return tuple((float(c[0]), float(c[1])) for c in corners)
-
-
-def _attr_labels(value: Any) -> list[str]:
-    """The ``labels`` attribute (array of strings/bytes, JSON text, or ``;``/``,`` list)."""
-    if value is None:
-        return []
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                return [str(x) for x in json.loads(text)]
-            except json.JSONDecodeError:
-                pass
-        return [p.strip() for p in re.split(r"[;,]", text) if p.strip()]
-    return [x.decode() if isinstance(x, bytes) else str(x) for x in np.ravel(value)]
-
-
-def _nested_index(handle: h5py.File) -> dict[str, str]:
-    """sample key -> path for roots whose members are shard-level groups of samples."""
-    index: dict[str, str] = {}
-    for name, member in handle.items():
-        if isinstance(member, h5py.Group) and "image" not in member:
-            for key in member:
-                index[key] = f"{name}/{key}"
-    return index
-
-
-def _check_link(handle: h5py.File, key: str, root_file: Path) -> None:
-    """A key whose external link points at a shard that cannot be opened is a ``DataError``."""
-    link = handle.get(key, getlink=True)
-    if isinstance(link, h5py.ExternalLink):
+def _read_metadata(root: Path) -> pa.Table:
+    """``metadata.parquet`` with its columns checked; ``DataError`` saying what is wrong."""
+    path = root / "metadata.parquet"
+    if not path.is_file():
         raise DataError(
-            f"{root_file}: key {key!r} links to shard {link.filename!r}, which cannot be "
-            "opened; put the shard files next to crisislandmark.h5"
+            f"{path}: missing; CrisisLandMark needs metadata.parquet (key, labels, split)"
         )
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"{path}: not a readable parquet file ({err})") from None
+    missing = {"key", "labels", "split"} - set(table.column_names)
+    if missing:
+        raise DataError(
+            f"{path}: missing columns {sorted(missing)} (has {table.column_names}); "
+            "CrisisLandMark metadata needs key, labels, split"
+        )
+    kind = table.schema.field("labels").type
+    inner = kind.value_type if pa.types.is_list(kind) or pa.types.is_large_list(kind) else kind
+    texts = (pa.types.is_string, pa.types.is_large_string, pa.types.is_null)
+    if not any(is_kind(inner) for is_kind in texts):
+        raise DataError(
+            f"refused: {path}: column 'labels' holds {kind}; expected lists of label names "
+            "(text), e.g. ['Trees', 'Water']"
+        )
+    return table

@@ -10,11 +10,19 @@
   coords, one NaN quarter).
 - ``crisislandmark.h5``: one external link per key into the shards.
 - ``metadata.parquet`` (key, labels, split), ``queries.jsonl``, ``qrels/test.tsv``.
+
+``write_corpus(root, n)`` writes a corpus of ``n`` chips in the published layout, quickly (a few
+thousand chips/s): the published shard names (``benv2s1_part1..4.h5``, ..., ``sen12flood.h5``
+holding both ``sen1flood`` and ``sen2flood``), one external link per key in
+``crisislandmark.h5``, Blosc/Zstd chunks of one chip, a ``metadata.parquet`` with an 80/20
+``corpus``/``training`` split. Benchmarks (``bench/crisislandmark.py``) and the hub tests use it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -146,6 +154,123 @@ def write_root(root: Path) -> Path:
     (root / "qrels").mkdir(exist_ok=True)
     (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tcabuar_000\t1\n")
     return root
+
+
+# Share of each source in a generated corpus (roughly that of the published one: about half
+# S1, BigEarthNet the bulk) and the shard files that hold it.
+CORPUS_MIX: dict[str, float] = {
+    "benv2s1": 0.44,
+    "benv2s2": 0.40,
+    "cabuar": 0.03,
+    "sen1flood": 0.03,
+    "sen2flood": 0.03,
+    "mmflood": 0.04,
+    "quakeset": 0.03,
+}
+CORPUS_SHARDS: dict[str, tuple[str, ...]] = {
+    "benv2s1": tuple(f"benv2s1_part{i}.h5" for i in range(1, 5)),
+    "benv2s2": tuple(f"benv2s2_part{i}.h5" for i in range(1, 5)),
+    "cabuar": ("cabuar.h5",),
+    "sen1flood": ("sen12flood.h5",),
+    "sen2flood": ("sen12flood.h5",),
+    "mmflood": ("mmflood.h5",),
+    "quakeset": ("quakeset.h5",),
+}
+_BANDS = {"benv2s1": 2, "sen1flood": 2, "mmflood": 2, "quakeset": 4}  # others: 12 (S2)
+CORPUS_LABELS = ("Trees", "Crops", "Water", "Built", "Grass", "Flooded Area", "Burned Area")
+
+
+def corpus_keys(n: int, mix: dict[str, float] | None = None) -> list[str]:
+    """``n`` sample keys ``<source>_<number>``, split between sources by ``mix``."""
+    mix = mix or CORPUS_MIX
+    total = sum(mix.values())
+    counts = {src: int(n * share / total) for src, share in mix.items()}
+    first = next(iter(counts))
+    counts[first] += n - sum(counts.values())
+    return [f"{src}_{i:07d}" for src, count in counts.items() for i in range(count)]
+
+
+def _textures(rng: np.random.Generator, bands: int, count: int = 16) -> list[np.ndarray]:
+    """Smooth fields plus noise, ``(bands, 120, 120) float32``: S2 integer digital numbers,
+    S1 dB (full float noise, which compresses like real backscatter: hardly)."""
+    out = []
+    for _ in range(count):
+        coarse = rng.normal(size=(bands, 8, 8))
+        field = np.kron(coarse, np.ones((15, 15)))
+        if bands == 12:
+            dn = 1500 + 600 * field + rng.normal(0, 40, (bands, 120, 120))
+            out.append(np.round(np.clip(dn, 1, 12000)).astype(np.float32))
+        else:
+            out.append((-14 + 3 * field + rng.normal(0, 1.5, (bands, 120, 120))).astype(np.float32))
+    return out
+
+
+def write_corpus(
+    root: Path, n: int, *, seed: int = 0, mix: dict[str, float] | None = None
+) -> list[str]:
+    """Write ``n`` chips in the published layout into ``root``; returns the sample keys."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    keys = corpus_keys(n, mix)
+    pools = {bands: _textures(rng, bands) for bands in (2, 4, 12)}
+    grid = utm_coords(0.0, 0.0)
+    blosc = dict(hdf5plugin.Blosc(cname="zstd", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
+    by_shard: dict[str, list[str]] = {}
+    for src in dict.fromkeys(k.rsplit("_", 1)[0] for k in keys):
+        members = [k for k in keys if k.startswith(src + "_")]
+        shards = CORPUS_SHARDS[src]
+        size = -(-len(members) // len(shards))
+        for i, shard in enumerate(shards):
+            by_shard.setdefault(shard, []).extend(members[i * size : (i + 1) * size])
+    labels = {k: [CORPUS_LABELS[int(i)] for i in rng.choice(7, 2, replace=False)] for k in keys}
+    for shard, members in by_shard.items():
+        with h5py.File(root / shard, "w") as handle:
+            for number, key in enumerate(members):
+                src = key.rsplit("_", 1)[0]
+                image = pools[_BANDS.get(src, 12)][number % 16]
+                x0, y0 = 300000 + 1200.0 * (number % 300), 5000000 - 1200.0 * (number // 300)
+                coords = grid + np.array([x0, y0])[:, None, None]
+                stamp = "2020-06-01T10:00:00" if number % 2 else 1590000000 + number
+                write_sample(handle, key, image, coords, 32632, labels[key], stamp, **blosc)
+    with h5py.File(root / "crisislandmark.h5", "w") as index:
+        for shard, members in by_shard.items():
+            for key in members:
+                index[key] = h5py.ExternalLink(shard, f"/{key}")
+    split = ["training" if i % 5 == 0 else "corpus" for i in range(len(keys))]
+    table = pa.table({"key": keys, "labels": [labels[k] for k in keys], "split": split})
+    pq.write_table(table, root / "metadata.parquet")
+    (root / "queries.jsonl").write_text(json.dumps({"query_id": "q1", "text": "flood"}) + "\n")
+    (root / "qrels").mkdir(exist_ok=True)
+    (root / "qrels" / "test.tsv").write_text(f"query-id\tcorpus-id\tscore\nq1\t{keys[0]}\t1\n")
+    return keys
+
+
+def publish_to_hub_cache(
+    folder: Path,
+    cache: Path,
+    repo_id: str,
+    commit: str,
+    *,
+    ref: str = "main",
+    files: list[str] | None = None,
+) -> Path:
+    """Lay ``files`` of ``folder`` (default: all) out as ``huggingface_hub`` keeps a downloaded
+    dataset: ``blobs/<sha256>``, ``snapshots/<commit>/<file>`` symlinks into ``blobs/``, and
+    ``refs/<ref>`` holding ``commit``. Returns the snapshot folder."""
+    repo = cache / ("datasets--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    names = files or sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    for name in names:
+        data = (folder / name).read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snapshot / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / ref).write_text(commit)
+    return snapshot
 
 
 if __name__ == "__main__":
