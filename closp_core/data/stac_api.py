@@ -175,9 +175,10 @@ def open_client(url: str, remote: RemoteOptions) -> Client:
         allowed_methods=None,  # POST searches are read-only: retry them too
         raise_on_status=False,
     )
-    stac_io = StacApiIO(timeout=(remote.connect_timeout_s, remote.timeout_s), max_retries=retry)
-    try:
-        return Client.open(url, stac_io=stac_io)
+    timeout = (remote.connect_timeout_s, remote.timeout_s)
+    stac_io = StacApiIO(timeout=timeout, max_retries=retry)
+    try:  # Client.open passes its own timeout on to stac_io: without it, no timeout at all
+        return Client.open(url, stac_io=stac_io, timeout=timeout)
     except _CLIENT_ERRORS as err:
         raise DataError(api_error_message(url, err, remote, "open")) from None
 

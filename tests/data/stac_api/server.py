@@ -17,8 +17,9 @@ parallel range requests work):
 
 Item JSON may hold ``{base}`` in hrefs: it becomes the server's URL when served. Test hooks:
 ``faults[path] = Fault(status=500, times=2)`` answers the next two requests of ``path`` with
-HTTP 500 (``delay_s`` sleeps first: a timeout); ``signed`` holds path prefixes that answer 403
-unless the query string has ``sig=``. ``requests`` logs ``(method, path)``.
+HTTP 500 (``delay_s`` sleeps first: a timeout; ``after=1`` lets the first request through);
+``signed`` holds path prefixes that answer 403 unless the query string has ``sig=``.
+``requests`` logs ``(method, path)``.
 """
 
 from __future__ import annotations
@@ -65,11 +66,14 @@ class BadRequest(Exception):
 
 @dataclasses.dataclass
 class Fault:
-    """What the next ``times`` requests of a path get (``None``: every request)."""
+    """What the requests of a path get after the first ``after`` went through: ``status``
+    (after sleeping ``delay_s``; ``None``: the normal answer, late), ``times`` times
+    (``None``: every request)."""
 
     status: int | None = 500
     delay_s: float = 0.0
     times: int | None = None
+    after: int = 0
 
 
 class StacApiServer:
@@ -125,6 +129,9 @@ class StacApiServer:
         with self._lock:
             fault = self.faults.get(path)
             if fault is None:
+                return None
+            if fault.after > 0:
+                fault.after -= 1
                 return None
             if fault.times is not None:
                 fault.times -= 1
@@ -331,6 +338,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""  # read it all: keep-alive
         fault = self.app.take_fault(url.path)
         if fault is not None:
             time.sleep(fault.delay_s)
@@ -347,11 +356,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.app.log(method, url.path)
         try:
-            self._json(self._route(method, url.path, url.query))
+            self._json(self._route(method, url.path, url.query, body))
         except BadRequest as err:
             self._json({"code": "InvalidParameterValue", "description": str(err)}, 400)
 
-    def _route(self, method: str, path: str, query: str) -> Any:
+    def _route(self, method: str, path: str, query: str, body: bytes) -> Any:
         app = self.app
         if path in ("", "/"):
             return app.landing()
@@ -363,8 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
             return app.collection(path.split("/")[2])
         if path == "/search":
             if method == "POST":
-                length = int(self.headers.get("Content-Length") or 0)
-                params = json.loads(self.rfile.read(length) or b"{}")
+                params = json.loads(body or b"{}")
             else:
                 params = {k: v[-1] for k, v in parse_qs(query).items()}
             return app.search(params, method)
