@@ -8,9 +8,10 @@ give instead.
 
 A chip is kept when its footprint overlaps the AOI with a positive area
 (``Aoi.meets(ring)``): a chip that only touches the AOI's edge is left out, so an item that
-only touches the AOI gives no chips. Reads are limited to the AOI's box first (see
-``chipping.offsets_in_bounds``); the polygon test then drops chips in the box but outside the
-polygon (counted as skipped).
+only touches the AOI gives no chips. Reads are limited to the AOI's bounding box transformed
+into the scene's CRS first (see ``chipping.offsets_in_bounds``; that box is a little larger
+than the AOI); the overlap test then drops the chips read there that miss the AOI itself (a
+polygon's concave parts, a box's corners turned by the projection), counted as skipped.
 """
 
 from __future__ import annotations

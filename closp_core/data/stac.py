@@ -183,12 +183,11 @@ def _stream(
     scene: SceneItems,
     dropped: list[str],
 ) -> Iterator[Chip]:
-    polygon = read.aoi if read.aoi is not None and not read.aoi.is_box else None
     with remote_env(read.remote):
         try:
             for chip in read_scene(spec, options, tally, source="stac"):
-                if polygon is not None and not polygon.meets(chip.footprint):
-                    tally.skip("outside the AOI polygon")
+                if read.aoi is not None and not read.aoi.meets(chip.footprint):
+                    tally.skip("outside the AOI")  # in its box in the scene's CRS only
                     continue
                 if scene.original_id != chip.scene_id:
                     chip = dataclasses.replace(chip, scene_id=scene.original_id)
