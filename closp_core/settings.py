@@ -42,6 +42,8 @@ class Settings:
     store_url: str | None = None  # Qdrant server/cluster URL; unset = embedded Qdrant Edge
     store_api_key: str | None = None
     collection: str = "closp"
+    # readers
+    stac_allowed_roots: str = ""  # more folders STAC hrefs may point into (comma list; * = any)
     # vector store (fixed when a collection is created; see closp_core/store)
     store_hnsw_m: int = 16  # HNSW graph degree; 0 = no graph (exact search only)
     store_hnsw_ef_construct: int = 100  # HNSW build beam

@@ -22,6 +22,7 @@ from closp_core.data import (
 )
 from closp_core.data.crisislandmark import SOURCES as CLM_SOURCES
 from closp_core.data.crisislandmark_hub import open_crisislandmark
+from closp_core.data.hrefs import parse_roots
 from closp_core.data.samples import sample_sources
 from closp_core.embedder import Embedder
 from closp_core.errors import ClospError, WeightsUnavailableError
@@ -30,6 +31,7 @@ from closp_core.model.demo import describe_model
 from closp_core.settings import Settings
 from closp_core.store import open_store
 from ingest.pipeline import Ingestor, IngestSummary
+from ingest.stac_search import add_stac_search_parser, stac_search_source
 from ingest.status import describe_index
 
 EXAMPLES = """\
@@ -41,6 +43,8 @@ examples:
   python -m ingest crisislandmark ~/data/crisislandmark --split corpus --limit 10000
   python -m ingest crisislandmark DarthReca/crisislandmark --sources mmflood,quakeset
   python -m ingest stac items.json
+  python -m ingest stac-search https://earth-search.aws.element84.com/v1 \
+      --collections sentinel-2-l2a --bbox=-0.80,38.08,-0.74,38.13 --datetime 2023-06-01/2023-06-30
   python -m ingest info                                  what is indexed, with which model
 
 Settings come from CLOSP_* environment variables (see README); the options below override them.
@@ -131,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stac = commands.add_parser("stac", parents=common, help="STAC Item/ItemCollection/Catalog")
     stac.add_argument("href", help="local JSON file or URL")
+    add_stac_search_parser(commands, common)
     ben = commands.add_parser("bigearthnet", parents=common, help="BigEarthNet patch folders")
     ben.add_argument("root", type=Path)
     commands.add_parser("demo", parents=common, help="the real sample corpus shipped in samples/")
@@ -155,7 +160,10 @@ def make_sources(args: argparse.Namespace) -> list[ChipSource]:
             )
         ]
     if args.command == "stac":
-        return [StacSource(args.href)]
+        roots = parse_roots(Settings.load().stac_allowed_roots)
+        return [StacSource(args.href, allowed_roots=roots)]
+    if args.command == "stac-search":
+        return [stac_search_source(args)]
     if args.command == "bigearthnet":
         return [BigEarthNetSource(args.root)]
     return sample_sources()

@@ -5,6 +5,8 @@
 - ``crisislandmark.CrisisLandMarkSource``: the CrisisLandMark HDF5 shards + ``metadata.parquet``
   (``crisislandmark_hub.open_crisislandmark`` also takes the hub dataset id, see ``hub.py``)
 - ``stac.StacSource``: STAC Item / ItemCollection / Catalog -> band assets -> scene reader
+- ``stac_api.StacSearchSource``: a STAC API search (pystac-client) -> the chips of an AOI, read
+  from remote COGs in windows (``remote.py``: GDAL's HTTP options, signing)
 
 All implement ``ChipSource``: ``units()`` lists independently readable units, ``read(unit,
 tally)`` streams chips and counts skips in the ``Tally``; problems are ``DataError``s naming the
@@ -20,6 +22,7 @@ from closp_core.data.chipping import ChipLabeler, ChipWindow, SceneOptions
 from closp_core.data.crisislandmark import CrisisLandMarkSource
 from closp_core.data.scene import MaskLabeler, SceneSource
 from closp_core.data.stac import StacSource
+from closp_core.data.stac_api import StacSearchSource
 
 __all__ = [
     "BigEarthNetSource",
@@ -32,6 +35,7 @@ __all__ = [
     "MaskLabeler",
     "SceneOptions",
     "SceneSource",
+    "StacSearchSource",
     "StacSource",
     "Tally",
     "harmonise_labels",

@@ -23,6 +23,10 @@ Shared by the raster-scene reader (``scene.py``), BigEarthNet and STAC. Decision
   (see ``ChipWindow``; ``MaskLabeler`` in ``scene.py`` derives a label from a class mask).
 - **Key**: ``scene/<scene_id>/<sensor>/r<row>_c<col>`` with pixel offsets in the reference grid
   (``_s<size>`` appended when ``chip_size`` is not 120): stable across re-reads and strides.
+- **Area of interest**: with ``aoi_bounds`` (W, S, E, N in WGS84) only the chips of the grid
+  above that overlap the box, transformed into the scene's CRS, are read
+  (``offsets_in_bounds``): the same keys as a full read, and only those windows are fetched. A
+  scene that only touches the box yields nothing (and is not flagged).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.errors import CRSError
+from rasterio.warp import transform_bounds
 
 from closp_core.bands import (
     S1_BANDS,
@@ -47,7 +53,7 @@ from closp_core.bands import (
 )
 from closp_core.data.base import flag_unmapped, harmonise_labels
 from closp_core.data.chip import Chip, DataError, Tally
-from closp_core.data.geo import box_quad, crs_name, locate_quads
+from closp_core.data.geo import WGS84, box_quad, crs_name, locate_quads
 from closp_core.data.raster import BandGrid, BandRef, Grid, display_path
 from closp_core.data.timestamps import as_utc, first_time, time_from_metadata, time_from_name
 from closp_core.errors import BandContractError, ConfigError
@@ -103,6 +109,7 @@ class SceneOptions:
     resampling: str = "bilinear"  # GDAL resampling onto the reference grid
     cover_edges: bool = True
     window_chips: int = 16  # chips per read window (memory ~ bands*size*size*window_chips*4 B)
+    aoi_bounds: tuple[float, float, float, float] | None = None  # W, S, E, N (WGS84)
 
     def __post_init__(self) -> None:
         if self.sensor is not None:
@@ -178,6 +185,30 @@ def chip_offsets(start: int, length: int, size: int, stride: int, cover_edges: b
     return [start + o for o in offsets]
 
 
+def offsets_in_bounds(
+    grid: Grid,
+    rows: list[int],
+    cols: list[int],
+    size: int,
+    bounds: tuple[float, float, float, float],
+    what: str,
+) -> tuple[list[int], list[int]]:
+    """The chip offsets whose ``size`` x ``size`` chip overlaps ``bounds`` (W, S, E, N in
+    WGS84) transformed into the grid's CRS (densified edges: the box there holds all of it)."""
+    try:
+        box = transform_bounds(WGS84, grid.crs, *bounds, densify_pts=21)
+    except CRSError as err:
+        raise DataError(f"{what}: cannot place the area of interest in its CRS ({err})") from None
+    inv = ~grid.transform
+    xs, ys = zip(*(inv @ (x, y) for x in (box[0], box[2]) for y in (box[1], box[3])), strict=True)
+    eps = 1e-6  # a chip that only touches the box is out
+    col0, col1, row0, row1 = min(xs) + eps, max(xs) - eps, min(ys) + eps, max(ys) - eps
+    return (
+        [r for r in rows if r < row1 and r + size > row0],
+        [c for c in cols if c < col1 and c + size > col0],
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class _Scene:
     scene_id: str
@@ -214,6 +245,10 @@ def iter_grid_chips(
     )
     rows = chip_offsets(g.row0, g.height, size, stride, options.cover_edges)
     cols = chip_offsets(g.col0, g.width, size, stride, options.cover_edges)
+    if options.aoi_bounds is not None:
+        rows, cols = offsets_in_bounds(g, rows, cols, size, options.aoi_bounds, what)
+        if not rows or not cols:
+            return  # the scene only touches the area of interest: nothing to read
     tally.expect(len(rows) * len(cols))
     produced = 0
     for row in rows:

@@ -48,10 +48,12 @@ KNOWN_BANDS: frozenset[str] = frozenset(
 
 @dataclasses.dataclass(frozen=True)
 class BandRef:
-    """One band: a file path or URL and its 1-based band index there."""
+    """One band: a file path or URL, its 1-based band index there, and a constant added to
+    the values read (``dn_offset``: -1000 removes Sentinel-2's +1000 DN offset, see stac.py)."""
 
     path: str
     index: int = 1
+    dn_offset: float = 0.0
 
 
 def band_from_file_name(stem: str) -> tuple[str, str] | None:
@@ -233,6 +235,8 @@ class BandGrid:
                 nodata = self._source_nodata(reader)
                 if nodata is not None and not math.isnan(nodata):
                     band[band == nodata] = np.nan
+            if ref.dn_offset:
+                band += np.float32(ref.dn_offset)  # no-data is NaN by now and stays NaN
             infinite = np.isinf(band)
             if infinite.any():
                 self.inf_pixels += int(infinite.sum())

@@ -2,116 +2,126 @@
 
 ``StacSource(href, options)`` takes a local JSON file or an http(s) URL of a STAC Item
 (``"type": "Feature"``), an ItemCollection (``"FeatureCollection"``) or a Catalog/Collection
-(its items are found recursively through its links). Each item is one unit and one scene
-(``scene_id`` = item id; keys ``stac/<item id>/<sensor>/r<row>_c<col>``).
+(``child`` and ``item`` links are followed, at most ``MAX_DEPTH`` catalogues deep). The STAC
+API search (``stac_api.py``) reads its items the same way.
 
-Band assets: an asset's single ``eo:bands`` (or STAC 1.1 ``bands``) entry names its band
-(``name`` ``B02``/``vv`` or ``common_name`` ``blue``, ``nir08`` ...); without it the asset key
-does (``B02``, ``B8A``, ``vv``, ``vh``, or a common name). An asset listing several bands is a
-stack (band i = the i-th entry). Thumbnails, overviews and assets that name no Sentinel band are
-ignored; an item left with no band asset is a ``DataError``. Assets are read from their
-(absolute or item-relative) hrefs by rasterio, remote ones through GDAL's ``/vsicurl/``.
-
-Sensor: ``options.sensor``, else the item's ``constellation``/``platform`` (sentinel-1/-2),
-else the band names. Time: ``options.acquired``, else the item's ``datetime`` (or
-``start_datetime``), else as for raster scenes. Searching a STAC API (pystac-client) is left to
-the caller: pass the resulting ItemCollection saved as JSON.
+- **Confinement** (``hrefs.py``): every link and asset href must resolve inside the
+  catalogue's folder or to http(s); anything else is refused (``HrefRefusedError``), unless
+  ``allowed_roots`` (setting ``CLOSP_STAC_ALLOWED_ROOTS``) allows more folders.
+- **Bad documents**: a child or item document that cannot be read (unreachable, not JSON, not
+  STAC, a link back to a catalogue already read, refused) becomes a unit of its own that fails
+  with one sentence naming it; the other items are read. Only an unreadable top document stops
+  everything (``DataError`` from ``units()``).
+- **Bands and values** (``stac_bands.py``): bands from ``eo:bands``/``bands`` names and common
+  names, else asset keys; Sentinel-2 products of processing baseline >= 04.00 carry a +1000 DN
+  offset that is removed, so the DN are what the band contract expects (reflectance x 10000,
+  no offset, like the 2017-2018 training corpus). SAR in linear power (collection
+  ``sentinel-1-rtc`` of Planetary Computer, gamma0, or a band ``unit`` saying so) -> dB.
+- **Scenes**: items of the same product (same collection and ``s2:product_uri``: one tile's
+  bands split over several items) are read as one scene, bands from all of them (the finest
+  asset of a band wins, first item by id on ties); any other item is a scene of its own. Items
+  with the same id (e.g. repeated across pages) are read once. Two items of one datatake cut at
+  a tile edge are two scenes (two grids): where tiles overlap, both give chips.
+- **Keys**: ``stac/<id>/<sensor>/r<row>_c<col>``, ``<id>`` the scene's (smallest) item id made
+  safe (``safe_key_id``: only ``A-Z a-z 0-9 . _ -``, no ``..``; a changed id gets a hash
+  suffix and the scene is flagged); chips keep the original id as ``scene_id``. The keys do
+  not depend on the AOI or on paging, so re-running a search adds nothing twice.
+- **Sensor / time**: ``options.sensor``, else the item's ``constellation``/``platform``, else
+  the band names; ``options.acquired``, else ``datetime`` (or ``start_datetime``).
+- **AOI** (``StacRead.aoi``): only chips of the grid that overlap it are read (``chipping``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
-import posixpath
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pystac
+import requests
 from pystac.errors import STACError, STACTypeError
 
 from closp_core.bands import Sensor
+from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
 from closp_core.data.chip import Chip, DataError, Tally
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.raster import BandRef, band_from_label
+from closp_core.data.hrefs import HrefPolicy, HrefRefusedError, is_http
+from closp_core.data.raster import BandRef
+from closp_core.data.remote import RemoteOptions, Signer, explain_read_error, remote_env
 from closp_core.data.scene import SceneSpec, read_scene
+from closp_core.data.stac_bands import check_signed, item_bands, says_linear
 from closp_core.data.timestamps import parse_time
 
-COMMON_NAMES: dict[str, str] = {
-    "coastal": "B1", "blue": "B2", "green": "B3", "red": "B4", "rededge1": "B5",
-    "rededge2": "B6", "rededge3": "B7", "nir": "B8", "nir08": "B8A", "nir09": "B9",
-    "cirrus": "B10", "swir16": "B11", "swir22": "B12",
-}  # fmt: skip
-_SKIP_ROLES = frozenset({"thumbnail", "overview", "visual", "metadata"})
-_STAC_ERRORS = (OSError, STACError, STACTypeError, json.JSONDecodeError, ValueError, KeyError)
+MAX_DEPTH = 16
+MAX_DOCUMENT_BYTES = 64 * 2**20
+LINEAR_S1_COLLECTIONS = frozenset({"sentinel-1-rtc"})  # Planetary Computer: linear gamma0
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_ITEM_ERRORS = (STACError, STACTypeError, KeyError, TypeError, ValueError)
 
 
-def _is_remote(href: str) -> bool:
-    return "://" in href and not href.startswith("file://")
+@dataclasses.dataclass(frozen=True)
+class StacRead:
+    """How item assets are read: where hrefs may point, signing, remote options, AOI."""
+
+    policy: HrefPolicy
+    signer: Signer | None = None
+    remote: RemoteOptions = dataclasses.field(default_factory=RemoteOptions)
+    aoi: Aoi | None = None
+
+    def resolve(self, href: str, base: str) -> str:
+        target = self.policy.resolve(href, base)
+        if self.signer is not None and is_http(target):
+            return check_signed(target, self.signer(target))
+        return target
 
 
-def load_items(href: str) -> list[pystac.Item]:
-    """All items of a STAC Item / ItemCollection / Catalog at ``href``; ``DataError`` if none."""
-    if not _is_remote(href) and not Path(href).exists():
-        raise DataError(f"STAC {href}: no such file; give a STAC JSON file or an http(s) URL")
-    try:
-        text = pystac.StacIO.default().read_text(href)
-        data = json.loads(text)
-        kind = data.get("type") if isinstance(data, dict) else None
-        if kind == "Feature":
-            items = [pystac.Item.from_file(href)]
-        elif kind == "FeatureCollection":
-            items = list(pystac.ItemCollection.from_dict(data, preserve_dict=False))
-        elif kind in ("Catalog", "Collection"):
-            catalog = pystac.read_file(href)
-            if not isinstance(catalog, pystac.Catalog):
-                raise DataError(f"STAC {href}: type {kind} but not readable as a catalog")
-            items = list(catalog.get_items(recursive=True))
-        else:
-            raise DataError(f"STAC {href}: not a STAC Item, ItemCollection or Catalog")
-    except _STAC_ERRORS as err:
-        what = "cannot reach" if _is_remote(href) and isinstance(err, OSError) else "cannot read"
-        raise DataError(f"STAC {href}: {what} ({type(err).__name__}: {err})") from None
-    if not items:
-        raise DataError(f"STAC {href}: holds no items")
-    return items
+@dataclasses.dataclass(frozen=True)
+class SceneItems:
+    """The items of one scene, each with the href of the document it came from."""
+
+    items: tuple[tuple[pystac.Item, str], ...]
+
+    @property
+    def original_id(self) -> str:
+        return self.items[0][0].id
+
+    @property
+    def key_id(self) -> str:
+        return safe_key_id(self.original_id)
 
 
-def asset_bands(item: pystac.Item, base: str) -> dict[str, BandRef]:
-    """Band name -> asset reference for the item's band assets (see the module docstring)."""
-    found: dict[str, BandRef] = {}
-    for key, asset in item.assets.items():
-        if _SKIP_ROLES & set(asset.roles or []) or key.lower() in _SKIP_ROLES:
+def safe_key_id(item_id: str) -> str:
+    """An item id as it may appear in a key (see the module docstring)."""
+    clean = re.sub(r"\.{2,}", "_", _UNSAFE.sub("_", item_id)).strip("._-")[:120]
+    if clean == item_id:
+        return clean
+    return f"{clean or 'item'}-{hashlib.sha1(item_id.encode()).hexdigest()[:8]}"
+
+
+def group_scenes(found: Iterable[tuple[pystac.Item, str]]) -> list[SceneItems]:
+    """Items (with their document hrefs) -> scenes: same id once, same product together."""
+    groups: dict[tuple[str, str], list[tuple[pystac.Item, str]]] = {}
+    seen: set[str] = set()
+    for item, base in found:
+        if item.id in seen:
             continue
-        entries = asset.extra_fields.get("eo:bands") or asset.extra_fields.get("bands") or []
-        names = [_entry_band(e) for e in entries if isinstance(e, dict)]
-        if len(names) <= 1:
-            names = [names[0] if names and names[0] else _label_band(key)]
-        href = asset.get_absolute_href() or asset.href
-        if not _is_remote(href) and not Path(href).is_absolute():
-            href = posixpath.normpath(posixpath.join(base, href))
-        for index, band in enumerate(names, start=1):
-            if band is not None and band not in found:
-                found[band] = BandRef(href, index)
-    return found
-
-
-def _label_band(label: str | None) -> str | None:
-    if not label:
-        return None
-    return band_from_label(label) or COMMON_NAMES.get(label.strip().lower())
-
-
-def _entry_band(entry: dict[str, Any]) -> str | None:
-    common = entry.get("common_name") or entry.get("eo:common_name")
-    return _label_band(entry.get("name")) or _label_band(common)
+        seen.add(item.id)
+        product = item.properties.get("s2:product_uri")
+        key = (item.collection_id or "", str(product)) if product else ("", f"id:{item.id}")
+        groups.setdefault(key, []).append((item, base))
+    return [SceneItems(tuple(sorted(g, key=lambda pair: pair[0].id))) for g in groups.values()]
 
 
 def item_sensor(item: pystac.Item) -> Sensor | None:
     """Sensor from ``constellation`` / ``platform`` properties, when they say Sentinel-1/-2."""
     text = " ".join(str(item.properties.get(k, "")) for k in ("constellation", "platform"))
-    text = text.lower().replace("_", "-")
+    text = text.lower().replace("_", "-").replace(" ", "-")
     if "sentinel-1" in text:
         return Sensor.S1
     if "sentinel-2" in text:
@@ -119,44 +129,237 @@ def item_sensor(item: pystac.Item) -> Sensor | None:
     return None
 
 
+def scene_bands(scene: SceneItems, read: StacRead) -> tuple[dict[str, BandRef], list[str]]:
+    """The scene's bands (first item by id wins) and why assets were dropped."""
+    bands: dict[str, BandRef] = {}
+    dropped: list[str] = []
+    for item, base in scene.items:
+        found, why = item_bands(item, functools.partial(read.resolve, base=base))
+        dropped += why
+        for band, ref in found.items():
+            bands.setdefault(band, ref)
+    return bands, dropped
+
+
+def scene_options(item: pystac.Item, options: SceneOptions, read: StacRead) -> SceneOptions:
+    """``options`` completed from the item's metadata (sensor, time, SAR units, AOI)."""
+    changes: dict[str, Any] = {}
+    if options.sensor is None and (sensor := item_sensor(item)) is not None:
+        changes["sensor"] = sensor
+    when = item.datetime or parse_time(item.properties.get("start_datetime"))
+    if options.acquired is None and when is not None:
+        changes["acquired"] = when
+    if options.s1_linear is None:
+        changes["s1_linear"] = says_linear(item, LINEAR_S1_COLLECTIONS)
+    if read.aoi is not None and options.aoi_bounds is None:
+        changes["aoi_bounds"] = read.aoi.bounds
+    return dataclasses.replace(options, **changes)
+
+
+def read_scene_items(
+    scene: SceneItems, options: SceneOptions, read: StacRead, tally: Tally
+) -> Iterator[Chip]:
+    """The chips of one scene (a generator: remote reads run under ``remote_env``)."""
+    bands, dropped = scene_bands(scene, read)
+    first, base = scene.items[0]
+    if not bands:
+        assets = ", ".join(first.assets)
+        raise _error(dropped)(
+            f"STAC {base}: item {scene.key_id!r} has no usable band assets (name them in "
+            f"eo:bands or with keys like B02, B8A, vv, vh); assets: {assets}" + _why(dropped)
+        )
+    if scene.key_id != scene.original_id:
+        tally.flag("STAC item id made safe for keys (original kept as scene_id)")
+    spec = SceneSpec(scene.key_id, f"STAC item {scene.key_id!r}", bands=bands,
+                     name_hints=(scene.key_id,))  # fmt: skip
+    return _stream(spec, scene_options(first, options, read), read, tally, scene, dropped)
+
+
+def _stream(
+    spec: SceneSpec,
+    options: SceneOptions,
+    read: StacRead,
+    tally: Tally,
+    scene: SceneItems,
+    dropped: list[str],
+) -> Iterator[Chip]:
+    with remote_env(read.remote):
+        try:
+            for chip in read_scene(spec, options, tally, source="stac"):
+                if read.aoi is not None and not read.aoi.meets(chip.footprint):
+                    tally.skip("outside the AOI")  # in its box in the scene's CRS only
+                    continue
+                if scene.original_id != chip.scene_id:
+                    chip = dataclasses.replace(chip, scene_id=scene.original_id)
+                yield chip
+        except DataError as err:
+            message = explain_read_error(str(err), read.remote)
+            if "missing" in message or "needs both" in message:
+                raise _error(dropped)(message + _why(dropped)) from None
+            raise DataError(message) from None
+
+
+def _why(dropped: list[str]) -> str:
+    return ("; dropped " + "; ".join(dropped)) if dropped else ""
+
+
+def _error(dropped: list[str]) -> type[DataError]:
+    """Bands missing because hrefs were refused: the refusal is the verdict."""
+    return HrefRefusedError if any("refused" in why for why in dropped) else DataError
+
+
+def read_document(href: str, timeout_s: float) -> Any:
+    """The JSON at a local path or http(s) URL; ``DataError`` naming it otherwise."""
+    try:
+        if is_http(href):
+            response = requests.get(href, timeout=timeout_s)
+            response.raise_for_status()
+            data = response.content
+        else:
+            path = Path(href)
+            if path.stat().st_size > MAX_DOCUMENT_BYTES:
+                raise DataError(f"STAC {href}: larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
+            data = path.read_bytes()
+        return json.loads(data)
+    except FileNotFoundError:
+        raise DataError(f"STAC {href}: no such file; give a STAC JSON file or URL") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        what = "cannot reach" if is_http(href) else "cannot read"
+        raise DataError(f"STAC {href}: {what} it ({type(err).__name__}: {err})") from None
+
+
+def make_item(doc: Any, href: str) -> pystac.Item:
+    """A STAC Item from its JSON; ``DataError`` naming ``href`` when it is not one."""
+    if not isinstance(doc, dict) or doc.get("type") != "Feature":
+        raise DataError(f"STAC {href}: not a STAC Item (type {_kind(doc)!r})")
+    if not isinstance(doc.get("id"), str) or not doc["id"]:
+        raise DataError(f"STAC {href}: an item without an id")
+    if not isinstance(doc.get("assets"), dict) or not isinstance(doc.get("properties"), dict):
+        raise DataError(f"STAC {href}: item {doc['id']!r} lacks assets or properties objects")
+    try:
+        return pystac.Item.from_dict(doc, href=href, migrate=False, preserve_dict=True)
+    except _ITEM_ERRORS as err:
+        raise DataError(f"STAC {href}: malformed item ({type(err).__name__}: {err})") from None
+
+
+def _kind(doc: Any) -> str | None:
+    return doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+
+
+@dataclasses.dataclass
+class Found:
+    """What a walk found: items with their document hrefs; documents that failed -> why."""
+
+    items: list[tuple[pystac.Item, str]] = dataclasses.field(default_factory=list)
+    failures: dict[str, DataError] = dataclasses.field(default_factory=dict)
+
+
+def walk_stac(href: str, policy: HrefPolicy, timeout_s: float = 30.0) -> Found:
+    """Items under a STAC document (module docstring); ``DataError`` if the top one fails."""
+    found = Found()
+    doc = read_document(href, timeout_s)
+    kind = _kind(doc)
+    if kind == "Feature":
+        found.items.append((make_item(doc, href), href))
+    elif kind == "FeatureCollection":
+        features = doc.get("features")
+        if not isinstance(features, list):
+            raise DataError(f"STAC {href}: FeatureCollection without a features list")
+        for i, feature in enumerate(features):
+            _add_item(found, feature, href, f"{href}#features[{i}]")
+    elif kind in ("Catalog", "Collection"):
+        _walk_catalog(found, doc, href, policy, timeout_s)
+    else:
+        raise DataError(f"STAC {href}: not a STAC Item, ItemCollection or Catalog")
+    if not found.items and not found.failures:
+        raise DataError(f"STAC {href}: holds no items")
+    return found
+
+
+def _add_item(found: Found, doc: Any, base: str, where: str) -> None:
+    try:
+        found.items.append((make_item(doc, base), base))
+    except DataError as err:
+        found.failures[where] = DataError(str(err).replace(f"STAC {base}:", f"STAC {where}:"))
+
+
+def _walk_catalog(found: Found, doc: Any, href: str, policy: HrefPolicy, timeout: float) -> None:
+    visited = {href}
+    queue: list[tuple[Any, str, int]] = [(doc, href, 0)]
+    while queue:
+        catalog, base, depth = queue.pop(0)
+        for link in catalog.get("links") or []:
+            rel = link.get("rel") if isinstance(link, dict) else None
+            if rel not in ("child", "item"):
+                continue
+            try:
+                target = policy.resolve(link.get("href"), base)
+            except HrefRefusedError as err:
+                found.failures[f"{base} -> {link.get('href')!r}"] = err
+                continue
+            if target in visited:
+                if rel == "child":
+                    found.failures[target] = DataError(
+                        f"STAC {target}: linked again from {base} (a cycle); read once"
+                    )
+                continue
+            visited.add(target)
+            try:
+                child = read_document(target, timeout)
+            except DataError as err:
+                found.failures[target] = err
+                continue
+            if rel == "item":
+                _add_item(found, child, target, target)
+            elif _kind(child) not in ("Catalog", "Collection"):
+                found.failures[target] = DataError(
+                    f"STAC {target}: a child link to a {_kind(child)!r}"
+                )
+            elif depth + 1 > MAX_DEPTH:
+                found.failures[target] = DataError(f"STAC {target}: deeper than {MAX_DEPTH} levels")
+            else:
+                queue.append((child, target, depth + 1))
+
+
 class StacSource:
-    """``ChipSource`` for STAC: ``StacSource(href, options=None)``; one unit per item."""
+    """``ChipSource`` for static STAC: ``StacSource(href, options=None, *, allowed_roots=(),
+    signer=None, remote=None, aoi=None)``; one unit per scene, one per failed document."""
 
     name = "stac"
 
-    def __init__(self, href: str | Path, options: SceneOptions | None = None) -> None:
+    def __init__(
+        self,
+        href: str | Path,
+        options: SceneOptions | None = None,
+        *,
+        allowed_roots: tuple[str, ...] = (),
+        signer: Signer | None = None,
+        remote: RemoteOptions | None = None,
+        aoi: Aoi | None = None,
+    ) -> None:
         self.href = str(href)
         self.options = options or SceneOptions()
         check_labels(self.options.labels, "STAC labels")
-        self._items: dict[str, pystac.Item] | None = None
+        policy = HrefPolicy.for_document(self.href, tuple(allowed_roots))
+        self.read_with = StacRead(policy, signer, remote or RemoteOptions(), aoi)
+        self._scenes: dict[str, SceneItems] | None = None
+        self._failures: dict[str, DataError] = {}
 
     def units(self) -> list[str]:
-        """``<href>#<item id>`` per item."""
-        if self._items is None:
-            self._items = {f"{self.href}#{item.id}": item for item in load_items(self.href)}
-        return list(self._items)
+        """``<href>#<item id>`` per scene, then the documents that could not be read."""
+        if self._scenes is None:
+            found = walk_stac(self.href, self.read_with.policy, self.read_with.remote.timeout_s)
+            scenes = group_scenes(found.items)
+            self._scenes = {f"{self.href}#{s.key_id}": s for s in scenes}
+            self._failures = found.failures
+        return [*self._scenes, *self._failures]
 
     def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
-        """The chips of one item's scene."""
+        """The chips of one scene; a failed document's unit raises its ``DataError``."""
         self.units()
-        assert self._items is not None
-        item = self._items.get(unit)
-        if item is None:
+        assert self._scenes is not None
+        if unit in self._failures:
+            raise self._failures[unit]
+        if unit not in self._scenes:
             raise DataError(f"unknown STAC unit {unit!r}; use one from units()")
-        base = (
-            posixpath.dirname(self.href) if _is_remote(self.href) else str(Path(self.href).parent)
-        )
-        bands = asset_bands(item, base)
-        if not bands:
-            raise DataError(
-                f"STAC {self.href}: item {item.id!r} has no usable band assets (name them in "
-                "eo:bands or with keys like B02, B8A, vv, vh); assets: " + ", ".join(item.assets)
-            )
-        options = self.options
-        if options.sensor is None and (sensor := item_sensor(item)) is not None:
-            options = dataclasses.replace(options, sensor=sensor)
-        when = item.datetime or parse_time(item.properties.get("start_datetime"))
-        if options.acquired is None and when is not None:
-            options = dataclasses.replace(options, acquired=when)
-        spec = SceneSpec(item.id, unit, bands=bands, name_hints=(item.id,))
-        return read_scene(spec, options, tally, source="stac")
+        return read_scene_items(self._scenes[unit], self.options, self.read_with, tally)

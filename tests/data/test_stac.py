@@ -11,6 +11,7 @@ import pytest
 
 from closp_core.bands import Sensor
 from closp_core.data import DataError, StacSource
+from closp_core.data.hrefs import HrefPolicy, HrefRefusedError, parse_roots
 from tests.data.conftest import read_all
 from tests.data.stac import make_data as md
 
@@ -54,3 +55,32 @@ def test_missing_and_not_stac(tmp_path: Path) -> None:
     path.write_text('{"type": "Topology"}')
     with pytest.raises(DataError, match=r"x\.json: not a STAC Item"):
         StacSource(path).units()
+
+
+def test_hrefs_outside_the_folder_need_a_setting(tmp_path: Path) -> None:
+    doc = md.s1_item(md.S1_DIR)
+    for pol in ("vv", "vh"):
+        doc["assets"][pol]["href"] = str(md.S1_DIR / f"{pol}.tif")  # absolute, elsewhere
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(HrefRefusedError, match="outside the catalogue's folder"):
+        read_all(StacSource(path))
+    for roots in ((str(md.S1_DIR),), ("*",)):
+        (chip,) = read_all(StacSource(path, allowed_roots=roots))
+        assert chip.key == "stac/s1-item/s1/r0_c0"
+
+
+def test_href_policy() -> None:
+    remote = HrefPolicy(None)
+    base = "https://example.org/stac/items/a.json"
+    assert remote.resolve("b.tif", base) == "https://example.org/stac/items/b.tif"
+    assert remote.resolve("../b.tif", base) == "https://example.org/stac/b.tif"
+    assert remote.resolve("http://other.org/c.tif", base) == "http://other.org/c.tif"
+    local = HrefPolicy.for_document(str(md.HERE / "items.json"))
+    assert local.resolve("catalog/s1-item/vv.tif", str(md.HERE / "items.json")) == str(
+        md.S1_DIR / "vv.tif"
+    )
+    for bad in ("/vsimem/x.tif", "s3://bucket/x.tif", "../x.tif", "/etc/hostname", "a\nb.tif"):
+        with pytest.raises(HrefRefusedError, match=r"refused|control characters"):
+            local.resolve(bad, str(md.HERE / "items.json"))
+    assert parse_roots(" /a, ,/b ") == ("/a", "/b")

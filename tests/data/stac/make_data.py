@@ -2,10 +2,13 @@
 
 ``python -m tests.data.stac.make_data`` writes into this folder:
 
-- ``s1/vv.tif``, ``s1/vh.tif``: 120x120 float32 dB (VV -9, VH -17), EPSG:4326.
 - ``catalog/catalog.json`` -> ``catalog/s1-item/s1-item.json`` (assets keyed ``vv``/``vh``,
   ``constellation: sentinel-1``) and ``catalog/s2-item/s2-item.json`` (assets keyed by common
-  names ``blue``, ``nir08`` ... with ``eo:bands`` names, pointing at ``../scene/s2_bands``).
+  names ``blue``, ``nir08`` ... with ``eo:bands`` names). Assets lie beside their item, as
+  STAC's best practices lay them out (hrefs must stay inside the folder of the document given,
+  ``closp_core/data/hrefs.py``): ``catalog/s1-item/vv.tif``, ``vh.tif`` (120x120 float32 dB,
+  VV -9, VH -17, EPSG:4326) and ``catalog/s2-item/*.tif`` (a copy of the scene tests' tiny S2
+  band files, ``../scene/s2_bands``).
 - ``items.json``: an ItemCollection (``FeatureCollection``) of both items, hrefs made relative
   to it.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ from rasterio.transform import from_origin
 from tests.data.scene import make_data as scene
 
 HERE = Path(__file__).resolve().parent
+S1_DIR = HERE / "catalog" / "s1-item"
+S2_DIR = HERE / "catalog" / "s2-item"
 COMMON = {
     "B01": "coastal",
     "B02": "blue",
@@ -59,7 +65,7 @@ def item(item_id: str, props: dict[str, Any], assets: dict[str, Any]) -> dict[st
 def s1_item(base: Path) -> dict[str, Any]:
     assets = {
         pol: {
-            "href": os.path.relpath(HERE / "s1" / f"{pol}.tif", base),
+            "href": os.path.relpath(S1_DIR / f"{pol}.tif", base),
             "roles": ["data"],
             "type": "image/tiff; application=geotiff",
         }
@@ -70,8 +76,7 @@ def s1_item(base: Path) -> dict[str, Any]:
     return item("s1-item", props, assets)
 
 
-def s2_item(base: Path) -> dict[str, Any]:
-    folder = scene.HERE / "s2_bands"
+def s2_item(base: Path, folder: Path = S2_DIR) -> dict[str, Any]:
     assets = {
         common: {
             "href": os.path.relpath(folder / f"T99XYZ_20160112T160632_{band}.tif", base),
@@ -84,10 +89,13 @@ def s2_item(base: Path) -> dict[str, Any]:
 
 
 def write_all(root: Path = HERE) -> None:
-    (root / "s1").mkdir(parents=True, exist_ok=True)
+    S1_DIR.mkdir(parents=True, exist_ok=True)
+    S2_DIR.mkdir(parents=True, exist_ok=True)
+    for band_file in sorted((scene.HERE / "s2_bands").glob("*.tif")):
+        shutil.copyfile(band_file, S2_DIR / band_file.name)
     for pol, value in (("vv", -9.0), ("vh", -17.0)):
         scene.write_band(
-            root / "s1" / f"{pol}.tif",
+            S1_DIR / f"{pol}.tif",
             np.full((120, 120), value, np.float32),
             from_origin(-0.78, 38.13, 9e-5, 9e-5),
             crs="EPSG:4326",

@@ -1,0 +1,311 @@
+"""STAC API item search (pystac-client) -> de-duplicated items -> chips of the AOI.
+
+``StacQuery(url, collections, aoi, datetime, ...)`` describes one search of the STAC API
+item-search endpoint (https://github.com/radiantearth/stac-api-spec/tree/release/v1.0.0/item-search):
+``collections``, an AOI sent as ``bbox`` (a box) or ``intersects`` (a polygon), ``datetime``
+(``START/END``, RFC 3339 dates or times, ``..`` for an open end), ``max_items``, a CQL2
+``filter`` (text, or JSON when it starts with ``{``; the filter extension) or ``query``
+expressions (``eo:cloud_cover<20``, or a JSON object; the query extension). Arguments are
+checked before anything is sent (``DataError`` saying what to fix).
+
+``search_items(query, remote)`` pages through the results with pystac-client
+(https://pystac-client.readthedocs.io/en/stable/usage.html), following ``next`` links, and
+yields each item id once. Requests time out after ``remote.timeout_s`` and are retried
+``remote.retries`` times with exponential back-off on connection errors, timeouts and HTTP 429
+/ 5xx; an unreachable API therefore fails within about ``(retries + 1) x timeout``. Errors are
+``DataError``s: the API's own message for a rejected search (HTTP 400), "cannot reach" for
+the network.
+
+``StacSearchSource(query, options)`` is the ``ChipSource``: ``units()`` runs the search (a
+progress bar counts items and pages), groups items into scenes (``stac.group_scenes``), and
+``read`` reads only the chips that overlap the AOI. A page that still fails after its retries
+once some items came back ends the search: it becomes a failed unit of its own and the items
+found so far are read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pystac
+from pystac.errors import STACError, STACTypeError
+from pystac_client import Client
+from pystac_client.exceptions import APIError
+from pystac_client.stac_api_io import StacApiIO
+from pystac_client.warnings import DoesNotConformTo
+from tqdm import tqdm
+from urllib3.util.retry import Retry
+
+from closp_core.data.aoi import Aoi
+from closp_core.data.base import check_labels
+from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chipping import SceneOptions
+from closp_core.data.hrefs import HrefPolicy, is_http
+from closp_core.data.remote import RETRY_CODES, RemoteOptions, Signer
+from closp_core.data.stac import SceneItems, StacRead, group_scenes, read_scene_items
+
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_QUERY_EXPR = re.compile(r"^\s*([A-Za-z0-9:_.\-]+)\s*(<=|>=|!=|<|>|=)\s*(.+?)\s*$")
+_QUERY_OPS = {"<=": "lte", ">=": "gte", "!=": "neq", "<": "lt", ">": "gt", "=": "eq"}
+_CLIENT_ERRORS = (APIError, DoesNotConformTo, STACError, STACTypeError, ValueError, KeyError)
+
+
+@dataclasses.dataclass(frozen=True)
+class StacQuery:
+    """One STAC API search (see the module docstring)."""
+
+    url: str
+    collections: tuple[str, ...]
+    aoi: Aoi
+    datetime: str
+    max_items: int | None = None
+    filter: str | None = None
+    query: tuple[str, ...] = ()
+    page_size: int = 100
+    method: str | None = None  # GET or POST; None: pystac-client's default (POST)
+
+    def __post_init__(self) -> None:
+        if not is_http(self.url):
+            raise DataError(f"STAC API {self.url!r}: give an http(s) URL")
+        if not self.collections or not all(c.strip() for c in self.collections):
+            raise DataError("--collections: name at least one collection, e.g. sentinel-2-l2a")
+        check_interval(self.datetime)
+        if self.max_items is not None and self.max_items < 1:
+            raise DataError(f"--max-items {self.max_items}: must be at least 1")
+        if not 1 <= self.page_size <= 10000:
+            raise DataError(f"page size {self.page_size}: must be 1..10000")
+        if self.filter is not None and self.query:
+            raise DataError("give --filter (CQL2) or --query, not both")
+        self.search_parameters()  # parses filter and query: bad ones fail here
+
+    def search_parameters(self) -> dict[str, Any]:
+        """Keyword arguments of ``pystac_client.Client.search``."""
+        params: dict[str, Any] = {
+            "collections": list(self.collections),
+            "datetime": self.datetime,
+            "max_items": self.max_items,
+            "limit": self.page_size,
+        }
+        if self.method is not None:
+            params["method"] = self.method
+        if self.aoi.is_box:
+            params["bbox"] = list(self.aoi.bounds)
+        else:
+            params["intersects"] = self.aoi.geometry()
+        if self.filter is not None:
+            params["filter"], params["filter_lang"] = parse_filter(self.filter)
+        if self.query:
+            params["query"] = parse_query(self.query)
+        return params
+
+
+def check_interval(text: str) -> None:
+    """``START/END`` (or one instant): each RFC 3339 date/time or ``..``; else ``DataError``."""
+    parts = text.split("/")
+    if not text.strip() or len(parts) > 2 or all(p in ("", "..") for p in parts):
+        raise DataError(
+            f"--datetime {text!r}: give START/END, e.g. 2023-06-01/2023-06-30 or "
+            "2023-06-01T00:00:00Z/.. (one end may be open)"
+        )
+    for part in parts:
+        if part in ("", "..") or _DATE.match(part):
+            continue
+        try:
+            dt.datetime.fromisoformat(part.replace("Z", "+00:00"))
+        except ValueError:
+            raise DataError(
+                f"--datetime {text!r}: {part!r} is not an RFC 3339 date or time "
+                "(2023-06-01 or 2023-06-01T10:00:00Z)"
+            ) from None
+
+
+def parse_filter(text: str) -> tuple[dict[str, Any] | str, str]:
+    """CQL2 text, or CQL2 JSON when it starts with ``{`` -> (filter, filter-lang)."""
+    if text.lstrip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"--filter: not valid CQL2 JSON ({err})") from None
+        return value, "cql2-json"
+    if not text.strip():
+        raise DataError('--filter: empty; give CQL2 text such as "eo:cloud_cover < 20"')
+    return text, "cql2-text"
+
+
+def parse_query(expressions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``("eo:cloud_cover<20", ...)`` or JSON objects -> the query extension's object."""
+    merged: dict[str, dict[str, Any]] = {}
+    for expr in expressions:
+        if expr.lstrip().startswith("{"):
+            try:
+                value = json.loads(expr)
+            except json.JSONDecodeError as err:
+                raise DataError(f"--query {expr!r}: not valid JSON ({err})") from None
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise DataError(f'--query {expr!r}: give {{"property": {{"lt": 20}}}}')
+            for prop, ops in value.items():
+                merged.setdefault(prop, {}).update(ops)
+            continue
+        match = _QUERY_EXPR.match(expr)
+        if match is None:
+            raise DataError(f"--query {expr!r}: give PROPERTY OP VALUE, e.g. eo:cloud_cover<20")
+        prop, op, raw = match.groups()
+        merged.setdefault(prop, {})[_QUERY_OPS[op]] = _number_or_text(raw)
+    return merged
+
+
+def _number_or_text(raw: str) -> float | str:
+    try:
+        return float(raw)
+    except ValueError:
+        return raw.strip("\"'")
+
+
+def open_client(url: str, remote: RemoteOptions) -> Client:
+    """A pystac-client ``Client`` with our timeout and retries; ``DataError`` if unreachable."""
+    retry = Retry(
+        total=remote.retries,
+        backoff_factor=remote.retry_delay_s,
+        status_forcelist=[int(c) for c in RETRY_CODES.split(",")],
+        allowed_methods=None,  # POST searches are read-only: retry them too
+        raise_on_status=False,
+    )
+    timeout = (remote.connect_timeout_s, remote.timeout_s)
+    stac_io = StacApiIO(timeout=timeout, max_retries=retry)
+    try:  # Client.open passes its own timeout on to stac_io: without it, no timeout at all
+        return Client.open(url, stac_io=stac_io, timeout=timeout)
+    except _CLIENT_ERRORS as err:
+        raise DataError(api_error_message(url, err, remote, "open")) from None
+
+
+def api_error_message(url: str, err: Exception, remote: RemoteOptions, doing: str) -> str:
+    """One sentence about a failed API request (with the API's own message when it has one)."""
+    status = getattr(err, "status_code", None)
+    detail = str(err)
+    try:
+        body = json.loads(detail)
+        if isinstance(body, dict):
+            detail = str(body.get("description") or body.get("detail") or body)
+    except (json.JSONDecodeError, TypeError):
+        pass
+    detail = detail[:300]
+    if status is not None and 400 <= status < 500 and status != 429:
+        return (
+            f"STAC API {url} rejected the search (HTTP {status}: {detail}); check "
+            "--collections, --datetime, --filter and --query"
+        )
+    if status is not None:
+        return f"STAC API {url}: HTTP {status} after {remote.retries} retries ({detail})"
+    if isinstance(err, APIError):
+        return (
+            f"STAC API {url}: cannot reach it to {doing} ({detail}); check the URL and the "
+            f"network (timeout {remote.timeout_s:g} s, {remote.retries} retries)"
+        )
+    return f"STAC API {url}: not a STAC API ({type(err).__name__}: {detail})"
+
+
+def search_pages(query: StacQuery, remote: RemoteOptions) -> Iterator[list[pystac.Item]]:
+    """Pages of items, as the API returns them; ``DataError`` when a request fails."""
+    client = open_client(query.url, remote)
+    try:
+        pages = client.search(**query.search_parameters()).pages()
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            yield list(page)
+    except _CLIENT_ERRORS as err:
+        raise DataError(api_error_message(query.url, err, remote, "search")) from None
+
+
+def search_items(
+    query: StacQuery,
+    remote: RemoteOptions | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+) -> Iterator[pystac.Item]:
+    """Each item of the search once (first seen wins); ``on_page(new, duplicates)`` per page."""
+    seen: set[str] = set()
+    for page in search_pages(query, remote or RemoteOptions()):
+        fresh = [item for item in page if item.id not in seen]
+        seen.update(item.id for item in fresh)
+        if on_page is not None:
+            on_page(len(fresh), len(page) - len(fresh))
+        yield from fresh
+
+
+class StacSearchSource:
+    """``ChipSource`` for a STAC API search: ``StacSearchSource(query, options=None, *,
+    signer=None, remote=None, progress=False)``; one unit per scene."""
+
+    name = "stac"
+
+    def __init__(
+        self,
+        query: StacQuery,
+        options: SceneOptions | None = None,
+        *,
+        signer: Signer | None = None,
+        remote: RemoteOptions | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.query = query
+        self.options = options or SceneOptions()
+        check_labels(self.options.labels, "STAC labels")
+        self.read_with = StacRead(HrefPolicy(None), signer, remote or RemoteOptions(), query.aoi)
+        self.progress = progress
+        self.duplicates = 0
+        self._scenes: dict[str, SceneItems] | None = None
+        self._failures: dict[str, DataError] = {}
+
+    def units(self) -> list[str]:
+        """``<item id> (i/n)`` per scene (runs the search the first time)."""
+        if self._scenes is None:
+            items = self._search()
+            base = self.query.url.rstrip("/") + "/search"
+            scenes = group_scenes((item, _item_base(item, base)) for item in items)
+            n = len(scenes)
+            self._scenes = {f"{s.key_id} ({i}/{n})": s for i, s in enumerate(scenes, start=1)}
+        return [*self._scenes, *self._failures]
+
+    def _search(self) -> list[pystac.Item]:
+        items: list[pystac.Item] = []
+        pages = 0
+        bar = tqdm(desc="searching", unit="item", disable=not self.progress, leave=False)
+
+        def on_page(new: int, duplicates: int) -> None:
+            nonlocal pages
+            pages += 1
+            self.duplicates += duplicates
+            bar.update(new)
+            bar.set_postfix(pages=pages, duplicates=self.duplicates)
+
+        with bar:
+            try:
+                for item in search_items(self.query, self.read_with.remote, on_page):
+                    items.append(item)
+            except DataError as err:
+                if not items:
+                    raise
+                self._failures[f"{self.query.url} search page {pages + 1}"] = err
+        return items
+
+    def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
+        """The chips of one scene that overlap the AOI."""
+        self.units()
+        assert self._scenes is not None
+        if unit in self._failures:
+            raise self._failures[unit]
+        if unit not in self._scenes:
+            raise DataError(f"unknown STAC search unit {unit!r}; use one from units()")
+        return read_scene_items(self._scenes[unit], self.options, self.read_with, tally)
+
+
+def _item_base(item: pystac.Item, default: str) -> str:
+    self_href = item.get_self_href()
+    return self_href if self_href and is_http(self_href) else default
