@@ -69,7 +69,10 @@ class IngestSummary:
             f"flagged {n} {_unit(self.flag_units.get(reason, 'chips'), n)}: {reason}"
             for reason, n in sorted(self.flagged.items())
         ]
-        lines += [f"FAILED {unit}: {reason}" for unit, reason in self.failed.items()]
+        lines += [
+            f"FAILED {unit}: {reason.removeprefix(f'{unit}: ')}"
+            for unit, reason in self.failed.items()
+        ]
         if self.failed:
             lines.append(f"{len(self.failed)} input(s) failed; the others were indexed")
         return "\n".join(display_text(line, newlines=False) for line in lines)
