@@ -67,27 +67,52 @@ def canonical_band_name(name: str) -> str:
 
 def _as_batch(array: np.ndarray, what: str) -> tuple[np.ndarray, bool]:
     """Return ``(N, C, H, W)`` and whether a batch axis was added."""
-    arr = np.asarray(array)
+    try:
+        arr = np.asarray(array)
+    except (TypeError, ValueError) as err:  # ragged nested lists, ...
+        raise BandContractError(f"{what}: not an array of pixels ({err})") from None
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
         raise BandContractError(
             f"{what}: pixels must be integer or float numbers, got dtype {arr.dtype}"
         )
-    if arr.ndim == 3:
-        return arr[None], True
-    if arr.ndim == 4:
-        return arr, False
-    raise BandContractError(
-        f"{what}: expected (bands, H, W) or (N, bands, H, W), got shape {arr.shape}"
-    )
+    if arr.ndim not in (3, 4):
+        raise BandContractError(
+            f"{what}: expected (bands, H, W) or (N, bands, H, W), got shape {arr.shape}"
+        )
+    if arr.ndim == 4 and arr.shape[0] == 0:
+        raise BandContractError(f"{what}: empty batch (0 chips); pass at least one chip")
+    if 0 in arr.shape[-2:]:
+        raise BandContractError(f"{what}: chips of {arr.shape[-2:]} pixels hold no pixel")
+    return (arr[None], True) if arr.ndim == 3 else (arr, False)
+
+
+def check_band_names(names: Sequence[str], what: str) -> list[str]:
+    """``names`` -> canonical band names; ``BandContractError`` for one string instead of a
+    list, a name that is not a non-empty string, or a band named twice."""
+    if isinstance(names, str | bytes):
+        raise BandContractError(
+            f"{what}: band_names must be a list such as ['VV', 'VH'], got one string {names!r}"
+        )
+    canon: list[str] = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise BandContractError(
+                f"{what}: band_names[{i}] is {name!r}; every band needs a name such as 'B02'"
+            )
+        canon.append(canonical_band_name(name))
+    doubled = sorted({b for b in canon if canon.count(b) > 1})
+    if doubled:
+        raise BandContractError(f"{what}: band(s) {doubled} named twice in {list(names)}")
+    return canon
 
 
 def _order_bands(
     arr: np.ndarray, names: Sequence[str], wanted: Sequence[str], what: str
 ) -> np.ndarray:
     """Reorder axis 1 of ``arr`` from ``names`` to ``wanted`` (by name, never by value)."""
-    canon = [canonical_band_name(n) for n in names]
+    canon = check_band_names(names, what)
     if len(canon) != arr.shape[1]:
         raise BandContractError(f"{what}: {len(canon)} band names given for {arr.shape[1]} bands")
     missing = [b for b in wanted if b not in canon]
@@ -106,7 +131,7 @@ def prepare_s2(dn: np.ndarray, band_names: Sequence[str] | None = None) -> np.nd
     """
     arr, added = _as_batch(dn, "S2 image")
     if band_names is not None:
-        canon = [canonical_band_name(n) for n in band_names]
+        canon = check_band_names(band_names, "S2 image")
         wanted = S2_BANDS if "B10" in canon else S2_BANDS_WITHOUT_B10
         arr = _order_bands(arr, band_names, wanted, "S2 image")
     if arr.shape[1] == len(S2_BANDS_WITHOUT_B10):
@@ -185,8 +210,6 @@ def check_model_input(images: np.ndarray, sensor: Sensor) -> np.ndarray:
             f"got {arr.shape[1]}"
             + ("; 12-band S2 needs prepare_s2() to add B10" if sensor is Sensor.S2 else "")
         )
-    if arr.shape[0] == 0:
-        raise BandContractError(f"{sensor.name} model input: empty batch")
     if not np.isfinite(arr).all():
         raise BandContractError(
             f"{sensor.name} model input: contains NaN or infinite values; "

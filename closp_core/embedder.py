@@ -90,6 +90,13 @@ class Embedder:
         """Texts -> ``(N, 384)`` unit vectors (CLS token, at most 64 tokens each)."""
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise ClospError("encode_text takes a list of strings, e.g. ['burned forest']")
+        for text in texts:
+            if not text.isascii() and any("\ud800" <= c <= "\udfff" for c in text):
+                raise ClospError(
+                    f"query text {text.encode('utf-8', 'backslashreplace').decode()!r} holds a "
+                    "lone surrogate (not a character: broken UTF-16 or an undecodable byte); "
+                    "send valid Unicode text"
+                )
         if not texts:
             return self._empty()
         out = []

@@ -1,7 +1,11 @@
 """``python -m ingest``: put imagery into the search index.
 
-Exit status: 0 when everything was indexed, 1 when some files failed (the rest is indexed),
-2 when nothing could start (bad arguments, no model weights, index held by another process).
+Exit status (``EXIT_*``): 0 when everything was indexed, 1 when some files failed (each named
+on its own ``FAILED`` line with the reason; the rest is indexed), 2 when nothing could start
+(bad arguments, no model weights, index held by another process, no readable input at all),
+3 for a bug in this program: any exception that is not one of our own errors. Input problems
+never end in a traceback; exit 3 prints a short message saying it is a bug, how to report it,
+and the traceback to attach.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +28,9 @@ from closp_core.data import (
 from closp_core.data.crisislandmark import SOURCES as CLM_SOURCES
 from closp_core.data.crisislandmark_hub import open_crisislandmark
 from closp_core.data.hrefs import parse_roots
+from closp_core.data.keys import display_text
 from closp_core.data.samples import sample_sources
+from closp_core.data.timestamps import check_acquired
 from closp_core.embedder import Embedder
 from closp_core.errors import ClospError, WeightsUnavailableError
 from closp_core.labels import LABELS
@@ -33,6 +40,8 @@ from closp_core.store import open_store
 from ingest.pipeline import Ingestor, IngestSummary
 from ingest.stac_search import add_stac_search_parser, stac_search_source
 from ingest.status import describe_index
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_NOT_STARTED, EXIT_BUG = 0, 1, 2, 3
 
 EXAMPLES = """\
 examples:
@@ -49,6 +58,14 @@ examples:
 
 Settings come from CLOSP_* environment variables (see README); the options below override them.
 Re-running a command skips chips already indexed; --force re-embeds them.
+
+Each scene's values are checked before indexing: S1 read as dB must be mostly negative, S1
+read as linear power (--linear, or a units tag) must not be; S2 must be digital numbers in
+[0, 30000], S1 in [-60, +40] dB. A scene that fails is refused (FAILED line); --units-check off
+indexes the values as they are. --linear / --db state the S1 units when tags do not.
+
+exit status: 0 all indexed, 1 some files failed (the others are indexed), 2 nothing could
+start (bad arguments, no weights, index busy), 3 a bug in this program (please report it).
 """
 
 
@@ -79,13 +96,45 @@ def _scene_options(args: argparse.Namespace) -> SceneOptions:
             acquired = dt.datetime.fromisoformat(args.date)
         except ValueError:
             raise ClospError(f"--date {args.date!r} is not a date like 2023-08-20") from None
+        check_acquired(acquired, f"--date {args.date}")
     return SceneOptions(
         sensor=Sensor.parse(args.sensor) if args.sensor else None,
         labels=tuple(args.labels or ()),
         acquired=acquired,
-        s1_linear=True if args.linear else None,
+        s1_linear=args.s1_linear,
+        units_check=args.units_check == "on",
         stride=args.stride,
         max_nodata=args.max_nodata,
+    )
+
+
+def _add_units_options(parser: argparse.ArgumentParser, s1_units: bool) -> None:
+    """--units-check (and, for scenes, --linear / --db)."""
+    parser.add_argument(
+        "--units-check",
+        choices=["on", "off"],
+        default="on",
+        help="on (default): refuse scenes whose values are not in the sensor's units or "
+        "physical range (S2 digital numbers 0..30000, S1 dB -60..+40, S1 dB mostly negative); "
+        "off: index the values as they are (chips outside the range are still flagged)",
+    )
+    if not s1_units:
+        return
+    units = parser.add_mutually_exclusive_group()
+    units.add_argument(
+        "--linear",
+        dest="s1_linear",
+        action="store_const",
+        const=True,
+        help="S1 is linear power, not dB (converted with 10*log10); refused if it looks like "
+        "dB unless --units-check off",
+    )
+    units.add_argument(
+        "--db",
+        dest="s1_linear",
+        action="store_const",
+        const=False,
+        help="S1 is in dB whatever its tags say (default: from tags, else dB)",
     )
 
 
@@ -107,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--labels", nargs="+", metavar="LABEL", help=f"labels for every chip: {', '.join(LABELS)}"
     )
     scene.add_argument("--date", help="acquisition date/time (ISO), if not in metadata or name")
-    scene.add_argument("--linear", action="store_true", help="S1 is linear power, not dB")
+    _add_units_options(scene, s1_units=True)
     scene.add_argument("--stride", type=int, default=120, help="pixels between chips (120)")
     scene.add_argument("--max-nodata", type=float, default=0.1, help="skip chips above this")
     clm = commands.add_parser(
@@ -138,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_stac_search_parser(commands, common)
     ben = commands.add_parser("bigearthnet", parents=common, help="BigEarthNet patch folders")
     ben.add_argument("root", type=Path)
+    _add_units_options(ben, s1_units=False)
     commands.add_parser("demo", parents=common, help="the real sample corpus shipped in samples/")
     commands.add_parser("info", parents=common, help="what is indexed, with which model")
     return parser
@@ -165,7 +215,8 @@ def make_sources(args: argparse.Namespace) -> list[ChipSource]:
     if args.command == "stac-search":
         return [stac_search_source(args)]
     if args.command == "bigearthnet":
-        return [BigEarthNetSource(args.root)]
+        options = SceneOptions(units_check=args.units_check == "on")
+        return [BigEarthNetSource(args.root, options)]
     return sample_sources()
 
 
@@ -215,13 +266,26 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(summary.report())
-    return 0 if summary.ok else 1
+    return EXIT_OK if summary.ok else EXIT_SOME_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv``; returns the exit status (module docstring)."""
     args = build_parser().parse_args(argv)
     try:
         return run(args)
     except ClospError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {display_text(exc)}", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    except KeyboardInterrupt:
+        print("interrupted: batches already acknowledged stay indexed", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place that catches everything: a bug, never input
+        print(
+            f"internal error: {type(exc).__name__}: {display_text(exc)}\n"
+            "This is a bug in closp-search, not a problem with your input. Please report it "
+            "with the command you ran and the traceback below.",
+            file=sys.stderr,
+        )
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_BUG

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from closp_core.bands import Sensor
 from closp_core.data import ChipSource
 from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.keys import display_text
 from closp_core.embedder import Embedder
 from closp_core.store import ChipRecord, GeoPolygon, VectorStore
 from ingest.previews import write_previews
@@ -39,6 +40,7 @@ class IngestSummary:
     flagged: Counter[str] = dataclasses.field(default_factory=Counter)
     failed: dict[str, str] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    flag_units: dict[str, str] = dataclasses.field(default_factory=dict)  # reason -> "chips" ...
 
     @property
     def ok(self) -> bool:
@@ -50,19 +52,30 @@ class IngestSummary:
         self.already_indexed += other.already_indexed
         self.skipped.update(other.skipped)
         self.flagged.update(other.flagged)
+        self.flag_units.update(other.flag_units)
         self.failed.update(other.failed)
         self.seconds += other.seconds
 
     def report(self) -> str:
-        """A few lines for people."""
+        """A few lines for people; each count names what it counts (chips, pixels, scenes),
+        each failed file gets one ``FAILED <file>: <reason>`` line (printable: control
+        characters in names are escaped)."""
         rate = self.indexed / self.seconds if self.seconds > 0 else 0.0
         lines = [f"indexed {self.indexed} chips in {self.seconds:.1f} s ({rate:.1f} chips/s)"]
         if self.already_indexed:
             lines.append(f"skipped {self.already_indexed} chips already indexed (use --force)")
         lines += [f"skipped {n} chips: {reason}" for reason, n in sorted(self.skipped.items())]
-        lines += [f"flagged {n} chips: {reason}" for reason, n in sorted(self.flagged.items())]
-        lines += [f"FAILED {unit}: {reason}" for unit, reason in self.failed.items()]
-        return "\n".join(lines)
+        lines += [
+            f"flagged {n} {_unit(self.flag_units.get(reason, 'chips'), n)}: {reason}"
+            for reason, n in sorted(self.flagged.items())
+        ]
+        lines += [
+            f"FAILED {unit}: {reason.removeprefix(f'{unit}: ')}"
+            for unit, reason in self.failed.items()
+        ]
+        if self.failed:
+            lines.append(f"{len(self.failed)} input(s) failed; the others were indexed")
+        return "\n".join(display_text(line, newlines=False) for line in lines)
 
 
 @dataclasses.dataclass
@@ -107,6 +120,7 @@ class Ingestor:
                     summary.failed[unit] = str(exc)
                 summary.skipped.update(tally.skipped)
                 summary.flagged.update(tally.flagged)
+                summary.flag_units.update(tally.flag_units)
             bar.total = bar.n
         summary.seconds = time.perf_counter() - start
         return summary
@@ -175,6 +189,11 @@ def _prefetched(make_batches: Callable[[], Batches], pool: ThreadPoolExecutor) -
             yield batch
     finally:
         pool.submit(batches.close).result()
+
+
+def _unit(noun: str, count: int) -> str:
+    """``"chips"`` -> ``"chip"`` for a count of one."""
+    return noun[:-1] if count == 1 and noun.endswith("s") else noun
 
 
 def _short(unit: str, width: int = 40) -> str:

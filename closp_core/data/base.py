@@ -59,11 +59,33 @@ def harmonise_labels(names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, 
 
 
 def check_labels(names: Iterable[str], what: str) -> tuple[str, ...]:
-    """Labels a user gave explicitly: each must be in our label space, else ``DataError``."""
+    """Labels a user gave explicitly: a list of strings, each in our label space, else
+    ``DataError``."""
+    source_label_list(names, what)
     try:
         return tuple(sort_labels(names))
     except LabelError as err:
         raise DataError(f"{what}: {err}") from None
+
+
+def source_label_list(value: object, what: str) -> list[str]:
+    """A source's label field -> its labels; ``DataError`` unless it is a list (or tuple) of
+    strings (a bare string would otherwise be read letter by letter)."""
+    if isinstance(value, str):
+        raise DataError(
+            f"{what}: labels must be a list of label names, got one string {value!r}; "
+            f"write [{value!r}]"
+        )
+    if not isinstance(value, list | tuple):
+        raise DataError(
+            f"{what}: labels must be a list of label names, got {type(value).__name__} {value!r}"
+        )
+    for i, name in enumerate(value):
+        if not isinstance(name, str):
+            raise DataError(
+                f"{what}: label {i} is {type(name).__name__} {name!r}, not a label name (string)"
+            )
+    return list(value)
 
 
 def flag_unmapped(tally: Tally, unmapped: Iterable[str]) -> None:
@@ -76,6 +98,10 @@ def existing_path(path: str | Path, what: str) -> Path:
     """``path`` as a ``Path`` if it exists, else a ``DataError`` saying so."""
     resolved = Path(path).expanduser()
     if not resolved.exists():
+        if resolved.is_symlink():
+            raise DataError(
+                f"{what} {resolved}: a symbolic link to nothing (broken or looping); check it"
+            )
         raise DataError(f"{what} {resolved}: no such file or folder; check the path")
     return resolved
 

@@ -48,12 +48,14 @@ class Chip:
 
 @dataclasses.dataclass
 class Tally:
-    """What a read skipped (reason -> count), what it flagged, and how many chips it expects
-    (readers call ``expect`` once they know, so progress bars can show an ETA)."""
+    """What a read skipped (reason -> count of chips), what it flagged (reason -> count, in the
+    unit ``flag_units[reason]`` names: "chips" unless the reader said "pixels", "scenes" ...),
+    and how many chips it expects (readers call ``expect`` once they know, for progress bars)."""
 
     skipped: Counter[str] = dataclasses.field(default_factory=Counter)
     flagged: Counter[str] = dataclasses.field(default_factory=Counter)
     expected: int = 0
+    flag_units: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def expect(self, count: int) -> None:
         self.expected += count
@@ -61,5 +63,6 @@ class Tally:
     def skip(self, reason: str, count: int = 1) -> None:
         self.skipped[reason] += count
 
-    def flag(self, reason: str, count: int = 1) -> None:
+    def flag(self, reason: str, count: int = 1, unit: str = "chips") -> None:
         self.flagged[reason] += count
+        self.flag_units[reason] = unit

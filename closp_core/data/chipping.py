@@ -14,15 +14,27 @@ Shared by the raster-scene reader (``scene.py``), BigEarthNet and STAC. Decision
 - **No-data**: the file's no-data value, NaN, zeros for S2 digital numbers (``zero_is_nodata``),
   and +/-inf (masked, counted as flagged pixels). Remaining gaps are filled by ``prepare_s2``
   (0) / ``prepare_s1`` (``S1_FILL_DB``).
+- **Place**: one pixel of the grid must measure 1-100 m on the ground and every chip corner
+  must land on the globe (``geo.check_pixel_size``, ``geo.locate_quads``), else the CRS does not
+  match the coordinates: ``DataError``. The footprint is the true quadrilateral of the chip's
+  corners; chips of a rotated or skewed grid are flagged.
 - **S1 units**: linear power when ``s1_linear=True`` or when metadata says so (band units or
   tags such as ``units=linear``/``power``/``intensity``), converted with ``linear_to_db``;
-  otherwise dB.
+  dB when ``s1_linear=False`` or nothing says otherwise.
+- **Values**: before the first chip, a sample of the scene (up to 3 x 3 chip windows spread
+  over it) must look like the sensor's units and physical range, else the scene is refused;
+  per chip, pixels outside the physical range are masked and the chip flagged. Thresholds and
+  the ``units_check=False`` override: ``values.py``.
 - **Time**: ``acquired`` if given, else metadata tags (``timestamps.TIME_KEYS``), else a date in
   the file/folder names (``20160112T160632``, ``2019-09-17``, ``20190917``), else ``None``.
+  A given or tagged time outside the Sentinel era is a ``DataError`` (``timestamps.py``); a
+  date tag that is no date is flagged.
 - **Labels**: ``labels`` for every chip, plus whatever ``chip_labeler(window)`` returns per chip
   (see ``ChipWindow``; ``MaskLabeler`` in ``scene.py`` derives a label from a class mask).
 - **Key**: ``scene/<scene_id>/<sensor>/r<row>_c<col>`` with pixel offsets in the reference grid
   (``_s<size>`` appended when ``chip_size`` is not 120): stable across re-reads and strides.
+  The ``scene_id`` in the key goes through ``keys.key_part`` (no ``..``, control characters or
+  markup; chips whose id had to change are flagged); ``Chip.scene_id`` keeps the original.
 - **Area of interest**: with ``aoi_bounds`` (W, S, E, N in WGS84) only the chips of the grid
   above that overlap the box, transformed into the scene's CRS, are read
   (``offsets_in_bounds``): the same keys as a full read, and only those windows are fetched. A
@@ -53,9 +65,17 @@ from closp_core.bands import (
 )
 from closp_core.data.base import flag_unmapped, harmonise_labels
 from closp_core.data.chip import Chip, DataError, Tally
-from closp_core.data.geo import WGS84, box_quad, crs_name, locate_quads
+from closp_core.data.geo import WGS84, check_pixel_size, crs_name, locate_quads, pixel_quad
+from closp_core.data.keys import key_part, payload_text
 from closp_core.data.raster import BandGrid, BandRef, Grid, display_path
-from closp_core.data.timestamps import as_utc, first_time, time_from_metadata, time_from_name
+from closp_core.data.timestamps import (
+    TIME_KEYS,
+    check_acquired,
+    first_time,
+    time_from_metadata,
+    time_from_name,
+)
+from closp_core.data.values import check_scene_values, range_flag, screen_chip
 from closp_core.errors import BandContractError, ConfigError
 from closp_core.labels import sort_labels
 
@@ -101,7 +121,8 @@ class SceneOptions:
     labels: tuple[str, ...] = ()  # our label space, applied to every chip
     chip_labeler: ChipLabeler | None = None  # per-chip extra labels
     acquired: dt.datetime | None = None  # overrides metadata / file names (UTC if naive)
-    s1_linear: bool | None = None  # None: from metadata, default dB
+    s1_linear: bool | None = None  # True: linear power, False: dB, None: from metadata / dB
+    units_check: bool = True  # refuse scenes whose values are in the wrong units (values.py)
     chip_size: int = CHIP_SIZE
     stride: int = CHIP_SIZE
     max_nodata: float = 0.1  # skip chips with a larger share of no-data pixels
@@ -168,13 +189,19 @@ def tags_say_linear(grid: BandGrid) -> bool | None:
 
 
 def scene_time(
-    grid: BandGrid, options: SceneOptions, name_hints: Sequence[str]
+    grid: BandGrid, options: SceneOptions, name_hints: Sequence[str], tally: Tally, what: str
 ) -> dt.datetime | None:
-    """Acquisition time: explicit option, dataset tags, then names (see module docstring)."""
+    """Acquisition time: explicit option, dataset tags, then names (see module docstring);
+    ``DataError`` for a given or tagged time outside the Sentinel era."""
     if options.acquired is not None:
-        return as_utc(options.acquired)
-    tag_times = (time_from_metadata(d.tags()) for d in grid.datasets.values())
-    return first_time([*tag_times, *(time_from_name(n) for n in name_hints)])
+        return check_acquired(options.acquired, what)
+    tags = [d.tags() for d in grid.datasets.values()]
+    tagged = first_time(time_from_metadata(t) for t in tags)
+    if tagged is not None:
+        return check_acquired(tagged, f"{what} (date tag)")
+    if any(k.lower() in TIME_KEYS for t in tags for k in t):
+        tally.flag("a date tag that is no date (time from the name, or none)", 1, "scenes")
+    return first_time(time_from_name(n) for n in name_hints)
 
 
 def chip_offsets(start: int, length: int, size: int, stride: int, cover_edges: bool) -> list[int]:
@@ -209,13 +236,30 @@ def offsets_in_bounds(
     )
 
 
+def sample_pixels(
+    grid: BandGrid, rows: Sequence[int], cols: Sequence[int], size: int
+) -> np.ndarray:
+    """Up to 3 x 3 chip windows spread over the scene -> ``(n, bands, size, size)`` raw pixels
+    (NaN no-data), for the scene-level value checks; leaves ``grid.inf_pixels`` as it was."""
+
+    def spread(offsets: Sequence[int]) -> list[int]:
+        return [offsets[i] for i in sorted({0, len(offsets) // 2, len(offsets) - 1})]
+
+    infinite = grid.inf_pixels
+    windows = [grid.read(r, c, size, size) for r in spread(rows) for c in spread(cols)]
+    grid.inf_pixels = infinite
+    return np.stack(windows)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Scene:
     scene_id: str
+    key_id: str  # scene_id made safe for keys
     sensor: Sensor
     source: str
     acquired: dt.datetime | None
     linear: bool
+    units_check: bool
     crs: CRS
     what: str
 
@@ -239,16 +283,20 @@ def iter_grid_chips(
             f"{what}: the bands' common area is {g.width}x{g.height} px, smaller than one "
             f"{size}x{size} chip"
         )
+    check_pixel_size(g.crs, g.transform, g.row0 + g.height // 2, g.col0 + g.width // 2, what)
     linear = options.s1_linear if options.s1_linear is not None else tags_say_linear(grid)
-    scene = _Scene(
-        scene_id, sensor, source, scene_time(grid, options, name_hints), bool(linear), g.crs, what
-    )
+    linear = bool(linear) and sensor is Sensor.S1
+    acquired = scene_time(grid, options, name_hints, tally, what)
     rows = chip_offsets(g.row0, g.height, size, stride, options.cover_edges)
     cols = chip_offsets(g.col0, g.width, size, stride, options.cover_edges)
     if options.aoi_bounds is not None:
         rows, cols = offsets_in_bounds(g, rows, cols, size, options.aoi_bounds, what)
         if not rows or not cols:
             return  # the scene only touches the area of interest: nothing to read
+    if options.units_check:
+        check_scene_values(sample_pixels(grid, rows, cols, size), sensor, linear, what)
+    scene = _Scene(payload_text(scene_id), key_part(scene_id), sensor, source, acquired, linear,
+                   options.units_check, g.crs, what)  # fmt: skip
     tally.expect(len(rows) * len(cols))
     produced = 0
     for row in rows:
@@ -259,9 +307,13 @@ def iter_grid_chips(
                 produced += 1
                 yield chip
     if grid.inf_pixels:
-        tally.flag("infinite pixels treated as no-data", grid.inf_pixels)
+        tally.flag("infinite pixels treated as no-data", grid.inf_pixels, "pixels")
     if produced == 0:
-        tally.flag(f"scene without a usable chip: {scene_id}")
+        tally.flag(f"scene without a usable chip: {scene_id}", 1, "scenes")
+    elif scene.key_id != scene_id:
+        tally.flag("scene id made safe for the key (scene_id keeps the original)", produced)
+    if produced and not g.transform.is_rectilinear:
+        tally.flag("rotated or skewed pixel grid (footprint: its true corners)", produced)
 
 
 def _block_chips(
@@ -278,14 +330,20 @@ def _block_chips(
     size = options.chip_size
     kept: list[tuple[int, np.ndarray]] = []
     for col in block:
-        arr = data[:, :, col - block[0] : col - block[0] + size]
+        arr, outside = screen_chip(
+            data[:, :, col - block[0] : col - block[0] + size],
+            scene.sensor,
+            scene.linear,
+            mask=scene.units_check,
+        )
+        if outside:
+            tally.flag(range_flag(scene.sensor, scene.linear, masked=scene.units_check))
         if float(np.isnan(arr).any(axis=0).mean()) > options.max_nodata:
             tally.skip(f"no-data share above {options.max_nodata:.0%}")
             continue
         kept.append((col, arr))
     transforms = [g.window_transform(row, col) for col, _ in kept]
-    quads = [box_quad(*_bounds(t, size)) for t in transforms]
-    places = locate_quads(g.crs, quads, scene.what)
+    places = locate_quads(g.crs, [pixel_quad(t, size, size) for t in transforms], scene.what)
     suffix = "" if size == CHIP_SIZE else f"_s{size}"
     for (col, arr), transform, (center, ring) in zip(kept, transforms, places, strict=True):
         pixels = prepare_chip(arr, scene.sensor, names, scene.linear, scene.what)
@@ -294,7 +352,7 @@ def _block_chips(
         )
         flag_unmapped(tally, unmapped)
         yield Chip(
-            key=f"{scene.source}/{scene.scene_id}/{scene.sensor.value}/r{row}_c{col}{suffix}",
+            key=f"{scene.source}/{scene.key_id}/{scene.sensor.value}/r{row}_c{col}{suffix}",
             sensor=scene.sensor,
             pixels=pixels,
             center=center,
@@ -307,12 +365,6 @@ def _block_chips(
             original_labels=original,
             unmapped_labels=unmapped,
         )
-
-
-def _bounds(transform: Affine, size: int) -> tuple[float, float, float, float]:
-    x0, y0 = transform @ (0, 0)
-    x1, y1 = transform @ (size, size)
-    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
 def prepare_chip(

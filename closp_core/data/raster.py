@@ -37,8 +37,15 @@ from rasterio.windows import Window
 
 from closp_core.bands import canonical_band_name
 from closp_core.data.chip import DataError
+from closp_core.data.keys import display_text
+from closp_core.data.vrt import check_regular_file, check_vrt, is_remote, sniff_format
 
 RASTER_ERRORS: tuple[type[Exception], ...] = (RasterioError, CPLE_BaseError)
+# GDAL drivers we read with: GeoTIFF/COG, JPEG2000 and (checked, see ``vrt.py``) VRT. Other
+# drivers GDAL would sniff (raw formats, ASCII grids, HDF, netCDF ...) are refused.
+READ_DRIVERS: frozenset[str] = frozenset(
+    {"GTiff", "JP2OpenJPEG", "JP2KAK", "JP2ECW", "JP2MrSID", "VRT"}
+)
 GDAL_CACHE_BYTES = 64 * 2**20  # GDAL's block cache (process-wide), see _cap_gdal_cache
 _BAND_TOKEN = re.compile(r"(?:^|(?<=[_\-.]))(B\d{1,2}A?|VV|VH)(?=[_\-.]|$)", re.IGNORECASE)
 KNOWN_BANDS: frozenset[str] = frozenset(
@@ -57,8 +64,12 @@ class BandRef:
 
 
 def band_from_file_name(stem: str) -> tuple[str, str] | None:
-    """``"T18SVG_..._B8A"`` -> ``("B8A", "T18SVG_..._")``: (canonical band, name prefix)."""
-    for match in _BAND_TOKEN.finditer(stem):
+    """``"T18SVG_..._B8A"`` -> ``("B8A", "T18SVG_..._")``: (canonical band, name prefix).
+
+    The *last* band token counts (``patch_for_vv_VH`` is VH): the band comes at the end of a
+    name, after scene ids that may contain band-like words, with at most suffixes like ``_10m``.
+    """
+    for match in reversed(list(_BAND_TOKEN.finditer(stem))):
         band = canonical_band_name(match.group(1))
         if band in KNOWN_BANDS:
             return band, stem[: match.start()]
@@ -74,16 +85,51 @@ def band_from_label(label: str | None) -> str | None:
 
 
 def open_raster(path: str, stack: ExitStack) -> DatasetReader:
-    """Open ``path`` with rasterio (any suffix: GDAL sniffs the format) or raise ``DataError``."""
+    """Open ``path`` with rasterio (any suffix: GDAL sniffs the format) or raise ``DataError``.
+
+    Local paths must be regular GeoTIFF/JPEG2000 files or VRTs that pass ``vrt.check_vrt``
+    (``vrt.sniff_format``; no FIFO or device), the driver must be one of ``READ_DRIVERS`` and
+    the georeference must place the pixel grid (``check_georeference``)."""
+    if not is_remote(path):
+        check_regular_file(path)
+        if sniff_format(path) == "vrt":
+            check_vrt(path)
     try:
         dataset = stack.enter_context(rasterio.open(path))
     except RASTER_ERRORS as err:
         raise DataError(
             f"{path}: not a readable raster (corrupt, truncated or not an image): {err}"
         ) from None
-    if dataset.crs is None:
-        raise DataError(f"{path}: has no CRS (no georeference); cannot place its chips on a map")
+    except UnicodeEncodeError:
+        raise DataError(
+            f"{display_text(path)}: the file name is not valid UTF-8 (undecodable bytes), "
+            "which GDAL cannot open; rename the file"
+        ) from None
+    if dataset.driver not in READ_DRIVERS:
+        raise DataError(
+            f"{path}: refused: a {dataset.driver} file; scenes are read from GeoTIFF/COG, "
+            "JPEG2000 or VRT files only"
+        )
+    check_georeference(dataset, path)
     return dataset
+
+
+def check_georeference(dataset: DatasetReader, path: str) -> None:
+    """``DataError`` unless ``dataset`` has a CRS and a finite, invertible geotransform."""
+    if dataset.crs is None:
+        if dataset.gcps[0]:
+            raise DataError(
+                f"{path}: has no usable geotransform (only ground control points, or a zero "
+                "pixel size); warp it onto a map grid first (e.g. gdalwarp -t_srs EPSG:32633)"
+            )
+        raise DataError(f"{path}: has no CRS (no georeference); cannot place its chips on a map")
+    transform = dataset.transform
+    if not all(math.isfinite(v) for v in transform[:6]):
+        raise DataError(f"{path}: its geotransform is not finite ({tuple(transform[:6])})")
+    if transform == Affine.identity():
+        raise DataError(f"{path}: has a CRS but no geotransform (pixel grid not placed on the map)")
+    if abs(transform.determinant) < 1e-300:
+        raise DataError(f"{path}: degenerate geotransform {tuple(transform[:6])} (zero pixel size)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,13 +207,26 @@ class BandGrid:
             count = self.datasets[ref.path].count
             if not 1 <= ref.index <= count:
                 raise DataError(f"{ref.path}: band {name} index {ref.index} of {count} bands")
+            dtype = self.datasets[ref.path].dtypes[ref.index - 1]
+            if "complex" in dtype:
+                raise DataError(
+                    f"{ref.path}: band {name} holds complex pixels ({dtype}), e.g. SAR SLC "
+                    "data; CLOSP reads detected backscatter (S1 GRD) or reflectance (S2): "
+                    "convert it to intensity first"
+                )
         ref_path = min(self.datasets, key=lambda p: abs(self.datasets[p].res[0]))
         ref = self._ref = self.datasets[ref_path]
         left, bottom, right, top = ref.bounds
         for path, dataset in self.datasets.items():
             b = dataset.bounds
             if dataset.crs != ref.crs:
-                b = transform_bounds(dataset.crs, ref.crs, *b)
+                try:
+                    b = transform_bounds(dataset.crs, ref.crs, *b)
+                except RASTER_ERRORS as err:
+                    raise DataError(
+                        f"{path}: its bounds cannot be placed in {ref.crs} ({err}); do its CRS "
+                        "and coordinates match?"
+                    ) from None
             left, bottom = max(left, min(b[0], b[2])), max(bottom, min(b[1], b[3]))
             right, top = min(right, max(b[0], b[2])), min(top, max(b[1], b[3]))
             if left >= right or bottom >= top:

@@ -14,6 +14,11 @@ Accepted inputs (each path a file or a folder; folders are not searched recursiv
 What happens next (grid, chips, no-data, sensor, S1 units, time, labels, keys) is described in
 ``chipping.py``. Units are one display string per scene: the file path of a stack, or
 ``<folder>/<prefix>*`` for a per-band group.
+
+Every problem with one path is that path's own ``DataError``: a path that does not exist, is a
+FIFO or device, or a folder that cannot be listed becomes a unit whose ``read`` raises it, so
+the other paths of the same run are read (only when *no* path holds a scene does ``units()``
+raise). Files are opened through ``raster.open_raster`` (regular files, checked VRTs).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class SceneSpec:
     stack: str | None = None  # a stacked file (bands from descriptions / band_names)
     band_names: tuple[str, ...] | None = None  # explicit names of the stack's bands
     name_hints: tuple[str, ...] = ()  # names that may carry the acquisition date
+    error: str | None = None  # why this path holds no readable scene (raised on read)
 
 
 def stack_bands(path: str, band_names: Sequence[str] | None) -> dict[str, BandRef]:
@@ -83,7 +89,15 @@ def discover_scenes(path: Path, band_names: Sequence[str] | None) -> list[SceneS
     if path.is_file():
         return [SceneSpec(path.stem, str(path), stack=str(path), band_names=_names(band_names),
                           name_hints=(path.stem, path.parent.name))]  # fmt: skip
-    files = sorted(p for p in path.iterdir() if is_raster_file(p))
+    if not path.is_dir():
+        raise DataError(
+            f"{path}: not a regular file or folder (a FIFO, device or socket); point at a "
+            "raster file or a scene folder"
+        )
+    try:
+        files = sorted(p for p in path.iterdir() if is_raster_file(p))
+    except OSError as err:
+        raise DataError(f"folder {path}: cannot be listed ({err.strerror or err})") from None
     if not files:
         raise DataError(
             f"folder {path}: no raster files (.tif, .tiff, .jp2, .vrt); point at a scene folder"
@@ -113,7 +127,18 @@ def discover_scenes(path: Path, band_names: Sequence[str] | None) -> list[SceneS
 
 
 def _names(band_names: Sequence[str] | None) -> tuple[str, ...] | None:
-    return None if band_names is None else tuple(band_names)
+    """``band_names`` as a tuple of strings; ``DataError`` for one string or a non-string."""
+    if band_names is None:
+        return None
+    if isinstance(band_names, str):
+        raise DataError(
+            f"band_names must be a list such as ['VV', 'VH'], got one string {band_names!r}"
+        )
+    names = tuple(band_names)
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name.strip():
+            raise DataError(f"band_names[{i}] is {name!r}; give every band a name such as 'VV'")
+    return names
 
 
 class SceneSource:
@@ -137,7 +162,9 @@ class SceneSource:
         self.paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
         self.options = options or SceneOptions()
         check_labels(self.options.labels, "scene labels")
-        self.band_names = band_names
+        self.band_names = _names(band_names)
+        if scene_id is not None and (not isinstance(scene_id, str) or not scene_id.strip()):
+            raise DataError(f"scene_id must be a non-empty string, got {scene_id!r}")
         self.scene_id = scene_id
         self._specs: dict[str, SceneSpec] | None = None
 
@@ -146,7 +173,13 @@ class SceneSource:
         if self._specs is None:
             specs: list[SceneSpec] = []
             for path in self.paths:
-                specs.extend(discover_scenes(existing_path(path, "scene"), self.band_names))
+                try:
+                    specs.extend(discover_scenes(existing_path(path, "scene"), self.band_names))
+                except DataError as err:
+                    specs.append(SceneSpec(path.name, str(path), error=str(err)))
+            if all(spec.error is not None for spec in specs):
+                reasons = "; ".join(str(spec.error) for spec in specs)
+                raise DataError(reasons or "no scene paths given; pass raster files or folders")
             if self.scene_id is not None:
                 if len(specs) != 1:
                     raise DataError(f"scene_id={self.scene_id!r} given, but {len(specs)} scenes")
@@ -167,6 +200,8 @@ def read_scene(
     spec: SceneSpec, options: SceneOptions, tally: Tally, source: str = "scene"
 ) -> Iterator[Chip]:
     """Chips of one ``SceneSpec`` (a generator: files stay open only while it runs)."""
+    if spec.error is not None:
+        raise DataError(spec.error)
     if spec.bands is not None:
         found = spec.bands
     else:

@@ -1,10 +1,23 @@
-"""Acquisition times from metadata values and file names, always as timezone-aware UTC."""
+"""Acquisition times from metadata values and file names, always as timezone-aware UTC.
+
+A Sentinel acquisition lies between ``FIRST_ACQUISITION`` (2014-04-03, launch of Sentinel-1A,
+the first Sentinel satellite) and now (plus one day of clock skew): ``check_acquired`` refuses
+anything else with a ``DataError`` (an explicit date, a metadata tag). A date found in a *name*
+outside that window is taken as not a date at all (``time_from_name``: names hold other
+numbers too). ``parse_time`` never raises: text that is no time, or a number that is no Unix
+time, gives ``None``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
+
+from closp_core.data.chip import DataError
+
+FIRST_ACQUISITION = dt.datetime(2014, 4, 3, tzinfo=dt.UTC)
+CLOCK_SKEW = dt.timedelta(days=1)
 
 # Metadata keys (compared lower-case) that hold an acquisition time, most specific first.
 TIME_KEYS: tuple[str, ...] = (
@@ -44,7 +57,10 @@ def parse_time(value: object) -> dt.datetime | None:
         seconds = float(value) / 1000.0 if abs(float(value)) > 1e11 else float(value)
         if seconds != seconds or seconds <= 0:  # NaN or unset
             return None
-        return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        except (OverflowError, OSError, ValueError):  # beyond year 9999
+            return None
     if hasattr(value, "item"):  # numpy scalar
         return parse_time(value.item())
     if not isinstance(value, str) or not value.strip():
@@ -52,13 +68,37 @@ def parse_time(value: object) -> dt.datetime | None:
     text = value.strip()
     try:
         return as_utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a UTC offset past year 1 or 9999
         pass
-    return time_from_name(text)
+    return _name_time(text)
+
+
+def is_plausible(value: dt.datetime) -> bool:
+    """Whether ``value`` (aware) lies in the Sentinel era: FIRST_ACQUISITION ... now + skew."""
+    return FIRST_ACQUISITION <= value <= dt.datetime.now(dt.UTC) + CLOCK_SKEW
+
+
+def check_acquired(value: dt.datetime | None, what: str) -> dt.datetime | None:
+    """``value`` in UTC, or ``DataError`` when it is no Sentinel acquisition time."""
+    if value is None:
+        return None
+    value = as_utc(value)
+    if not is_plausible(value):
+        raise DataError(
+            f"{what}: acquisition time {value.isoformat()} is outside the Sentinel era "
+            f"({FIRST_ACQUISITION.date()} until today); fix the date (tag or --date)"
+        )
+    return value
 
 
 def time_from_name(name: str) -> dt.datetime | None:
-    """A time embedded in a name: SAFE-style ``20160112T160632``, ISO date, or 8-digit date."""
+    """A time embedded in a name: SAFE-style ``20160112T160632``, ISO date, or 8-digit date;
+    ``None`` when there is none or it is outside the Sentinel era (then it is no date)."""
+    found = _name_time(name)
+    return found if found is not None and is_plausible(found) else None
+
+
+def _name_time(name: str) -> dt.datetime | None:
     match = _SAFE_STAMP.search(name)
     if match:
         try:
