@@ -215,17 +215,18 @@ class SampleReader:
         return self._crs[value]
 
     def _acquired(self, value: Any) -> dt.datetime | None:
-        """The ``timestamp`` attribute as UTC. Unset (absent, 0, NaN) is None; a value that
-        cannot be read or lies outside the Sentinel era is flagged and dropped."""
+        """The ``timestamp`` attribute as UTC. Unset (absent, 0, NaN, empty) is None; a value
+        that cannot be read or lies outside the Sentinel era is flagged and dropped."""
+        if hasattr(value, "item"):  # numpy scalar
+            value = value.item()
+        if _unset(value):
+            return None
         try:
             when = parse_time(value)
         except (ValueError, OverflowError, OSError):
             when = None
-        else:
-            if when is None and not (isinstance(value, str | bytes) and value.strip()):
-                return None
-            if when is not None and EARLIEST <= when <= dt.datetime.now(dt.UTC) + _DAY:
-                return when
+        if when is not None and EARLIEST <= when <= dt.datetime.now(dt.UTC) + _DAY:
+            return when
         self.tally.flag(f"timestamp unreadable or outside {EARLIEST:%Y}..today: ignored")
         return None
 
@@ -341,13 +342,14 @@ def _coords_quad(data: h5d.DatasetID, where: str) -> Quad:
 
 def locate_samples(samples: list[RawSample]) -> list[tuple[Any, Any]]:
     """(centre, ring) in WGS84 of samples sharing one CRS, in one transform; ``DataError`` if
-    the transform fails or a chip lands off the globe."""
-    found = locate_quads(samples[0].crs, [s.quad for s in samples], samples[0].where)
-    for sample, (center, ring) in zip(samples, found, strict=True):
-        points = np.array([center, *ring])
-        if not ((np.abs(points[:, 0]) <= 180).all() and (np.abs(points[:, 1]) <= 90).all()):
-            raise DataError(
-                f"{sample.where}: coords do not fit CRS {crs_name(sample.crs)} (the chip lands "
-                f"at {center[0]:.1f}, {center[1]:.1f}); check the 'crs' attribute"
-            )
-    return found
+    the transform fails or a chip lands off the globe (``geo.locate_quads`` checks both)."""
+    return locate_quads(samples[0].crs, [s.quad for s in samples], samples[0].where)
+
+
+def _unset(value: Any) -> bool:
+    """A ``timestamp`` attribute that says "unknown": absent, 0, NaN or empty text."""
+    if value is None:
+        return True
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == 0 or value != value
+    return isinstance(value, str | bytes) and not value.strip()

@@ -16,7 +16,7 @@ Written at test time (deterministic, ~7 MB, a few seconds; nothing here is commi
 
 ``write_big_cog(path)`` writes the byte-count scene: 10980 x 10980 px (one S2 tile), one
 uint16 band, COG tiled 512 and DEFLATE, filled with the real Virginia B04 strip repeated
-(so it compresses like imagery); ~160 MB, ~5 s.
+(so it compresses like imagery), + 1000 like the others; ~160 MB, ~5 s.
 
 ``python -m tests.data.stac_api.make_data OUT`` writes the files into ``OUT``.
 """
@@ -134,11 +134,11 @@ def write_big_cog(path: Path, size: int = BIG_SIZE) -> Path:
     source = (VIRGINIA / "T18SVG_20160112_B04.tif").resolve()
     with rasterio.open(source) as src:
         width, height = src.width, src.height
-    tiles = [
-        f'<SimpleSource><SourceFilename relativeToVRT="0">{source}</SourceFilename>'
+    tiles = [  # + OFFSET_DN like the small L2A-like files: the reader takes it off again
+        f'<ComplexSource><SourceFilename relativeToVRT="0">{source}</SourceFilename>'
         f'<SourceBand>1</SourceBand><SrcRect xOff="0" yOff="0" xSize="{width}" '
         f'ySize="{height}"/><DstRect xOff="{c}" yOff="{r}" xSize="{width}" ySize="{height}"/>'
-        "</SimpleSource>"
+        f"<ScaleOffset>{OFFSET_DN}</ScaleOffset><ScaleRatio>1</ScaleRatio></ComplexSource>"
         for r in range(0, size, height)
         for c in range(0, size, width)
     ]

@@ -1,0 +1,187 @@
+"""Add imagery: upload GeoTIFFs, fetch a STAC API search for an area and dates, or read a folder
+allowed by settings — ingested by the app's one background job while everyone keeps searching."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from closp_core.bands import Sensor
+from closp_core.data import SceneOptions, SceneSource
+from closp_core.data.aoi import Aoi
+from closp_core.data.stac_api import StacQuery, StacSearchSource, list_collections
+from closp_core.errors import ClospError
+from closp_core.labels import LABELS
+from ui import session
+from ui.jobs import JobStatus
+from ui.resources import AppContext, explain, get_context, job_runner, start_ingest_job
+from ui.imports import allowed_import_path, save_uploads
+from ui.mapview import LAST_BOUNDS
+from ui.text import md, md_code
+
+SENSOR_CHOICES = {"auto": "From the bands", "s1": "Sentinel-1 (SAR)", "s2": "Sentinel-2 (optical)"}
+_COLLECTIONS = "s_stac_collections"  # (api url, [(id, title)]) of the last listing
+
+
+@st.fragment(run_every=1.0)
+def job_panel() -> None:
+    """The job, live for every session: progress, rate, ETA, cancel, the last run's summary."""
+    runner = job_runner()
+    status = runner.status()
+    if status.state == "idle":
+        st.caption("No imagery is being added right now.")
+        return
+    if status.active:
+        share = status.done / status.expected if status.expected else 0.0
+        eta = f", about {status.eta_s:.0f} s left" if status.eta_s is not None else ""
+        st.progress(
+            min(share, 1.0),
+            text=f"{md(status.title)}: {status.done} of {status.expected or '?'} chips "
+            f"({status.rate:.1f} chips/s{eta}). New chips are searchable as they arrive.",
+        )
+        if status.state == "running":
+            st.button("Cancel", key="job_cancel", on_click=runner.cancel)
+        else:
+            st.caption("Cancelling after the current batch…")
+        return
+    finished(status)
+
+
+def finished(status: JobStatus) -> None:
+    """What the last job did (its summary is shown as plain text)."""
+    what = {"done": st.success, "cancelled": st.warning, "failed": st.error}[status.state]
+    what(f"{md(status.title)}: {status.state} after {status.seconds:.0f} s.")
+    st.code(status.report or "(nothing to report)", language=None)
+
+
+def scene_options(prefix: str) -> SceneOptions:
+    """Sensor, date and labels for every chip of the imagery (widgets keyed by ``prefix``)."""
+    left, mid = st.columns(2)
+    sensor = left.selectbox(
+        "Sensor", list(SENSOR_CHOICES), format_func=SENSOR_CHOICES.__getitem__, key=f"{prefix}_s"
+    )
+    day = mid.date_input("Acquired (when not in the file)", value=None, key=f"{prefix}_d")
+    labels = st.multiselect("Labels for every chip (optional)", LABELS, key=f"{prefix}_l")
+    return SceneOptions(
+        sensor=None if sensor == "auto" else Sensor.parse(sensor),
+        labels=tuple(labels),
+        acquired=dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None,
+    )
+
+
+def upload_tab(ctx: AppContext, busy: bool) -> None:
+    files = st.file_uploader(
+        f"GeoTIFF / COG files: band stacks, or one file per band (at most "
+        f"{ctx.settings.upload_max_mb} MB each)",
+        type=["tif", "tiff"],
+        accept_multiple_files=True,
+        key="upload_files",
+    )
+    options = scene_options("up")
+    if st.button("Add these files", disabled=busy or not files, type="primary", key="up_go"):
+        try:
+            folder = save_uploads(
+                [(f.name, f.getvalue()) for f in files or []],
+                ctx.settings.data_dir,
+                ctx.settings.upload_max_mb,
+            )
+            start_ingest_job(
+                ctx, f"{len(files or [])} uploaded file(s)", lambda: [SceneSource(folder, options)]
+            )
+        except ClospError as exc:
+            st.error(explain(exc, ctx.settings))
+            return
+        st.rerun()
+
+
+def stac_area() -> tuple[Aoi | None, str]:
+    """The drawn area, else the last map view of the Search page; and how to say it."""
+    state = session.current_state()
+    if state.area:
+        return Aoi.from_geojson({"type": "Polygon", "coordinates": [list(state.area)]}), (
+            f"the area drawn on the map ({len(state.area) - 1} corners)"
+        )
+    bounds = st.session_state.get(LAST_BOUNDS)
+    if bounds:
+        return Aoi.from_bbox(bounds), "the map view: " + ", ".join(f"{v:.3f}" for v in bounds)
+    return None, ""
+
+
+def stac_tab(ctx: AppContext, busy: bool) -> None:
+    url = st.text_input("STAC API", value=ctx.settings.stac_api_url, key="stac_url")
+    listed = st.session_state.get(_COLLECTIONS)
+    if st.button("List its collections", key="stac_list"):
+        try:
+            st.session_state[_COLLECTIONS] = listed = (url, list_collections(url))
+        except ClospError as exc:
+            st.error(explain(exc, ctx.settings))
+    choices = dict(listed[1]) if listed and listed[0] == url else {}
+    collections = st.multiselect(
+        "Collections", list(choices), format_func=lambda c: f"{c} — {choices[c]}", key="stac_c"
+    )
+    aoi, where = stac_area()
+    if aoi is None:
+        st.info("Draw an area on the Search page's map, or move the map there, first.")
+    else:
+        st.caption(f"Area: {md(where)}")
+    today = dt.date.today()
+    left, right = st.columns(2)
+    start = left.date_input("From", value=today - dt.timedelta(days=14), key="stac_from")
+    end = right.date_input("To", value=today, key="stac_to")
+    most = st.number_input("At most this many items", 1, 500, 10, key="stac_max")
+    options = scene_options("stac")
+    ready = aoi is not None and bool(collections) and not busy
+    if st.button("Fetch and add", disabled=not ready, type="primary", key="stac_go"):
+        try:
+            assert aoi is not None
+            query = StacQuery(url, tuple(collections), aoi, f"{start}/{end}", max_items=int(most))
+            title = f"STAC {', '.join(collections)} {start}/{end}"
+            start_ingest_job(ctx, title, lambda: [StacSearchSource(query, options)])
+        except ClospError as exc:
+            st.error(explain(exc, ctx.settings))
+            return
+        st.rerun()
+
+
+def folder_tab(ctx: AppContext, busy: bool) -> None:
+    roots = ctx.settings.import_paths
+    if not roots:
+        st.info(
+            "The app reads no folders by path. To allow some, start it with `CLOSP_IMPORT_DIRS` "
+            "set to them (separated by `:`)."
+        )
+        return
+    st.caption("Allowed: " + ", ".join(md_code(r) for r in roots))
+    text = st.text_input("A scene file or folder inside them", key="dir_path")
+    options = scene_options("dir")
+    if st.button("Add this folder", disabled=busy or not text, type="primary", key="dir_go"):
+        try:
+            path = allowed_import_path(text, ctx.settings)
+            start_ingest_job(ctx, f"folder {path.name}", lambda: [SceneSource(path, options)])
+        except ClospError as exc:
+            st.error(explain(exc, ctx.settings))
+            return
+        st.rerun()
+
+
+def page() -> None:
+    ctx = get_context()
+    st.subheader("Add imagery")
+    job_panel()
+    if ctx.store is None or ctx.embedder is None:
+        return  # app.py has shown what is missing
+    if not ctx.store.writable:
+        st.warning("The index is read-only: searching works, adding imagery does not.")
+        return
+    busy = job_runner().status().active
+    upload, stac, folder = st.tabs(["Upload files", "Fetch from a STAC API", "Folder on the server"])
+    with upload:
+        upload_tab(ctx, busy)
+    with stac:
+        stac_tab(ctx, busy)
+    with folder:
+        folder_tab(ctx, busy)
+
+
+page()

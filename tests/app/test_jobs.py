@@ -1,0 +1,103 @@
+"""The app's background ingest job (``ui.jobs``): real readers, a real model, a real store.
+
+A ``GatedScene`` is the real scene reader that waits at a gate before each chip, so a test can
+hold a job in the middle of its run (to start a second one, to search, to cancel)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from closp_core.data import SceneSource
+from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.samples import SAMPLES_DIR
+from closp_core.embedder import Embedder
+from closp_core.settings import Settings
+from closp_core.store import VectorStore, open_store
+from ingest.pipeline import BatchHook, Ingestor
+from ui.jobs import CANCELLED, DONE, FAILED, RUNNING, JobBusyError, JobRunner
+
+SPAIN_S1 = SAMPLES_DIR / "sen1floods11-spain" / "Spain_7370579_S1Hand.tif"  # 25 chips
+
+
+class GatedScene(SceneSource):
+    """The scene reader, one chip per ``gate`` release (``None``: no gate)."""
+
+    def __init__(self, path: Path, gate: threading.Semaphore | None = None) -> None:
+        super().__init__(path)
+        self.gate = gate
+
+    def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
+        for chip in super().read(unit, tally):
+            if self.gate is not None and not self.gate.acquire(timeout=60):
+                raise DataError("test gate never opened")
+            yield chip
+
+
+@pytest.fixture
+def store(tmp_path: Path, rn_embedder: Embedder) -> Iterator[VectorStore]:
+    with open_store(Settings(data_dir=tmp_path), rn_embedder.model_id) as opened:
+        yield opened
+
+
+def ingestor_of(embedder: Embedder, store: VectorStore, data_dir: Path):  # type: ignore[no-untyped-def]
+    def make(on_batch: BatchHook, cancel: threading.Event) -> Ingestor:
+        return Ingestor(
+            embedder, store, data_dir, batch_size=4, progress=False, threads=1,
+            on_batch=on_batch, cancel=cancel,
+        )  # fmt: skip
+
+    return make
+
+
+def test_job_runs_in_the_background_and_reports(
+    store: VectorStore, rn_embedder: Embedder, tmp_path: Path
+) -> None:
+    runner = JobRunner()
+    runner.start("Spain S1", lambda: [SceneSource(SPAIN_S1)], ingestor_of(rn_embedder, store, tmp_path))
+    status = runner.wait(timeout=300)
+    assert status.state == DONE and status.done == 25 == store.count()
+    assert "indexed 25 chips" in status.report and status.rate > 0
+    assert status.eta_s is None and not status.active
+
+
+def test_one_job_at_a_time_searching_goes_on_and_cancel_keeps_acknowledged_chips(
+    store: VectorStore, rn_embedder: Embedder, tmp_path: Path
+) -> None:
+    gate = threading.Semaphore(0)
+    runner = JobRunner()
+    make = ingestor_of(rn_embedder, store, tmp_path)
+    runner.start("gated", lambda: [GatedScene(SPAIN_S1, gate)], make)
+    assert runner.status().state == RUNNING
+    with pytest.raises(JobBusyError, match="already running"):
+        runner.start("second", lambda: [SceneSource(SPAIN_S1)], make)
+    for _ in range(8):  # two batches of 4
+        gate.release()
+    while runner.status().done < 8:
+        runner.wait(timeout=0.05)
+    assert store.count() >= 8  # searchable while the job runs
+    assert len(store.search(store.get([next(store.iter_records()).key], with_vectors=True)[0].vector, limit=5)) == 5  # type: ignore[arg-type]
+    runner.cancel()
+    for _ in range(25):
+        gate.release()
+    status = runner.wait(timeout=300)
+    assert status.state == CANCELLED
+    assert status.done == store.count() < 25
+    assert "cancelled" in status.report
+
+
+def test_a_job_that_cannot_start_says_why(
+    store: VectorStore, rn_embedder: Embedder, tmp_path: Path
+) -> None:
+    runner = JobRunner()
+    runner.start(
+        "missing", lambda: [SceneSource(tmp_path / "nowhere")], ingestor_of(rn_embedder, store, tmp_path)
+    )
+    status = runner.wait(timeout=60)
+    assert status.state == FAILED and "no such file or folder" in status.report
+    assert store.count() == 0
+    runner.start("again", lambda: [SceneSource(SPAIN_S1)], ingestor_of(rn_embedder, store, tmp_path))
+    assert runner.wait(timeout=300).state == DONE  # a failed job does not block the next

@@ -1,0 +1,167 @@
+"""The app's one background ingest job: owned by the process, seen by every session.
+
+The embedded index has exactly one owning process, the app, so imagery added from the app is
+ingested by the app itself: a ``JobRunner`` (one per process, ``st.cache_resource``) runs at most
+one job at a time in a daemon thread with the app's own model and store handle. A job outlives
+the session that started it (reloading the page, closing the tab), every session sees its
+progress (chips done of those expected, chips/s, ETA) and may cancel it, and each batch is
+searchable as soon as the store acknowledges it: the store takes upserts while other threads
+search (Qdrant Edge is safe for that; tested).
+
+Two rules keep the app responsive while a job runs:
+
+- the job's forward passes run with the background thread budget of ``Embedder.threads_for``
+  (one core left to query encoding and searches), and
+- the job never builds the HNSW graph (``optimize()`` blocks the whole process for minutes on a
+  large index): new chips are searched exactly, which is correct and fast enough for the
+  thousands a job adds; the graph is rebuilt explicitly (``python -m ingest optimize`` while
+  the app is stopped, or by a Qdrant server's own background optimiser).
+
+Nothing here imports Streamlit: the page (``app_pages/add_imagery.py``) renders ``status()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from closp_core.data import ChipSource
+from closp_core.errors import ClospError
+from ingest.pipeline import BatchHook, Ingestor, IngestSummary
+
+log = logging.getLogger(__name__)
+
+IDLE, RUNNING, CANCELLING, DONE, CANCELLED, FAILED = (
+    "idle",
+    "running",
+    "cancelling",
+    "done",
+    "cancelled",
+    "failed",
+)
+ACTIVE = frozenset({RUNNING, CANCELLING})
+
+
+class JobBusyError(ClospError):
+    """A job is already running; one at a time."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JobStatus:
+    """A snapshot of the job, safe to read from any session."""
+
+    state: str = IDLE
+    title: str = ""
+    done: int = 0  # chips acknowledged by the store
+    expected: int = 0  # chips the readers announced so far
+    started: float | None = None  # time.monotonic()
+    finished: float | None = None
+    report: str = ""  # the run's summary, or what went wrong
+    failed_units: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def seconds(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def rate(self) -> float:
+        """Chips per second so far."""
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the current rate (None while unknown)."""
+        if not self.active or self.rate <= 0 or self.expected <= self.done:
+            return None
+        return (self.expected - self.done) / self.rate
+
+
+# Builds the sources of a job inside its thread (a STAC search, for one, takes time and may fail)
+SourceFactory = Callable[[], Sequence[ChipSource]]
+# Builds the Ingestor of a job from its hooks (on_batch, cancel)
+IngestorFactory = Callable[[BatchHook, threading.Event], Ingestor]
+
+
+class JobRunner:
+    """At most one background ingest job per process (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._status = JobStatus()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def status(self) -> JobStatus:
+        with self._lock:
+            return self._status
+
+    def _update(self, **changes: object) -> None:
+        with self._lock:
+            self._status = dataclasses.replace(self._status, **changes)  # type: ignore[arg-type]
+
+    def start(self, title: str, sources: SourceFactory, ingestor: IngestorFactory) -> None:
+        """Start a job; ``JobBusyError`` when one is running."""
+        with self._lock:
+            if self._status.active:
+                raise JobBusyError(
+                    f"a job is already running ({self._status.title}); wait for it or cancel it"
+                )
+            self._cancel = threading.Event()
+            self._status = JobStatus(state=RUNNING, title=title, started=time.monotonic())
+            self._thread = threading.Thread(
+                target=self._run, args=(sources, ingestor, self._cancel), daemon=True,
+                name="closp-ingest-job",
+            )  # fmt: skip
+            self._thread.start()
+
+    def cancel(self) -> None:
+        """Ask the running job to stop after its current batch (acknowledged chips stay)."""
+        with self._lock:
+            if self._status.state == RUNNING:
+                self._cancel.set()
+                self._status = dataclasses.replace(self._status, state=CANCELLING)
+
+    def wait(self, timeout: float | None = None) -> JobStatus:
+        """Block until the job's thread ends (tests, shutdown); the final status."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.status()
+
+    def _progress(self, done: int, expected: int) -> None:
+        self._update(done=done, expected=max(expected, done))
+
+    def _run(
+        self, sources: SourceFactory, ingestor: IngestorFactory, cancel: threading.Event
+    ) -> None:
+        summary: IngestSummary | None = None
+        try:
+            summary = ingestor(self._progress, cancel).run_many(list(sources()))
+        except ClospError as exc:
+            self._update(state=FAILED, finished=time.monotonic(), report=str(exc))
+            return
+        except Exception as exc:  # our bug: say so in every session instead of dying silently
+            log.exception("the ingest job failed")
+            self._update(
+                state=FAILED,
+                finished=time.monotonic(),
+                report=f"unexpected error, please report it (the app's log has the "
+                f"traceback): {type(exc).__name__}: {exc}",
+            )
+            return
+        self._update(
+            state=CANCELLED if summary.cancelled else DONE,
+            finished=time.monotonic(),
+            done=summary.indexed + summary.already_indexed,
+            report=summary.report(),
+            failed_units=tuple(summary.failed),
+        )
