@@ -126,6 +126,8 @@ class Embedder:
             torch.set_num_threads(self.threads)  # this thread, and threads started from now on
         self.batch_size = batch_size or default_batch_size(self.device)
         self.precision: Precision = precision
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed chip shapes: pick the fastest kernels
         self.model = model.eval().to(self.device)
         for encoder in (self.model.s1_encoder, self.model.s2_encoder):
             encoder.to(memory_format=torch.channels_last)

@@ -122,8 +122,10 @@ class Ingestor:
         with (
             bar,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews") as previews,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer,
             open_reader(sources, units, size, self.workers, self.data_dir, pin) as events,
         ):
+            held: _Embedded | None = None  # embedded, written while the next batch embeds
             for event in events:
                 if isinstance(event, UnitReport):
                     _note_unit(event, summary, progress)
@@ -131,26 +133,33 @@ class Ingestor:
                 if self.cancel is not None and self.cancel.is_set():
                     summary.cancelled = True
                     break
-                batch = progress.take(event)
-                self._ingest_batch(batch, previews, summary)
-                progress.done(len(batch))
+                taken = progress.take(event)
+                batch = self._unindexed(taken, summary)
+                writing = self._write(writer, held)
+                embedded = self._embed(batch, previews, handled=len(taken))
+                _acknowledge(writing, held, progress, summary)
+                held = embedded
                 if progress.exhausted:
                     break
+            _acknowledge(self._write(writer, held), held, progress, summary)
             bar.total = bar.n
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _ingest_batch(
-        self, batch: ChipBatch, pool: ThreadPoolExecutor, summary: IngestSummary
-    ) -> None:
-        if not self.force and len(batch):
-            present = {rec.key for rec in self.store.get([chip.key for chip in batch.chips])}
-            if present:
-                summary.already_indexed += len(present)
-                keep = [i for i, chip in enumerate(batch.chips) if chip.key not in present]
-                batch = batch.select(keep)
+    def _unindexed(self, batch: ChipBatch, summary: IngestSummary) -> ChipBatch:
+        """``batch`` without the chips already in the store (all of it with ``force``)."""
+        if self.force or not len(batch):
+            return batch
+        present = {rec.key for rec in self.store.get([chip.key for chip in batch.chips])}
+        if not present:
+            return batch
+        summary.already_indexed += len(present)
+        return batch.select([i for i, chip in enumerate(batch.chips) if chip.key not in present])
+
+    def _embed(self, batch: ChipBatch, pool: ThreadPoolExecutor, handled: int) -> _Embedded:
+        """Vectors and previews (rendered on ``pool`` meanwhile) -> records to write."""
         if not len(batch):
-            return
+            return _Embedded([], handled)
         rendered: Future[list[dict[str, str]]] | None = None
         if batch.previews is None:
             rendered = pool.submit(_write_previews, batch.chips, batch.array(), self.data_dir)
@@ -160,8 +169,37 @@ class Ingestor:
             _record(chip, vector, chip_paths)
             for chip, vector, chip_paths in zip(batch.chips, vectors, paths, strict=True)
         ]
-        self.store.upsert(records)
-        summary.indexed += len(records)
+        return _Embedded(records, handled)
+
+    def _write(self, writer: ThreadPoolExecutor, held: _Embedded | None) -> Future[int] | None:
+        """Start writing ``held`` on the writer thread (store calls never overlap: the next
+        skip check runs before this starts, and this ends before the next one)."""
+        if held is None or not held.records:
+            return None
+        return writer.submit(self.store.upsert, held.records)
+
+
+@dataclasses.dataclass
+class _Embedded:
+    """Records of one batch, ready to write; ``handled`` counts its already-indexed chips too."""
+
+    records: list[ChipRecord]
+    handled: int
+
+
+def _acknowledge(
+    writing: Future[int] | None,
+    held: _Embedded | None,
+    progress: _Progress,
+    summary: IngestSummary,
+) -> None:
+    """Wait until the store acknowledged ``held`` (raising its error), then count it."""
+    if held is None:
+        return
+    if writing is not None:
+        writing.result()
+    summary.indexed += len(held.records)
+    progress.done(held.handled)
 
 
 class _Progress:
@@ -175,11 +213,12 @@ class _Progress:
         self.units, self.limit, self.bar, self.hook = len(units), limit, bar, hook
         self.expected: dict[str, int] = {}
         self.skipped = 0
-        self.handled = 0  # chips taken from the readers, acknowledged or already indexed
+        self.taken = 0  # chips taken from the readers
+        self.handled = 0  # of those, acknowledged by the store or found already indexed
 
     @property
     def exhausted(self) -> bool:
-        return self.limit is not None and self.handled >= self.limit
+        return self.limit is not None and self.taken >= self.limit
 
     def announce(self, expected: Mapping[str, int]) -> None:
         self.expected.update(expected)
@@ -187,8 +226,9 @@ class _Progress:
     def take(self, batch: ChipBatch) -> ChipBatch:
         """The part of ``batch`` within ``limit``."""
         self.announce(batch.expected)
-        if self.limit is not None and self.handled + len(batch) > self.limit:
-            return batch.head(self.limit - self.handled)
+        if self.limit is not None and self.taken + len(batch) > self.limit:
+            batch = batch.head(self.limit - self.taken)
+        self.taken += len(batch)
         return batch
 
     def total(self) -> int:
