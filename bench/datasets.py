@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,23 +117,48 @@ def _utm_coords(x0: float, y0: float) -> np.ndarray:
     return np.stack([x0 + 10 * cols + 5, y0 - 10 * rows - 5]).astype(np.float64)
 
 
-def crisislandmark_root(root: Path, count: int) -> Path:
-    """``count`` CrisisLandMark samples (half S1, half S2) in the published layout."""
+def crisislandmark_root(root: Path, count: int, parts: int | None = None) -> Path:
+    """``count`` CrisisLandMark samples (half S1, half S2) in the published layout: shards
+    ``benv2s{1,2}_part<p>.h5`` written by ``parts`` processes at once (default: one per core,
+    at most 8), ``crisislandmark.h5`` linking every key into them, ``metadata.parquet``."""
     if _done(root):
         return root
     root.mkdir(parents=True, exist_ok=True)
+    parts = parts or min(8, os.cpu_count() or 1)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(parts, mp_context=context) as pool:
+        jobs = [(root, part, parts, count) for part in range(parts)]
+        written = list(pool.map(_write_shards, *zip(*jobs, strict=True)))
+    shard_of = {key: shard for part in written for key, shard in part.items()}
+    keys = sorted(shard_of)
+    with h5py.File(root / "crisislandmark.h5", "w") as index:
+        for key in keys:
+            index[key] = h5py.ExternalLink(shard_of[key], f"/{key}")
+    table = pa.table(
+        {
+            "key": keys,
+            "labels": [LABELS[int(key.split("_")[1]) % len(LABELS)] for key in keys],
+            "split": ["corpus"] * count,
+        }
+    )
+    pq.write_table(table, root / "metadata.parquet")
+    _mark(root)
+    return root
+
+
+def _write_shards(root: Path, part: int, parts: int, count: int) -> dict[str, str]:
+    """Samples ``part``, ``part + parts`` ... of ``count`` -> {key: shard file name}."""
     chips = _sample_chips()
     blosc = dict(hdf5plugin.Blosc(cname="zstd", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
-    keys: list[str] = []
-    shards = {"benv2s1": "benv2s1_part1.h5", "benv2s2": "benv2s2_part1.h5"}
+    names = {s: f"benv2{s.value}_part{part + 1}.h5" for s in Sensor}
+    where: dict[str, str] = {}
     with (
-        h5py.File(root / shards["benv2s1"], "w") as s1,
-        h5py.File(root / shards["benv2s2"], "w") as s2,
+        h5py.File(root / names[Sensor.S1], "w") as s1,
+        h5py.File(root / names[Sensor.S2], "w") as s2,
     ):
-        for i in range(count):
+        for i in range(part, count, parts):
             sensor = Sensor.S2 if i % 2 else Sensor.S1
-            prefix = "benv2s2" if sensor is Sensor.S2 else "benv2s1"
-            key = f"{prefix}_{i:07d}"
+            key = f"benv2{sensor.value}_{i:07d}"
             image = chips[sensor][(i // 2) % len(chips[sensor])]
             image = np.ascontiguousarray(np.rot90(image, k=i % 4, axes=(1, 2)))
             if sensor is Sensor.S1:
@@ -144,20 +170,8 @@ def crisislandmark_root(root: Path, count: int) -> Path:
             group.attrs["crs"] = 32633
             group.attrs["labels"] = LABELS[i % len(LABELS)]
             group.attrs["timestamp"] = "2017-06-13T10:10:31"
-            keys.append(key)
-    with h5py.File(root / "crisislandmark.h5", "w") as index:
-        for key in keys:
-            index[key] = h5py.ExternalLink(shards[key.split("_")[0]], f"/{key}")
-    table = pa.table(
-        {
-            "key": keys,
-            "labels": [LABELS[i % len(LABELS)] for i in range(count)],
-            "split": ["corpus"] * count,
-        }
-    )
-    pq.write_table(table, root / "metadata.parquet")
-    _mark(root)
-    return root
+            where[key] = names[sensor]
+    return where
 
 
 def stac_item(root: Path, repeats: int, base_url: str) -> Path:
