@@ -87,17 +87,27 @@ def sample_chips(source: ChipSource, per_sensor: int) -> dict[Sensor, np.ndarray
     return {sensor: np.stack(chips) for sensor, chips in found.items() if chips}
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (reader processes)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def encoder_rates(
-    embedder: Embedder, samples: dict[Sensor, np.ndarray], seconds: float
+    embedder: Embedder, samples: dict[Sensor, np.ndarray], seconds: float, cpu: dict[Sensor, float]
 ) -> dict[Sensor, float]:
-    """Chips/s of ``encode_images`` per sensor, each encoding its sample for ``seconds``."""
+    """Chips/s of ``encode_images`` per sensor, each encoding its sample for ``seconds``;
+    CPU seconds per chip go into ``cpu``."""
     rates = {}
     for sensor, chips in samples.items():
-        done, start = 0, time.perf_counter()
+        done, start, used = 0, time.perf_counter(), cpu_seconds()
         while (elapsed := time.perf_counter() - start) < seconds or done == 0:
             embedder.encode_images(chips, sensor)
             done += len(chips)
         rates[sensor] = done / elapsed
+        cpu[sensor] = (cpu_seconds() - used) / done
     return rates
 
 
@@ -111,7 +121,8 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats()
     for sensor, chips in samples.items():  # warm-up
         embedder.encode_images(chips[: embedder.batch_size], sensor)
-    before = encoder_rates(embedder, samples, job["encoder_seconds"])
+    cpu: dict[Sensor, float] = {}
+    before = encoder_rates(embedder, samples, job["encoder_seconds"], cpu)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
@@ -126,11 +137,13 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
                 workers=job["workers"],
                 on_batch=lambda done, total: acks.append((time.perf_counter(), done)),
             )
+            used = cpu_seconds()
             summary = ingestor.run(source)
+            used = cpu_seconds() - used
             mix = {Sensor.parse(k): v for k, v in store.counts_by("sensor").items()}
         finally:
             store.close()
-    after = encoder_rates(embedder, samples, job["encoder_seconds"])
+    after = encoder_rates(embedder, samples, job["encoder_seconds"], {})
     mean = {s: (before[s] + after[s]) / 2 for s in before}
     seconds = sum(n / mean[s] for s, n in mix.items() if n)
     gpu_gb = torch.cuda.max_memory_allocated() / 1e9 if embedder.device.type == "cuda" else 0
@@ -142,6 +155,10 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         "encoder": summary.indexed / seconds if seconds else 0.0,
         "encoder_before": _combined(before, mix),
         "encoder_after": _combined(after, mix),
+        "cpu_ms": 1000 * used / max(1, summary.indexed),  # all threads and reader processes
+        "encoder_cpu_ms": 1000
+        * sum(n * cpu[s] for s, n in mix.items() if n)
+        / max(1, sum(mix.values())),
         "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
         "gpu_gb": gpu_gb,
         "load": (load + os.getloadavg()[0]) / 2,
@@ -177,18 +194,21 @@ def prepare(reader: str, data: Path, size: int, base_url: str | None) -> str:
 HEADER = (
     f"{'reader':>14} {'chips':>6} {'batch':>5} {'wrk':>3} {'thr':>3} {'end-to-end/s':>12} "
     f"{'steady/s':>8} {'encoder/s':>9} {'(before/after)':>15} {'ratio':>6} {'RSS GB':>6} "
-    f"{'GPU GB':>6} {'load':>5}"
+    f"{'GPU GB':>6} {'load':>5} {'CPU ms/chip e2e/enc':>19} {'CPU ratio':>9}"
 )
 
 
 def row(reader: str, r: dict[str, Any], workers: int) -> str:
     ratio = r["end_to_end"] / r["encoder"] if r["encoder"] else 0.0
     span = f"{r['encoder_before']:.0f}/{r['encoder_after']:.0f}"
+    cpu_span = f"{r['cpu_ms']:.1f}/{r['encoder_cpu_ms']:.1f}"
+    cpu_ratio = r["encoder_cpu_ms"] / r["cpu_ms"] if r["cpu_ms"] else 0.0
     failed = f"  ({r['failed']} units FAILED)" if r["failed"] else ""
     return (
         f"{reader:>14} {r['chips']:>6} {r['batch']:>5} {workers:>3} {r['threads']:>3} "
         f"{r['end_to_end']:>12.1f} {r['steady']:>8.1f} {r['encoder']:>9.1f} {span:>15} "
-        f"{ratio:>6.0%} {r['rss_gb']:>6.2f} {r['gpu_gb']:>6.2f} {r['load']:>5.1f}{failed}"
+        f"{ratio:>6.0%} {r['rss_gb']:>6.2f} {r['gpu_gb']:>6.2f} {r['load']:>5.1f} "
+        f"{cpu_span:>19} {cpu_ratio:>9.0%}{failed}"
     )
 
 
@@ -243,7 +263,9 @@ def main() -> None:
     print(
         "end-to-end = read + preprocess + embed + previews + upsert (index build excluded); "
         "steady = the same from the first acknowledged batch on (start-up left out); "
-        "ratio = end-to-end / encoder-only"
+        "ratio = end-to-end / encoder-only; CPU ratio = encoder-only CPU per chip / end-to-end "
+        "CPU per chip (all threads and reader processes): the ratio to expect where the CPU "
+        "bounds both, less sensitive to other load than the wall-clock ratio"
     )
 
 

@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import pickle
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -44,6 +45,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from closp_core.bands import Sensor
 from closp_core.data import ChipSource
 from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.errors import ConfigError
 from ingest.previews import write_chip_previews
 
 AHEAD = 2  # batches the reader thread may have waiting
@@ -184,7 +186,13 @@ def open_reader(
             yield events
         return
     loader = _process_loader(sources, units, batch_size, workers, preview_dir, pin)
-    events = iter(loader)
+    try:
+        events = iter(loader)  # starts the workers: the sources travel to them pickled
+    except (pickle.PicklingError, AttributeError, TypeError) as err:
+        raise ConfigError(
+            f"ingest workers cannot take these sources ({err}); use workers=0 "
+            "(CLOSP_INGEST_WORKERS=0, --workers 0) or give the sources picklable parts"
+        ) from None
     try:
         yield events
     finally:

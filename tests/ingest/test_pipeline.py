@@ -15,6 +15,7 @@ from closp_core.bands import Sensor
 from closp_core.data import BigEarthNetSource, Chip, DataError, Tally
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.embedder import Embedder
+from closp_core.errors import ConfigError
 from closp_core.settings import Settings
 from closp_core.store import VectorStore, open_store
 from ingest.pipeline import Ingestor
@@ -174,3 +175,13 @@ def test_previews_folder_may_vanish_between_runs(
         folder.rmdir()
     ingestor.run(BigEarthNetSource(S1_PATCHES))
     assert len(list(previews.rglob("*.jpg"))) == 6 and not list(previews.rglob("*.tmp"))
+
+
+def test_workers_need_picklable_sources(
+    rn_embedder: Embedder, store: VectorStore, settings: Settings
+) -> None:
+    source = BigEarthNetSource(S1_PATCHES)
+    source.options = dataclasses.replace(source.options, chip_labeler=lambda window: [])
+    ingestor = Ingestor(rn_embedder, store, settings.data_dir, progress=False, workers=1)
+    with pytest.raises(ConfigError, match="use workers=0"):
+        ingestor.run(source)
