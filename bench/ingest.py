@@ -169,8 +169,8 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
 
 def _steady(acks: list[tuple[float, int]]) -> float:
     """Chips/s from the first acknowledged batch to the last (start-up left out)."""
-    if len(acks) < 2:
-        return 0.0
+    if len(acks) < 4:  # too few batches to leave the start-up out
+        return float("nan")
     (t0, n0), (t1, n1) = acks[0], acks[-1]
     return (n1 - n0) / (t1 - t0)
 
@@ -219,7 +219,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="default: the device's")
     parser.add_argument("--workers", type=int, nargs="+", help="default: as python -m ingest")
-    parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: as python -m ingest)")
     parser.add_argument("--model", default="random:closp-rn")
     parser.add_argument("--data", type=Path, help="cache of generated data (default: $TMPDIR)")
     parser.add_argument("--encoder-seconds", type=float, help="per sensor, before and after")
@@ -239,7 +239,7 @@ def main() -> None:
     data = args.data or Path(tempfile.gettempdir()) / "closp-bench"
     device = args.device
     cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    threads = args.threads or threads_for("ingest", Settings())
+    plain = Settings()
     workers_list = args.workers or [choose_workers(device="cuda" if cuda else "cpu")]
     print(f"cores {os.cpu_count()} | torch {torch.__version__} | load {os.getloadavg()[0]:.1f}")
     print(HEADER, flush=True)
@@ -252,7 +252,8 @@ def main() -> None:
                 for workers in workers_list:
                     job = {
                         "reader": reader, "path": path, "model": args.model, "device": device,
-                        "batch_size": batch, "workers": workers, "threads": threads,
+                        "batch_size": batch, "workers": workers,
+                        "threads": args.threads or threads_for("ingest", plain, workers=workers),
                         "sample": args.sample or (2048 if cuda else 128),
                         "encoder_seconds": args.encoder_seconds or (3.0 if cuda else 5.0),
                     }  # fmt: skip

@@ -10,11 +10,14 @@ non-blocking copies, and the value checks of the band contract run on the device
 other, so anything running next to something else needs a deliberate thread count.
 ``threads_for(role, settings)`` is the policy, measured with ``bench/contention.py``:
 
-- ``"app"`` (query encoding): 1 thread — one MiniLM query takes ~10-15 ms on one thread and
-  stays that fast while other work runs; with every core it stalls behind a busy neighbour.
-- ``"ingest"`` (``python -m ingest``, owns the machine): every core.
-- ``"background"`` (an ingest inside the app's own process): every core but one, so queries
-  keep a core of their own.
+- ``"app"`` (query encoding): 1 thread — one MiniLM query takes ~10-30 ms on one thread and
+  stays near that while other work runs; on every core it stalls behind any busy neighbour
+  (0.2-1.1 s measured on 2 cores).
+- ``"ingest"`` (``python -m ingest``): every core but one, less one per reader process: the
+  reader, preview and upsert threads (and the app, if it runs) need a core, and a pool that
+  loses a core to them waits at every barrier. On the shared 2-core machines, 1 thread ingested
+  faster than 2 (scene: 12.6-13.0 vs 8.9-11.5 chips/s) and kept queries at 49 instead of 83 ms.
+- ``"background"`` (an ingest inside the app's own process): every core but one.
 
 ``CLOSP_THREADS`` overrides every role; ``CLOSP_APP_THREADS`` / ``CLOSP_INGEST_THREADS`` one.
 The count is per calling thread (torch's OpenMP pool takes it from the thread that calls
@@ -74,17 +77,20 @@ def default_batch_size(device: torch.device) -> int:
     return BATCH_SIZES.get(device.type, BATCH_SIZES["cpu"])
 
 
-def threads_for(role: ThreadRole, settings: Settings, cores: int | None = None) -> int:
+def threads_for(
+    role: ThreadRole, settings: Settings, cores: int | None = None, workers: int = 0
+) -> int:
     """Torch CPU threads for ``role`` (see the module docstring): the role's own setting, else
-    ``settings.threads``, else 1 for the app, every core for ingest, every core but one for an
-    ingest running inside the app's process."""
+    ``settings.threads``, else 1 for the app, and for ingest every core but one (reading,
+    previews and upserts run beside the forward passes, and so may the app) and but one per
+    reader process (``workers``)."""
     own = settings.app_threads if role == "app" else settings.ingest_threads
     if own or settings.threads:
         return own or settings.threads
     cores = cores or os.cpu_count() or 1
     if role == "app":
         return 1
-    return cores if role == "ingest" else max(1, cores - 1)
+    return max(1, cores - 1 - (workers if role == "ingest" else 0))
 
 
 @contextlib.contextmanager
@@ -133,12 +139,14 @@ class Embedder:
             encoder.to(memory_format=torch.channels_last)
 
     @classmethod
-    def from_settings(cls, settings: Settings, role: ThreadRole = "ingest") -> Embedder:
+    def from_settings(
+        cls, settings: Settings, role: ThreadRole = "ingest", threads: int | None = None
+    ) -> Embedder:
         """Load ``settings.model`` (at ``settings.model_revision``; the demo model when those
-        hub weights are unreachable, see ``model.demo``) onto ``settings.device``, with the
-        thread count of ``role``."""
+        hub weights are unreachable, see ``model.demo``) onto ``settings.device``, with
+        ``threads`` (default: the thread count of ``role``)."""
         model = load_configured_model(settings)
-        threads = threads_for(role, settings)
+        threads = threads or threads_for(role, settings)
         return cls(model, settings.device, settings.batch_size, threads)
 
     @property

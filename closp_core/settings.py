@@ -38,7 +38,7 @@ class Settings:
     batch_size: int | None = None  # chips per forward pass; unset = per device (embedder.py)
     threads: int = 0  # CPU threads for torch, every role; 0 = each role's default (below)
     app_threads: int = 0  # torch threads for the app's query encoding; 0 = threads, else 1
-    ingest_threads: int = 0  # torch threads for ingest; 0 = threads, else all cores
+    ingest_threads: int = 0  # torch threads for ingest; 0 = threads, else cores - 1
     ingest_workers: int | None = None  # reader processes for ingest; unset = per machine
     # storage
     data_dir: Path = dataclasses.field(default_factory=_default_data_dir)

@@ -22,7 +22,7 @@ from closp_core.data import (
     StacSource,
 )
 from closp_core.data.samples import sample_sources
-from closp_core.embedder import Embedder
+from closp_core.embedder import Embedder, pick_device, threads_for
 from closp_core.errors import ClospError, WeightsUnavailableError
 from closp_core.labels import LABELS
 from closp_core.model.demo import describe_model
@@ -60,7 +60,7 @@ def _common_options() -> argparse.ArgumentParser:
     group.add_argument("--collection", help="collection name")
     group.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     group.add_argument("--batch-size", type=int, help="chips per forward pass (default: device)")
-    group.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
+    group.add_argument("--threads", type=int, help="torch CPU threads (default: cores - 1)")
     group.add_argument(
         "--workers", type=int, help="reader processes (0: a thread; default: per machine)"
     )
@@ -171,15 +171,16 @@ def run(args: argparse.Namespace) -> int:
     for source in sources:
         source.units()  # a missing path or empty folder stops here, before any model loads
     try:
-        embedder = Embedder.from_settings(settings, role="ingest")
+        workers = settings.ingest_workers
+        if workers is None:
+            workers = choose_workers(device=pick_device(settings.device).type)
+        threads = threads_for("ingest", settings, workers=workers)
+        embedder = Embedder.from_settings(settings, threads=threads)
     except WeightsUnavailableError as exc:
         raise WeightsUnavailableError(
             f"{exc}\nTo try the pipeline without weights, pass --model random:closp-rn "
             "(random embeddings: search results are meaningless)."
         ) from None
-    workers = settings.ingest_workers
-    if workers is None:
-        workers = choose_workers(device=embedder.device.type)
     print(
         f"model: {describe_model(embedder.model)} on {embedder.device} "
         f"(batches of {embedder.batch_size}, {embedder.threads} threads, "

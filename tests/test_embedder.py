@@ -132,7 +132,8 @@ def test_gpu_autocast_matches_cpu(rn_model: ClospModel) -> None:
 def test_thread_policy_per_role() -> None:
     plain = Settings()
     assert threads_for("app", plain, cores=8) == 1  # queries never wait on a busy pool
-    assert threads_for("ingest", plain, cores=8) == 8
+    assert threads_for("ingest", plain, cores=8) == 7  # one core for reading, previews, app
+    assert threads_for("ingest", plain, cores=16, workers=14) == 1  # readers take the cores
     assert threads_for("background", plain, cores=8) == 7  # leaves queries a core
     assert threads_for("background", plain, cores=1) == 1
     assert threads_for("app", Settings(threads=3), cores=8) == 3
