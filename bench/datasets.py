@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import h5py
 import hdf5plugin
@@ -222,7 +223,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self) -> Any:
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         path = Path(self.translate_path(self.path))
         if match is None or not path.is_file():
@@ -247,7 +248,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
 class _Limited:
     """A file object that reads at most ``left`` bytes (for ``copyfile`` of a range)."""
 
-    def __init__(self, fh, left: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, fh: BinaryIO, left: int) -> None:
         self.fh, self.left = fh, left
 
     def read(self, size: int = -1) -> bytes:
@@ -260,7 +261,7 @@ class _Limited:
         self.fh.close()
 
 
-def _serve(folder: str, ports: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _serve(folder: str, ports: Any) -> None:
     handler = functools.partial(_RangeHandler, directory=folder)
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         ports.put(server.server_address[1])
@@ -271,7 +272,7 @@ def _serve(folder: str, ports: multiprocessing.Queue) -> None:  # type: ignore[t
 def serve_folder(folder: Path) -> Iterator[str]:
     """Serve ``folder`` over HTTP on 127.0.0.1 from another process; yields the base URL."""
     context = multiprocessing.get_context("spawn")
-    ports: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+    ports = context.Queue()
     process = context.Process(target=_serve, args=(str(folder), ports), daemon=True)
     process.start()
     try:

@@ -51,7 +51,7 @@ from closp_core.model import load_model
 from closp_core.settings import Settings
 from closp_core.store import open_store
 from ingest.cli import CLM_KEYS_PER_UNIT
-from ingest.pipeline import Ingestor
+from ingest.pipeline import Ingestor, IngestSummary
 from ingest.reading import choose_workers
 
 READERS = ("scene", "bigearthnet", "crisislandmark", "stac")
@@ -124,25 +124,7 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
     cpu: dict[Sensor, float] = {}
     before = encoder_rates(embedder, samples, job["encoder_seconds"], cpu)
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp))
-        store = open_store(settings, embedder.model_id)
-        try:
-            acks: list[tuple[float, int]] = []
-            ingestor = Ingestor(
-                embedder,
-                store,
-                settings.data_dir,
-                progress=False,
-                workers=job["workers"],
-                on_batch=lambda done, total: acks.append((time.perf_counter(), done)),
-            )
-            used = cpu_seconds()
-            summary = ingestor.run(source)
-            used = cpu_seconds() - used
-            mix = {Sensor.parse(k): v for k, v in store.counts_by("sensor").items()}
-        finally:
-            store.close()
+    summary, mix, acks, used = ingest_run(embedder, source, job["workers"])
     after = encoder_rates(embedder, samples, job["encoder_seconds"], {})
     mean = {s: (before[s] + after[s]) / 2 for s in before}
     seconds = sum(n / mean[s] for s, n in mix.items() if n)
@@ -165,6 +147,33 @@ def measure(job: dict[str, Any]) -> dict[str, Any]:
         "threads": embedder.threads,
         "batch": embedder.batch_size,
     }
+
+
+def ingest_run(
+    embedder: Embedder, source: ChipSource, workers: int
+) -> tuple[IngestSummary, dict[Sensor, int], list[tuple[float, int]], float]:
+    """Ingest ``source`` into a fresh index: summary, chips per sensor, (time, chips done) at
+    each acknowledged batch, CPU seconds used (this process and its reader processes)."""
+    acks: list[tuple[float, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        store = open_store(settings, embedder.model_id)
+        try:
+            ingestor = Ingestor(
+                embedder,
+                store,
+                settings.data_dir,
+                progress=False,
+                workers=workers,
+                on_batch=lambda done, total: acks.append((time.perf_counter(), done)),
+            )
+            used = cpu_seconds()
+            summary = ingestor.run(source)
+            used = cpu_seconds() - used
+            mix = {Sensor.parse(k): v for k, v in store.counts_by("sensor").items()}
+        finally:
+            store.close()
+    return summary, mix, acks, used
 
 
 def _steady(acks: list[tuple[float, int]]) -> float:
