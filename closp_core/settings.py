@@ -35,8 +35,11 @@ class Settings:
     demo_fallback: bool = True  # official weights unreachable -> the shipped demo model
     # embedder
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    batch_size: int = 64
-    threads: int = 0  # CPU threads for torch; 0 = one per core
+    batch_size: int | None = None  # chips per forward pass; unset = per device (embedder.py)
+    threads: int = 0  # CPU threads for torch, every role; 0 = each role's default (below)
+    app_threads: int = 0  # torch threads for the app's query encoding; 0 = threads, else 1
+    ingest_threads: int = 0  # torch threads for ingest; 0 = threads, else cores - 1
+    ingest_workers: int | None = None  # reader processes for ingest; unset = per machine
     # storage
     data_dir: Path = dataclasses.field(default_factory=_default_data_dir)
     store_url: str | None = None  # Qdrant server/cluster URL; unset = embedded Qdrant Edge
@@ -82,10 +85,20 @@ class Settings:
         )
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.threads < 0:
-            raise ConfigError(f"threads must be >= 0 (0 = one per core), got {self.threads}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(
+                f"batch_size must be >= 1, got {self.batch_size}; leave it unset for the "
+                "device's default"
+            )
+        for name in ("threads", "app_threads", "ingest_threads"):
+            if getattr(self, name) < 0:
+                raise ConfigError(
+                    f"{name} must be >= 0 (0 = the default), got {getattr(self, name)}"
+                )
+        if self.ingest_workers is not None and self.ingest_workers < 0:
+            raise ConfigError(
+                f"ingest_workers must be >= 0 (0 = read in a thread), got {self.ingest_workers}"
+            )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

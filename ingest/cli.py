@@ -31,17 +31,20 @@ from closp_core.data.hrefs import parse_roots
 from closp_core.data.keys import display_text
 from closp_core.data.samples import sample_sources
 from closp_core.data.timestamps import check_acquired
-from closp_core.embedder import Embedder
+from closp_core.embedder import Embedder, pick_device, threads_for
 from closp_core.errors import ClospError, WeightsUnavailableError
 from closp_core.labels import LABELS
 from closp_core.model.demo import describe_model
 from closp_core.settings import Settings
 from closp_core.store import open_store
-from ingest.pipeline import Ingestor, IngestSummary
+from ingest.pipeline import Ingestor
+from ingest.reading import choose_workers
 from ingest.stac_search import add_stac_search_parser, stac_search_source
 from ingest.status import describe_index
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_NOT_STARTED, EXIT_BUG = 0, 1, 2, 3
+# CrisisLandMark keys per unit: small enough that reader processes share a corpus evenly
+CLM_KEYS_PER_UNIT = 1000
 
 EXAMPLES = """\
 examples:
@@ -78,7 +81,11 @@ def _common_options() -> argparse.ArgumentParser:
     group.add_argument("--store-url", help="Qdrant server/cluster URL instead of the folder")
     group.add_argument("--collection", help="collection name")
     group.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-    group.add_argument("--batch-size", type=int, help="chips per embedding batch")
+    group.add_argument("--batch-size", type=int, help="chips per forward pass (default: device)")
+    group.add_argument("--threads", type=int, help="torch CPU threads (default: cores - 1)")
+    group.add_argument(
+        "--workers", type=int, help="reader processes (0: a thread; default: per machine)"
+    )
     run = common.add_argument_group("run")
     run.add_argument("--force", action="store_true", help="re-embed chips already indexed")
     run.add_argument("--limit", type=int, help="stop after this many chips")
@@ -205,6 +212,7 @@ def make_sources(args: argparse.Namespace) -> list[ChipSource]:
                 split=args.split,
                 sources=args.sources,
                 revision=args.dataset_revision,
+                keys_per_unit=CLM_KEYS_PER_UNIT,
                 reverse_s1_channels=not raw,
                 quakeset_post_event=not raw,
             )
@@ -221,11 +229,11 @@ def make_sources(args: argparse.Namespace) -> list[ChipSource]:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {
-        name: value
-        for name in ("model", "data_dir", "store_url", "collection", "device", "batch_size")
-        if (value := getattr(args, name, None)) is not None
-    }
+    names = ("model", "data_dir", "store_url", "collection", "device", "batch_size")
+    overrides = {name: value for name in names if (value := getattr(args, name, None)) is not None}
+    for option, name in (("threads", "ingest_threads"), ("workers", "ingest_workers")):
+        if (value := getattr(args, option, None)) is not None:
+            overrides[name] = value
     if args.revision:
         overrides["model_revision"] = args.revision
     return Settings.load().replace(**overrides)
@@ -240,27 +248,34 @@ def run(args: argparse.Namespace) -> int:
     for source in sources:
         source.units()  # a missing path or empty folder stops here, before any model loads
     try:
-        embedder = Embedder.from_settings(settings)
+        workers = settings.ingest_workers
+        if workers is None:
+            workers = choose_workers(device=pick_device(settings.device).type)
+        threads = threads_for("ingest", settings, workers=workers)
+        embedder = Embedder.from_settings(settings, threads=threads)
     except WeightsUnavailableError as exc:
         raise WeightsUnavailableError(
             f"{exc}\nTo try the pipeline without weights, pass --model random:closp-rn "
             "(random embeddings: search results are meaningless)."
         ) from None
-    print(f"model: {describe_model(embedder.model)} on {embedder.device}", file=sys.stderr)
+    print(
+        f"model: {describe_model(embedder.model)} on {embedder.device} "
+        f"(batches of {embedder.batch_size}, {embedder.threads} threads, "
+        f"{workers or 'no'} reader processes)",
+        file=sys.stderr,
+    )
     store = open_store(settings, embedder.model_id)
-    summary = IngestSummary()
     try:
         store.check_writable()
         ingestor = Ingestor(
             embedder,
             store,
             settings.data_dir,
-            batch_size=settings.batch_size,
             force=args.force,
             progress=not args.no_progress,
+            workers=workers,
         )
-        for source in sources:
-            summary.merge(ingestor.run(source, limit=args.limit))
+        summary = ingestor.run_many(sources, limit=args.limit)
         if not args.no_optimize:
             store.optimize()
     finally:

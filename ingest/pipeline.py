@@ -1,33 +1,46 @@
-"""Read -> batch -> embed -> upsert, streaming: at most two batches of chips in memory.
+"""Read -> batch -> embed -> upsert, streaming, in batches that span units and sources.
 
-Re-running skips chips already indexed (point ids derive from chip keys; ``force`` re-embeds).
-Each batch is acknowledged by the store before the next is read, so a crash loses at most the
-batch in flight. A file that cannot be read is reported and the run goes on with the others.
-Previews of a batch are rendered on a worker thread while the batch is embedded, and the next
-batch is read on another.
+- **Batches**: the reading stage (``reading.py``) puts the chips of every unit of every source
+  into batches of ``batch_size`` chips of one sensor, whatever the unit boundaries, so a folder
+  of one-chip patches embeds as fast as a scene. Reading runs ahead of embedding on a thread
+  (``workers=0``) or in worker processes (``workers>0``).
+- **Crash rule**: a batch counts once the store acknowledges its upsert; a crash loses at most
+  the batches in flight (read or embedded, not yet acknowledged). A rerun reads everything
+  again and skips chips already indexed (point ids derive from chip keys, so re-upserting is
+  idempotent and ``force`` re-embeds), which completes exactly the rest.
+- **Units**: a file that cannot be read lands in ``summary.failed[unit]`` and the run goes on;
+  chips a unit yielded before failing stay valid and are indexed (see ``reading.py``).
+- **Previews** are rendered off the main thread: by a preview thread while the batch is
+  embedded (``workers=0``), or by the worker processes (``workers>0``; they cannot see the
+  index, so a rerun re-renders previews of chips already indexed, overwriting identical files).
+- **Hooks** for a job inside an app: ``on_batch(done, total_expected)`` after each
+  acknowledged batch, ``cancel`` checked between batches (the run stops after the current
+  batch, ``summary.cancelled``), ``threads`` torch threads for this run's forward passes in the
+  calling thread (``embedder.threads_for("background", settings)`` leaves queries a core).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import itertools
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from closp_core.bands import Sensor
 from closp_core.data import ChipSource
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip
 from closp_core.data.keys import display_text
 from closp_core.embedder import Embedder
 from closp_core.store import ChipRecord, GeoPolygon, VectorStore
-from ingest.previews import write_previews
+from ingest.previews import write_chip_previews
+from ingest.reading import ChipBatch, Unit, UnitReport, open_reader
+
+BatchHook = Callable[[int, int], None]
 
 
 @dataclasses.dataclass
@@ -41,6 +54,7 @@ class IngestSummary:
     failed: dict[str, str] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     flag_units: dict[str, str] = dataclasses.field(default_factory=dict)  # reason -> "chips" ...
+    cancelled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -55,6 +69,7 @@ class IngestSummary:
         self.flag_units.update(other.flag_units)
         self.failed.update(other.failed)
         self.seconds += other.seconds
+        self.cancelled = self.cancelled or other.cancelled
 
     def report(self) -> str:
         """A few lines for people; each count names what it counts (chips, pixels, scenes),
@@ -62,6 +77,8 @@ class IngestSummary:
         characters in names are escaped)."""
         rate = self.indexed / self.seconds if self.seconds > 0 else 0.0
         lines = [f"indexed {self.indexed} chips in {self.seconds:.1f} s ({rate:.1f} chips/s)"]
+        if self.cancelled:
+            lines.append("cancelled: stopped after the last acknowledged batch (rerun to go on)")
         if self.already_indexed:
             lines.append(f"skipped {self.already_indexed} chips already indexed (use --force)")
         lines += [f"skipped {n} chips: {reason}" for reason, n in sorted(self.skipped.items())]
@@ -80,115 +97,190 @@ class IngestSummary:
 
 @dataclasses.dataclass
 class Ingestor:
-    """Puts the chips of a ``ChipSource`` into a store, with previews under ``data_dir``."""
+    """Puts the chips of ``ChipSource``s into a store, with previews under ``data_dir``.
+
+    ``batch_size`` ``None``: the embedder's; ``workers``: reader processes (0: one reader
+    thread; ``reading.choose_workers`` picks per machine); ``threads``: torch threads for the
+    forward passes in the calling thread (``None``: the embedder's); ``on_batch``/``cancel``:
+    see the module docstring.
+    """
 
     embedder: Embedder
     store: VectorStore
     data_dir: Path
-    batch_size: int = 64
+    batch_size: int | None = None
     force: bool = False
     progress: bool = True
+    workers: int = 0
+    threads: int | None = None
+    on_batch: BatchHook | None = None
+    cancel: threading.Event | None = None
 
     def run(self, source: ChipSource, limit: int | None = None) -> IngestSummary:
         """Ingest every unit of ``source`` (at most ``limit`` chips); never raises for a bad
         unit — it lands in ``summary.failed``. ``source.units()`` errors (e.g. a missing path)
         propagate as ``DataError``."""
+        return self.run_many([source], limit)
+
+    def run_many(self, sources: Sequence[ChipSource], limit: int | None = None) -> IngestSummary:
+        """``run`` over several sources at once: batches span sources too; ``limit`` counts
+        chips over all of them."""
         summary = IngestSummary()
         start = time.perf_counter()
-        units = source.units()
-        remaining = limit
+        units = [(i, unit) for i, source in enumerate(sources) for unit in source.units()]
+        size = self.batch_size or self.embedder.batch_size
+        pin = self.workers > 0 and self.embedder.device.type == "cuda"
         bar = tqdm(unit="chip", disable=not self.progress, smoothing=0.1, dynamic_ncols=True)
-        previews = ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews")
-        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reader")
-        with previews as pool, reader, bar:
-            for unit in units:
-                if remaining is not None and remaining <= 0:
+        progress = _Progress(units, limit, bar, self.on_batch)
+        with (
+            bar,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews") as previews,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer,
+            open_reader(sources, units, size, self.workers, self.data_dir, pin) as events,
+        ):
+            held: _Embedded | None = None  # embedded, written while the next batch embeds
+            for event in events:
+                if isinstance(event, UnitReport):
+                    _note_unit(event, summary, progress)
+                    continue
+                if self.cancel is not None and self.cancel.is_set():
+                    summary.cancelled = True
                     break
-                bar.set_description(_short(unit))
-                tally = Tally()
-                known = bar.n  # chips done so far; this unit's expected count is added to it
-                read = functools.partial(
-                    _read_batches, source, unit, tally, self.batch_size, remaining
-                )
-                try:
-                    for batch in _prefetched(read, reader):
-                        bar.total = known + tally.expected  # readers say what a unit holds
-                        self._ingest_batch(batch, pool, summary)
-                        bar.update(len(batch))
-                        remaining = None if remaining is None else remaining - len(batch)
-                except DataError as exc:
-                    summary.failed[unit] = str(exc)
-                summary.skipped.update(tally.skipped)
-                summary.flagged.update(tally.flagged)
-                summary.flag_units.update(tally.flag_units)
+                taken = progress.take(event)
+                batch = self._unindexed(taken, summary)
+                writing = self._write(writer, held)
+                embedded = self._embed(batch, previews, handled=len(taken))
+                _acknowledge(writing, held, progress, summary)
+                held = embedded
+                if progress.exhausted:
+                    break
+            _acknowledge(self._write(writer, held), held, progress, summary)
             bar.total = bar.n
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _ingest_batch(
-        self, batch: list[Chip], pool: ThreadPoolExecutor, summary: IngestSummary
-    ) -> None:
-        if not self.force:
-            present = {rec.key for rec in self.store.get([chip.key for chip in batch])}
-            summary.already_indexed += len(present)
-            batch = [chip for chip in batch if chip.key not in present]
-        if not batch:
-            return
-        data_dir = self.data_dir
-        previews = pool.submit(lambda: [write_previews(chip, data_dir) for chip in batch])
-        vectors = self._embed(batch)
+    def _unindexed(self, batch: ChipBatch, summary: IngestSummary) -> ChipBatch:
+        """``batch`` without the chips already in the store (all of it with ``force``)."""
+        if self.force or not len(batch):
+            return batch
+        present = {rec.key for rec in self.store.get([chip.key for chip in batch.chips])}
+        if not present:
+            return batch
+        summary.already_indexed += len(present)
+        return batch.select([i for i, chip in enumerate(batch.chips) if chip.key not in present])
+
+    def _embed(self, batch: ChipBatch, pool: ThreadPoolExecutor, handled: int) -> _Embedded:
+        """Vectors and previews (rendered on ``pool`` meanwhile) -> records to write."""
+        if not len(batch):
+            return _Embedded([], handled)
+        rendered: Future[list[dict[str, str]]] | None = None
+        if batch.previews is None:
+            rendered = pool.submit(_write_previews, batch.chips, batch.array(), self.data_dir)
+        vectors = self.embedder.encode_images(batch.array(), batch.sensor, threads=self.threads)
+        paths = rendered.result() if rendered is not None else batch.previews or []
         records = [
-            _record(chip, vector, paths)
-            for chip, vector, paths in zip(batch, vectors, previews.result(), strict=True)
+            _record(chip, vector, chip_paths)
+            for chip, vector, chip_paths in zip(batch.chips, vectors, paths, strict=True)
         ]
-        self.store.upsert(records)
-        summary.indexed += len(records)
+        return _Embedded(records, handled)
 
-    def _embed(self, batch: list[Chip]) -> np.ndarray:
-        """``(len(batch), 384)`` vectors, each sensor through its own encoder."""
-        vectors = np.zeros((len(batch), self.embedder.dim), np.float32)
-        for sensor in Sensor:
-            rows = [i for i, chip in enumerate(batch) if chip.sensor is sensor]
-            if rows:
-                pixels = np.stack([batch[i].pixels for i in rows])
-                vectors[rows] = self.embedder.encode_images(pixels, sensor)
-        return vectors
+    def _write(self, writer: ThreadPoolExecutor, held: _Embedded | None) -> Future[int] | None:
+        """Start writing ``held`` on the writer thread (store calls never overlap: the next
+        skip check runs before this starts, and this ends before the next one)."""
+        if held is None or not held.records:
+            return None
+        return writer.submit(self.store.upsert, held.records)
 
 
-Batches = Generator[list[Chip], None, None]
+@dataclasses.dataclass
+class _Embedded:
+    """Records of one batch, ready to write; ``handled`` counts its already-indexed chips too."""
+
+    records: list[ChipRecord]
+    handled: int
 
 
-def _read_batches(
-    source: ChipSource, unit: str, tally: Tally, size: int, limit: int | None
-) -> Batches:
-    return _batches(source.read(unit, tally), size, limit)
+def _acknowledge(
+    writing: Future[int] | None,
+    held: _Embedded | None,
+    progress: _Progress,
+    summary: IngestSummary,
+) -> None:
+    """Wait until the store acknowledged ``held`` (raising its error), then count it."""
+    if held is None:
+        return
+    if writing is not None:
+        writing.result()
+    summary.indexed += len(held.records)
+    progress.done(held.handled)
 
 
-def _batches(chips: Iterator[Chip], size: int, limit: int | None) -> Batches:
-    """Groups of ``size`` chips, at most ``limit`` chips in all (``None``: no limit); closing
-    this closes ``chips`` too (a reader stopped early releases its files at once)."""
-    stream = chips if limit is None else itertools.islice(chips, limit)
-    try:
-        while batch := list(itertools.islice(stream, size)):
-            yield batch
-    finally:
-        if isinstance(chips, Generator):
-            chips.close()
+class _Progress:
+    """Chips done, and an estimate of the chips this run will handle: what the readers
+    announced for the units seen so far, extrapolated to the units not yet seen, less what
+    they skipped, at most ``limit`` (exact once every unit has been read)."""
+
+    def __init__(
+        self, units: Sequence[Unit], limit: int | None, bar: tqdm, hook: BatchHook | None
+    ) -> None:
+        self.units, self.limit, self.bar, self.hook = len(units), limit, bar, hook
+        self.expected: dict[str, int] = {}
+        self.skipped = 0
+        self.taken = 0  # chips taken from the readers
+        self.handled = 0  # of those, acknowledged by the store or found already indexed
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.taken >= self.limit
+
+    def announce(self, expected: Mapping[str, int]) -> None:
+        self.expected.update(expected)
+
+    def take(self, batch: ChipBatch) -> ChipBatch:
+        """The part of ``batch`` within ``limit``."""
+        self.announce(batch.expected)
+        if self.limit is not None and self.taken + len(batch) > self.limit:
+            batch = batch.head(self.limit - self.taken)
+        self.taken += len(batch)
+        return batch
+
+    def total(self) -> int:
+        seen, known = len(self.expected), sum(self.expected.values())
+        estimate = known + (known / seen * (self.units - seen) if seen else 0) - self.skipped
+        if self.limit is not None:
+            estimate = min(estimate, self.limit)
+        return max(self.handled, round(estimate))
+
+    def done(self, count: int) -> None:
+        self.handled += count
+        self.bar.total = self.total()
+        self.bar.update(count)
+        if self.hook is not None:
+            self.hook(self.handled, self.bar.total)
 
 
-def _prefetched(make_batches: Callable[[], Batches], pool: ThreadPoolExecutor) -> Batches:
-    """The batches of ``make_batches()``, the next one read on ``pool``'s single thread while
-    the caller embeds this one (at most two batches in memory). The reader is created, advanced
-    and closed on that one thread (GDAL handles are thread-bound); its exceptions surface here.
-    """
-    batches = pool.submit(make_batches).result()
-    try:
-        future = pool.submit(next, batches, None)
-        while (batch := future.result()) is not None:
-            future = pool.submit(next, batches, None)
-            yield batch
-    finally:
-        pool.submit(batches.close).result()
+def _note_unit(report: UnitReport, summary: IngestSummary, progress: _Progress) -> None:
+    summary.skipped.update(report.tally.skipped)
+    summary.flagged.update(report.tally.flagged)
+    summary.flag_units.update(report.tally.flag_units)
+    if report.error is not None:
+        summary.failed[report.unit] = report.error
+    elif bad := report.tally.bad_items:
+        summary.failed[report.unit] = (
+            f"{len(bad)} bad item(s) skipped, the rest of this unit indexed; first: {bad[0]}"
+        )
+    progress.announce({report.unit: report.tally.expected})
+    progress.skipped += sum(report.tally.skipped.values())
+    progress.bar.set_description(_short(report.unit))
+
+
+def _write_previews(
+    chips: Iterable[Chip], pixels: np.ndarray, data_dir: Path
+) -> list[dict[str, str]]:
+    return [
+        write_chip_previews(chip.key, chip.sensor, chip_pixels, data_dir)
+        for chip, chip_pixels in zip(chips, pixels, strict=True)
+    ]
 
 
 def _unit(noun: str, count: int) -> str:

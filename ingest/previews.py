@@ -8,9 +8,12 @@ The payload stores these paths relative to ``data_dir``.
 from __future__ import annotations
 
 import os
-import tempfile
+import threading
 from pathlib import Path
 
+import numpy as np
+
+from closp_core.bands import Sensor
 from closp_core.data.chip import Chip
 from closp_core.render import PREVIEW_SUFFIX, jpeg_bytes, render_previews
 from closp_core.store import point_id
@@ -25,22 +28,40 @@ def preview_paths(key: str, composites: tuple[str, ...]) -> dict[str, str]:
 
 
 def write_previews(chip: Chip, data_dir: Path) -> dict[str, str]:
-    """Render and write every composite of ``chip``; return name -> relative path.
+    """Render and write every composite of ``chip``; return name -> relative path."""
+    return write_chip_previews(chip.key, chip.sensor, chip.pixels, data_dir)
 
-    Each file is written atomically (temporary file, then rename), so a crash never leaves a
-    half-written image behind.
+
+def write_chip_previews(
+    key: str, sensor: Sensor, pixels: np.ndarray, data_dir: Path
+) -> dict[str, str]:
+    """Render and write every composite of the chip ``key`` (model-input ``pixels``
+    ``(C, H, W)`` of ``sensor``); return name -> relative path.
+
+    Each file is written atomically (a temporary file of this process and thread, then a
+    rename), so a crash never leaves a half-written image behind.
     """
-    images = render_previews(chip.pixels, chip.sensor)
-    paths = preview_paths(chip.key, tuple(images))
+    images = render_previews(pixels, sensor)
+    paths = preview_paths(key, tuple(images))
+    suffix = f".{os.getpid()}-{threading.get_ident()}.tmp"
     for name, relative in paths.items():
-        target = data_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        target = os.path.join(data_dir, relative)
+        tmp = target + suffix
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(jpeg_bytes(images[name]))
+            _write(tmp, jpeg_bytes(images[name]))
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
     return paths
+
+
+def _write(path: str, content: bytes) -> None:
+    """Write ``content`` to ``path``, creating its folder the first time it is missing."""
+    try:
+        fh = open(path, "wb")  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fh = open(path, "wb")  # noqa: SIM115
+    with fh:
+        fh.write(content)

@@ -1,13 +1,22 @@
 """The embedder: routing by sensor, the band contract at its door, determinism, devices."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 
 from closp_core.bands import Sensor, prepare_s1, prepare_s2
-from closp_core.embedder import Embedder, pick_device
+from closp_core.embedder import (
+    Embedder,
+    default_batch_size,
+    pick_device,
+    threads_for,
+    torch_threads,
+)
 from closp_core.errors import BandContractError, ClospError, ConfigError
 from closp_core.model import ClospModel, create_model
+from closp_core.settings import Settings
 from tests.conftest import random_s1_db, random_s2_dn
 
 
@@ -118,3 +127,72 @@ def test_gpu_autocast_matches_cpu(rn_model: ClospModel) -> None:
     cpu = Embedder(create_model("closp-rn", seed=0), "cpu").encode_images(chips, Sensor.S2)
     gpu = Embedder(create_model("closp-rn", seed=0), "cuda").encode_images(chips, Sensor.S2)
     assert (cpu * gpu).sum(axis=1).min() > 0.99
+
+
+def test_thread_policy_per_role() -> None:
+    plain = Settings()
+    assert threads_for("app", plain, cores=8) == 1  # queries never wait on a busy pool
+    assert threads_for("ingest", plain, cores=8) == 7  # one core for reading, previews, app
+    assert threads_for("ingest", plain, cores=16, workers=14) == 1  # readers take the cores
+    assert threads_for("background", plain, cores=8) == 7  # leaves queries a core
+    assert threads_for("background", plain, cores=1) == 1
+    assert threads_for("app", Settings(threads=3), cores=8) == 3
+    tuned = Settings(threads=3, app_threads=2, ingest_threads=5)
+    assert [threads_for(r, tuned, cores=8) for r in ("app", "ingest", "background")] == [2, 5, 5]
+    with pytest.raises(ConfigError, match="app_threads must be >= 0"):
+        Settings(app_threads=-1)
+
+
+def test_thread_count_is_per_calling_thread(rn_model: ClospModel) -> None:
+    before = torch.get_num_threads()
+    entered, release, seen = threading.Event(), threading.Event(), []
+
+    def other() -> None:
+        with torch_threads(1):
+            seen.append(torch.get_num_threads())
+            entered.set()
+            release.wait()
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    entered.wait()
+    assert torch.get_num_threads() == before  # this thread keeps its own count meanwhile
+    release.set()
+    worker.join()
+    assert seen == [1] and torch.get_num_threads() == before
+    embedder = Embedder(rn_model, "cpu", threads=before)
+    inside: list[int] = []
+    hook = rn_model.text_model.register_forward_hook(
+        lambda *_: inside.append(torch.get_num_threads())
+    )
+    try:
+        embedder.encode_text(["burned forest"], threads=1)
+        embedder.encode_text(["burned forest"])
+    finally:
+        hook.remove()
+    assert inside == [1, before] and torch.get_num_threads() == before
+
+
+def test_batch_size_per_device(rn_model: ClospModel) -> None:
+    assert default_batch_size(torch.device("cpu")) == 64
+    assert default_batch_size(torch.device("cuda")) == 512
+    assert Embedder(rn_model, "cpu").batch_size == 64
+    assert Embedder(rn_model, "cpu", batch_size=8).batch_size == 8
+    with pytest.raises(ConfigError, match="precision 'fp64'"):
+        Embedder(rn_model, "cpu", precision="fp64")  # type: ignore[arg-type]
+    assert Embedder(rn_model, "cpu").autocast_dtype is None  # float32 on CPUs
+
+
+@pytest.mark.gpu
+def test_gpu_pinned_batches_and_checks_on_the_device(rn_model: ClospModel) -> None:
+    chips = prepare_s2(random_s2_dn(np.random.default_rng(4), 9))
+    cpu = Embedder(create_model("closp-rn", seed=0), "cpu").encode_images(chips, Sensor.S2)
+    gpu = Embedder(create_model("closp-rn", seed=0), "cuda", batch_size=4)
+    pinned = torch.from_numpy(chips).pin_memory().numpy()
+    assert (cpu * gpu.encode_images(pinned, Sensor.S2)).sum(axis=1).min() > 0.99
+    broken = chips.copy()
+    broken[7, 3, 5, 5] = np.nan  # not in the first chip: found on the device
+    with pytest.raises(BandContractError, match="NaN or infinite"):
+        gpu.encode_images(broken, Sensor.S2)
+    with pytest.raises(BandContractError, match="digital numbers"):
+        gpu.encode_images(np.concatenate([chips, chips * 10000]), Sensor.S2)

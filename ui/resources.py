@@ -17,7 +17,7 @@ import streamlit as st
 
 from closp_core.data import ChipSource
 from closp_core.data.samples import sample_sources
-from closp_core.embedder import Embedder
+from closp_core.embedder import Embedder, threads_for
 from closp_core.errors import ClospError, ConfigError, WeightsUnavailableError
 from closp_core.model.demo import describe_model, describe_model_id
 from closp_core.settings import Settings
@@ -56,7 +56,7 @@ class AppContext:
 def load_embedder(_settings: Settings, key: str) -> Embedder:
     """The embedder of ``settings`` (one per process and model configuration), warmed up so
     the first query is as fast as the next ones."""
-    embedder = Embedder.from_settings(_settings)
+    embedder = Embedder.from_settings(_settings, role="app")  # 1 thread: see embedder.py
     embedder.encode_text(["warm-up"])
     return embedder
 
@@ -76,6 +76,7 @@ def _model_key(settings: Settings) -> str:
             settings.device,
             settings.batch_size,
             settings.threads,
+            settings.app_threads,
         )
     )
 
@@ -205,6 +206,7 @@ def build_demo_index(ctx: AppContext) -> IngestSummary:
         ctx.settings.data_dir,
         batch_size=ctx.settings.batch_size,
         progress=False,
+        threads=threads_for("background", ctx.settings),  # queries keep a core
     )
     sources = demo_sources()
     summary = IngestSummary()

@@ -50,12 +50,15 @@ class Chip:
 class Tally:
     """What a read skipped (reason -> count of chips), what it flagged (reason -> count, in the
     unit ``flag_units[reason]`` names: "chips" unless the reader said "pixels", "scenes" ...),
-    and how many chips it expects (readers call ``expect`` once they know, for progress bars)."""
+    and how many chips it expects (readers call ``expect`` once they know, for progress bars).
+    ``bad_items``: inputs inside the unit that could not be read (one sample of a shard); the
+    unit's other chips are indexed, and the run reports the unit as failed (exit status 1)."""
 
     skipped: Counter[str] = dataclasses.field(default_factory=Counter)
     flagged: Counter[str] = dataclasses.field(default_factory=Counter)
     expected: int = 0
     flag_units: dict[str, str] = dataclasses.field(default_factory=dict)
+    bad_items: list[str] = dataclasses.field(default_factory=list)
 
     def expect(self, count: int) -> None:
         self.expected += count
@@ -66,3 +69,6 @@ class Tally:
     def flag(self, reason: str, count: int = 1, unit: str = "chips") -> None:
         self.flagged[reason] += count
         self.flag_units[reason] = unit
+
+    def bad_item(self, message: str) -> None:
+        self.bad_items.append(message)

@@ -82,6 +82,7 @@ class RawSample:
 
 def report_bad_sample(tally: Tally, err: DataError) -> None:
     """Count a sample that could not be read; the first few are listed with their message."""
+    tally.bad_item(str(err))
     listed = sum(1 for reason in tally.skipped if reason.startswith(BAD_SAMPLE))
     if listed < BAD_SAMPLES_LISTED:
         tally.skip(f"{BAD_SAMPLE}{err}")

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +91,34 @@ def write_s1_patch(root: Path) -> Path:
     meta["corresponding_s2_patch"] = S2_PATCH
     (folder / f"{S1_PATCH}_labels_metadata.json").write_text(json.dumps(meta))
     return folder
+
+
+def copy_patch(folder: Path, root: Path, name: str) -> Path:
+    """Copy the patch ``folder`` to ``root/name``, renamed as BigEarthNet names its files
+    (``<name>_B02.tif``, ``<name>_labels_metadata.json``); hard links where possible."""
+    target = root / name
+    target.mkdir(parents=True, exist_ok=True)
+    for file in folder.iterdir():
+        dest = target / file.name.replace(folder.name, name)
+        try:
+            os.link(file, dest)
+        except OSError:
+            shutil.copyfile(file, dest)
+    return target
+
+
+def write_patch_folders(root: Path, count: int) -> list[Path]:
+    """``count`` patch folders (alternately S2 and S1, named ``..._<i>_0``) in ``root``."""
+    templates = root / "_templates"
+    s2, s1 = write_s2_patch(templates), write_s1_patch(templates)
+    folders = [
+        copy_patch(s2, root, f"S2B_MSIL2A_20170924T93020_{i}_0")
+        if i % 2 == 0
+        else copy_patch(s1, root, f"S1A_IW_GRDH_1SDV_20170925T043256_35VPK_{i}_0")
+        for i in range(count)
+    ]
+    shutil.rmtree(templates)
+    return folders
 
 
 def main() -> None:
