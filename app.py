@@ -28,6 +28,12 @@ PAGES = [
         icon=":material/bar_chart:",
         url_path="collection",
     ),
+    st.Page(
+        "app_pages/add_imagery.py",
+        title="Add imagery",
+        icon=":material/add_photo_alternate:",
+        url_path="add",
+    ),
     st.Page("app_pages/about.py", title="About", icon=":material/info:", url_path="about"),
 ]
 

@@ -14,10 +14,10 @@ from closp_core.data.stac_api import StacQuery, StacSearchSource, list_collectio
 from closp_core.errors import ClospError
 from closp_core.labels import LABELS
 from ui import session
-from ui.jobs import JobStatus
-from ui.resources import AppContext, explain, get_context, job_runner, start_ingest_job
 from ui.imports import allowed_import_path, save_uploads
+from ui.jobs import JobStatus
 from ui.mapview import LAST_BOUNDS
+from ui.resources import AppContext, explain, get_context, job_runner, start_ingest_job
 from ui.text import md, md_code
 
 SENSOR_CHOICES = {"auto": "From the bands", "s1": "Sentinel-1 (SAR)", "s2": "Sentinel-2 (optical)"}
@@ -132,9 +132,8 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
     most = st.number_input("At most this many items", 1, 500, 10, key="stac_max")
     options = scene_options("stac")
     ready = aoi is not None and bool(collections) and not busy
-    if st.button("Fetch and add", disabled=not ready, type="primary", key="stac_go"):
+    if st.button("Fetch and add", disabled=not ready, type="primary", key="stac_go") and aoi:
         try:
-            assert aoi is not None
             query = StacQuery(url, tuple(collections), aoi, f"{start}/{end}", max_items=int(most))
             title = f"STAC {', '.join(collections)} {start}/{end}"
             start_ingest_job(ctx, title, lambda: [StacSearchSource(query, options)])
@@ -175,7 +174,9 @@ def page() -> None:
         st.warning("The index is read-only: searching works, adding imagery does not.")
         return
     busy = job_runner().status().active
-    upload, stac, folder = st.tabs(["Upload files", "Fetch from a STAC API", "Folder on the server"])
+    upload, stac, folder = st.tabs(
+        ["Upload files", "Fetch from a STAC API", "Folder on the server"]
+    )
     with upload:
         upload_tab(ctx, busy)
     with stac:

@@ -9,6 +9,7 @@ from closp_core.model.demo import describe_model, describe_model_id
 from ui.resources import AppContext, explain, get_context
 from ui.text import md, md_code
 
+GRAPH_WORTH_IT = 10_000  # chips outside the HNSW graph before rebuilding it pays off
 COUNTS = (
     ("sensor", "By sensor"),
     ("label", "By label"),
@@ -56,6 +57,7 @@ def page() -> None:
             left, mid, right = st.columns(3)
             left.metric("Chips", info.points)
             mid.metric("In the HNSW graph", info.indexed_vectors)
+            outside = info.points - info.indexed_vectors
             right.metric(
                 "Index size", f"{info.disk_bytes / 1e6:.1f} MB" if info.disk_bytes else "n/a"
             )
@@ -64,6 +66,12 @@ def page() -> None:
                 f"**previews** {md_code(ctx.settings.data_dir / 'previews')}  \n"
                 f"**Index built with** {md(describe_model_id(info.model_id))}"
             )
+            if outside >= GRAPH_WORTH_IT and info.backend == "edge":
+                st.caption(
+                    f"{outside} chips are not in the search graph yet: they are searched exactly "
+                    "(correct, slower as they grow). The app never builds the graph itself (that "
+                    "would pause it); run `python -m ingest optimize` while the app is stopped."
+                )
             if not ctx.store.tiled:
                 st.caption(
                     "Written by an older version: map filters are exact but slower. "

@@ -54,7 +54,9 @@ def timed_searches(embedder: Embedder, store, seconds: float, until=None) -> lis
 
 def describe(name: str, times: list[float]) -> str:
     p90 = statistics.quantiles(times, n=10)[-1] if len(times) >= 10 else max(times)
-    return f"{name:<28} n={len(times):4d}  p50 {statistics.median(times):7.1f} ms  p90 {p90:7.1f} ms"
+    return (
+        f"{name:<28} n={len(times):4d}  p50 {statistics.median(times):7.1f} ms  p90 {p90:7.1f} ms"
+    )
 
 
 def main() -> None:
@@ -65,9 +67,10 @@ def main() -> None:
     settings = Settings(model=args.model)
     embedder = Embedder(load_model(args.model), "cpu", threads=threads_for("app", settings))
     embedder.encode_text(["warm-up"])
-    with tempfile.TemporaryDirectory() as tmp, open_store(
-        Settings(data_dir=Path(tmp)), embedder.model_id
-    ) as store:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_store(Settings(data_dir=Path(tmp)), embedder.model_id) as store,
+    ):
         background = threads_for("background", settings)
         print(f"threads: app {threads_for('app', settings)}, background job {background}")
         idle = timed_searches(embedder, store, args.baseline_seconds)

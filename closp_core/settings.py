@@ -56,11 +56,21 @@ class Settings:
     store_shards: int = 1  # Qdrant server/cluster only
     store_replication: int = 1  # Qdrant server/cluster only
     store_write_consistency: int = 1  # Qdrant server/cluster only
+    # web app: the Add imagery page
+    upload_max_mb: int = 200  # largest GeoTIFF one upload may be (also server.maxUploadSize)
+    import_dirs: str = ""  # folders the app may ingest from by path (os.pathsep list); "" = none
+    stac_api_url: str = "https://earth-search.aws.element84.com/v1"  # suggested STAC API
 
     @property
     def index_dir(self) -> Path:
         """Folder of the embedded index."""
         return self.data_dir / "index"
+
+    @property
+    def import_paths(self) -> tuple[Path, ...]:
+        """``import_dirs`` as resolved folders (the only places a typed path may point into)."""
+        parts = (p.strip() for p in self.import_dirs.split(os.pathsep))
+        return tuple(Path(p).expanduser().resolve() for p in parts if p)
 
     @classmethod
     def load(
@@ -99,6 +109,8 @@ class Settings:
             raise ConfigError(
                 f"ingest_workers must be >= 0 (0 = read in a thread), got {self.ingest_workers}"
             )
+        if self.upload_max_mb < 1:
+            raise ConfigError(f"upload_max_mb must be >= 1, got {self.upload_max_mb}")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -38,6 +38,7 @@ PACKAGES = {
         ],
     ),
 }
+SIDE_BY_SIDE = "leaflet-side-by-side@2.2.0"  # ships only CommonJS source: see browser_script
 WORLD_ATLAS = "world-atlas@2.0.2"
 DECIMALS = 2
 
@@ -63,6 +64,22 @@ def copy_files(package: Path, dest: Path, files: list[str]) -> None:
             shutil.copytree(src, dest / src.name, dirs_exist_ok=True)
         elif src.exists():
             shutil.copy2(src, dest / src.name)
+
+
+def browser_script(package: Path, dest: Path) -> None:
+    """leaflet-side-by-side as a plain browser script: its CommonJS ``index.js`` with the
+    ``require``s of Leaflet (the page's global ``L``, as its own browserify-shim config says)
+    and of its two stylesheets (loaded as files instead) taken out, in a closure."""
+    source = (package / "index.js").read_text()
+    lines = [
+        line
+        for line in source.splitlines()
+        if not line.startswith(("var L = require(", "require(", "module.exports"))
+    ]
+    dest.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(lines)
+    (dest / "leaflet-side-by-side.js").write_text(f"(function (L) {{\n{body}\n}})(window.L);\n")
+    copy_files(package, dest, ["layout.css", "range.css", "range-icon.png", "LICENSE"])
 
 
 def decode_arcs(topo: dict[str, Any]) -> list[list[tuple[float, float]]]:
@@ -134,6 +151,7 @@ def main() -> None:
         work = Path(tmp)
         for spec, (folder, files) in PACKAGES.items():
             copy_files(npm_unpack(spec, work), STATIC / folder, files)
+        browser_script(npm_unpack(SIDE_BY_SIDE, work), STATIC / "leaflet-side-by-side")
         atlas = npm_unpack(WORLD_ATLAS, work)
         topo = json.loads((atlas / "countries-110m.json").read_text())
         geojson = topo_to_geojson(topo, "countries")

@@ -1,8 +1,10 @@
 """Where the Add imagery page may take files from (no Streamlit): uploads, allowed folders.
 
-- **Uploads** are written under ``<data dir>/imports/upload-<UTC time>-<random>/`` with
-  sanitised names (letters, digits, ``._-``; GeoTIFF suffixes only), each at most
-  ``settings.upload_max_mb``; nothing else on disk is touched.
+- **Uploads** are written under ``<data dir>/imports/upload-<content hash>/`` with sanitised
+  names (letters, digits, ``._-``; GeoTIFF suffixes only), each at most
+  ``settings.upload_max_mb``; nothing else on disk is touched. The folder is named by the files'
+  names and bytes, so uploading the same files again gives the same scene ids and chip keys,
+  and the chips already indexed are skipped instead of added twice.
 - **A path typed by a user** is read only when it resolves (symlinks followed) inside one of
   ``settings.import_paths`` (``CLOSP_IMPORT_DIRS``); anything else is refused, naming the
   setting. With the setting empty, no typed path is read at all.
@@ -10,9 +12,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import re
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,9 +59,11 @@ def save_uploads(files: Sequence[tuple[str, bytes]], data_dir: Path, max_mb: int
             n += 1
             clean = f"{stem}_{n}{suffix}"
         names.append(clean)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    folder = data_dir / "imports" / f"upload-{stamp}-{secrets.token_hex(3)}"
-    folder.mkdir(parents=True)
+    digest = hashlib.sha256()
+    for clean, (_, data) in zip(names, files, strict=True):
+        digest.update(clean.encode() + b"\0" + hashlib.sha256(data).digest())
+    folder = data_dir / "imports" / f"upload-{digest.hexdigest()[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
     for clean, (_, data) in zip(names, files, strict=True):
         (folder / clean).write_bytes(data)
     return folder

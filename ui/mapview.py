@@ -16,6 +16,7 @@ RETURNED = ["last_object_clicked", "last_clicked", "all_drawings", "bounds", "zo
 _HANDLED_CLICK = "s_handled_click"
 _HANDLED_POINT = "s_handled_point"
 LAST_POINT = "s_last_point"  # (lon, lat) of the last click anywhere on the map ("Near here")
+LAST_BOUNDS = "s_last_bounds"  # (west, south, east, north) of the map as last shown
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -95,6 +96,8 @@ def _changes(
         if _moved(state.view, view):
             changes["view"] = view
     bbox = bounds_to_bbox(out.get("bounds") or {})
+    if bbox is not None:
+        st.session_state[LAST_BOUNDS] = bbox
     if state.in_view and bbox is not None and _moved(state.bbox, bbox):
         changes["bbox"] = bbox
     area = drawn_area(out.get("all_drawings"))

@@ -36,6 +36,13 @@ _ASSETS: dict[type, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
         [("leaflet_draw_js", f"{STATIC_URL}/leaflet-draw/leaflet.draw.js")],
         [("leaflet_draw_css", f"{STATIC_URL}/leaflet-draw/leaflet.draw.css")],
     ),
+    folium.plugins.SideBySideLayers: (
+        [("leaflet.sidebyside", f"{STATIC_URL}/leaflet-side-by-side/leaflet-side-by-side.js")],
+        [
+            ("leaflet.sidebyside.layout", f"{STATIC_URL}/leaflet-side-by-side/layout.css"),
+            ("leaflet.sidebyside.range", f"{STATIC_URL}/leaflet-side-by-side/range.css"),
+        ],
+    ),
     folium.plugins.MarkerCluster: (
         [("markerclusterjs", f"{STATIC_URL}/markercluster/leaflet.markercluster.js")],
         [

@@ -10,6 +10,7 @@ Only our own errors (``ClospError``) are caught; each is shown with what to chec
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -29,7 +30,8 @@ from closp_core.store import (
     open_store,
     stored_model_id,
 )
-from ingest.pipeline import Ingestor, IngestSummary
+from ingest.pipeline import BatchHook, Ingestor, IngestSummary
+from ui.jobs import JobRunner, SourceFactory
 from ui.text import md, md_code
 
 # The chip sources of the "build the demo index" button (tests swap in a smaller list).
@@ -235,3 +237,33 @@ def empty_index_prompt(ctx: AppContext) -> None:
             return
         st.success(md(summary.report()))
         st.rerun()
+
+
+@st.cache_resource
+def job_runner() -> JobRunner:
+    """The process's one background ingest job (shared by every session)."""
+    return JobRunner()
+
+
+def start_ingest_job(ctx: AppContext, title: str, sources: SourceFactory) -> None:
+    """Start the background job ingesting ``sources()`` into the app's own store, its forward
+    passes on the background thread budget (queries keep a core); ``JobBusyError`` when one
+    is running, ``StoreError`` when the index cannot take writes."""
+    if ctx.embedder is None or ctx.store is None:
+        raise ClospError("the model or the index is not available; see the messages above")
+    ctx.store.check_writable()
+    embedder, store, settings = ctx.embedder, ctx.store, ctx.settings
+
+    def ingestor(on_batch: BatchHook, cancel: threading.Event) -> Ingestor:
+        return Ingestor(
+            embedder,
+            store,
+            settings.data_dir,
+            batch_size=settings.batch_size,
+            progress=False,
+            threads=threads_for("background", settings),
+            on_batch=on_batch,
+            cancel=cancel,
+        )
+
+    job_runner().start(title, sources, ingestor)

@@ -56,9 +56,11 @@ def query_vector(ctx: AppContext, state: SearchState) -> tuple[np.ndarray, str] 
 
 
 def run_search(ctx: AppContext, state: SearchState) -> SearchOutcome | None:
-    """Search once per distinct state (memoised in the session); ``None`` without a query."""
+    """Search once per distinct state and index size (memoised in the session: chips added by
+    a running job show up at the next rerun); ``None`` without a query."""
+    key = (state.search_key(), ctx.store.count() if ctx.store is not None else 0)
     memo = st.session_state.get(_MEMO)
-    if memo is not None and memo[0] == state.search_key():
+    if memo is not None and memo[0] == key:
         return memo[1]
     start = time.perf_counter()
     found = query_vector(ctx, state)
@@ -69,7 +71,7 @@ def run_search(ctx: AppContext, state: SearchState) -> SearchOutcome | None:
     hits = ctx.store.search(vector, limit=state.limit, filters=filters_for(state))
     done = time.perf_counter()
     outcome = SearchOutcome(hits, title, (encoded - start) * 1e3, (done - encoded) * 1e3)
-    st.session_state[_MEMO] = (state.search_key(), outcome)
+    st.session_state[_MEMO] = (key, outcome)
     return outcome
 
 

@@ -209,6 +209,19 @@ def api_error_message(url: str, err: Exception, remote: RemoteOptions, doing: st
     return f"STAC API {url}: not a STAC API ({type(err).__name__}: {detail})"
 
 
+def list_collections(url: str, remote: RemoteOptions | None = None) -> list[tuple[str, str]]:
+    """``(id, title)`` of the API's collections (``/collections``), sorted by id; ``DataError``
+    when the API cannot be reached or listed."""
+    remote = remote or RemoteOptions()
+    if not is_http(url):
+        raise DataError(f"STAC API {url!r}: give an http(s) URL")
+    client = open_client(url, remote)
+    try:
+        return sorted((c.id, c.title or "") for c in client.get_collections())
+    except _CLIENT_ERRORS as err:
+        raise DataError(api_error_message(url, err, remote, "list its collections")) from None
+
+
 def search_pages(query: StacQuery, remote: RemoteOptions) -> Iterator[list[pystac.Item]]:
     """Pages of items, as the API returns them; ``DataError`` when a request fails."""
     client = open_client(query.url, remote)

@@ -1,0 +1,180 @@
+"""The Add imagery page through AppTest: every state, each way in, a real job, then search.
+
+Uploads are real GeoTIFFs: a 2.4 km corner of the shipped Virginia Sentinel-2 scene, one file
+per band on each band's own grid (``virginia_corner``). The STAC case runs a STAC API on
+127.0.0.1 (``tests/data/stac_api``). The job is the app's own (``ui.resources.job_runner``);
+tests wait for it, then rerun the page and search for the new chips."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import rasterio
+from rasterio.windows import from_bounds
+from streamlit.testing.v1 import AppTest
+
+from closp_core.data.samples import SAMPLES_DIR
+from tests.app.test_pages import new_app, outcome, texts
+from tests.data.stac_api import layouts
+from tests.data.stac_api import make_data as md
+from tests.data.stac_api.helpers import serve
+from ui.resources import job_runner
+
+PAGE = "app_pages/add_imagery.py"
+VIRGINIA = SAMPLES_DIR / "virginia-s2-l1c"
+ACQUIRED = dt.date(2016, 1, 12)  # the Virginia scene: no other indexed chip has this date
+
+
+def virginia_corner(folder: Path, size_m: float = 2400.0) -> list[Path]:
+    """The first ``size_m`` x ``size_m`` of every Virginia band file, each on its own grid."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(VIRGINIA / "T18SVG_20160112_B02.tif") as ref:
+        left, top = ref.bounds.left + 20, ref.bounds.top - 20
+    bounds = (left, top - size_m, left + size_m, top)
+    written = []
+    for path in sorted(VIRGINIA.glob("*.tif")):
+        with rasterio.open(path) as src:
+            window = from_bounds(*bounds, src.transform).round_offsets().round_lengths()
+            data = src.read(window=window)
+            profile = src.profile | {
+                "width": data.shape[2],
+                "height": data.shape[1],
+                "transform": src.window_transform(window),
+                "driver": "GTiff",
+            }
+        out = folder / path.name
+        with rasterio.open(out, "w", **profile) as dst:
+            dst.write(data)
+        written.append(out)
+    return written
+
+
+@pytest.fixture(autouse=True)
+def fresh_job_runner() -> None:
+    """Each test starts with no job (the runner lives as long as the process otherwise)."""
+    job_runner.clear()
+
+
+def add_page() -> AppTest:
+    at = new_app().run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def finish_job(at: AppTest) -> AppTest:
+    status = job_runner().wait(timeout=600)
+    assert not status.active
+    return at.run()
+
+
+def new_chips() -> list[str]:
+    """Keys of the chips acquired on ``ACQUIRED`` (the added imagery), found by a real search
+    in a new session (a share link with the query and the date)."""
+    at = new_app()
+    at.query_params["q"] = "farmland with crops"
+    at.query_params["from"] = at.query_params["to"] = ACQUIRED.isoformat()
+    at.run()
+    assert not at.exception
+    return [hit.key for hit in outcome(at).hits]
+
+
+@pytest.mark.usefixtures("app_data")
+def test_idle_page_offers_three_ways_in() -> None:
+    at = add_page()
+    assert "No imagery is being added right now." in texts(at)
+    assert [t.label for t in at.tabs] == [
+        "Upload files",
+        "Fetch from a STAC API",
+        "Folder on the server",
+    ]
+    assert any("CLOSP_IMPORT_DIRS" in i.value for i in at.info)  # no folders allowed
+    assert at.button(key="up_go").disabled  # nothing uploaded yet
+    assert at.button(key="stac_go").disabled  # no collection, no area
+
+
+@pytest.mark.usefixtures("app_data")
+def test_upload_geotiffs_then_find_their_chips(tmp_path: Path) -> None:
+    files = virginia_corner(tmp_path / "corner")
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [(f.name, f.read_bytes(), "image/tiff") for f in files]
+    ).run()
+    at.selectbox(key="up_s").set_value("s2")
+    at.button(key="up_go").click().run()
+    assert not at.exception
+    at = finish_job(at)
+    assert any("done" in s.value for s in at.success), texts(at)
+    report = at.code[0].value
+    assert "indexed 4 chips" in report
+    keys = new_chips()
+    assert len(keys) == 4 and all("T18SVG_20160112" in key for key in keys)
+    # the same files again: same keys, nothing added twice
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [(f.name, f.read_bytes(), "image/tiff") for f in files]
+    ).run()
+    at.button(key="up_go").click().run()
+    at = finish_job(at)
+    assert "skipped 4 chips already indexed" in at.code[0].value
+
+
+@pytest.mark.usefixtures("app_data")
+def test_an_upload_that_is_not_a_geotiff_fails_in_the_job_not_the_page() -> None:
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [("scene_B04.tif", b"<html>not a raster</html>", "image/tiff")]
+    ).run()
+    at.button(key="up_go").click().run()
+    at = finish_job(at)
+    assert not at.exception
+    report = at.code[0].value
+    assert "FAILED" in report and "indexed 0 chips" in report
+
+
+def test_folder_inside_and_outside_the_allowed_folders(
+    app_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allowed = tmp_path / "allowed"
+    virginia_corner(allowed / "corner")
+    outside = tmp_path / "outside"
+    virginia_corner(outside)
+    monkeypatch.setenv("CLOSP_IMPORT_DIRS", str(allowed))
+    at = add_page()
+    at.text_input(key="dir_path").input(str(allowed / ".." / "outside")).run()
+    at.button(key="dir_go").click().run()
+    assert any("outside the folders the app may read" in e.value for e in at.error)
+    assert not job_runner().status().active
+    at.text_input(key="dir_path").input(str(allowed / "corner")).run()
+    at.button(key="dir_go").click().run()
+    at = finish_job(at)
+    assert "indexed 4 chips" in at.code[0].value
+
+
+@pytest.mark.usefixtures("app_data")
+def test_fetch_from_a_stac_api_for_the_map_area(tmp_path_factory: pytest.TempPathFactory) -> None:
+    files = md.ensure_files(tmp_path_factory.getbasetemp() / "stac_api_files")
+    with serve(files, [layouts.earth_search_s2(files)]) as server:
+        at = add_page()
+        at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)  # one chip
+        at.text_input(key="stac_url").input(server.base_url).run()
+        at.button(key="stac_list").click().run()
+        assert not at.exception
+        at.multiselect(key="stac_c").set_value(["sentinel-2-l2a"])
+        at.date_input(key="stac_from").set_value(dt.date(2023, 1, 1))
+        at.date_input(key="stac_to").set_value(dt.date(2023, 1, 31)).run()
+        assert "Area: the map view" in texts(at)
+        at.button(key="stac_go").click().run()
+        at = finish_job(at)
+    assert "indexed 1 chips" in at.code[0].value, at.code[0].value
+
+
+@pytest.mark.usefixtures("app_data")
+def test_unreachable_stac_api_says_so() -> None:
+    at = add_page()
+    at.text_input(key="stac_url").input("http://127.0.0.1:9/stac").run()
+    at.button(key="stac_list").click().run()
+    assert not at.exception
+    assert any("cannot reach" in e.value for e in at.error), texts(at)
