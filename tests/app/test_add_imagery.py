@@ -178,3 +178,22 @@ def test_unreachable_stac_api_says_so() -> None:
     at.button(key="stac_list").click().run()
     assert not at.exception
     assert any("cannot reach" in e.value for e in at.error), texts(at)
+
+
+def test_with_a_qdrant_server_the_page_works_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``CLOSP_STORE_URL`` set: the job writes through qdrant-client (its in-process
+    ``:memory:`` mode stands in for a server here) and a new session finds the chips."""
+    monkeypatch.setenv("CLOSP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CLOSP_DEVICE", "cpu")
+    monkeypatch.setenv("CLOSP_STORE_URL", ":memory:")
+    files = virginia_corner(tmp_path / "corner")
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [(f.name, f.read_bytes(), "image/tiff") for f in files]
+    ).run()
+    at.button(key="up_go").click().run()
+    at = finish_job(at)
+    assert "indexed 4 chips" in at.code[0].value
+    assert len(new_chips()) == 4
