@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -86,9 +87,13 @@ class FeedbackLabels:
         return cls(tuple(pairs))
 
     # ----- reading --------------------------------------------------------------------------
+    @functools.cached_property
+    def _lookup(self) -> dict[str, int]:
+        return dict(self.items)
+
     def get(self, key: str) -> int | None:
         """+1, -1, or ``None`` when the chip is not labelled."""
-        return self.as_dict().get(key)
+        return self._lookup.get(key)
 
     def as_dict(self) -> dict[str, int]:
         """A new ``{key: +1 | -1}`` dict."""
@@ -108,7 +113,7 @@ class FeedbackLabels:
         return len(self.items)
 
     def __contains__(self, key: object) -> bool:
-        return any(k == key for k, _ in self.items)
+        return key in self._lookup
 
     def __iter__(self) -> Iterator[tuple[str, int]]:
         return iter(self.items)
