@@ -1,10 +1,10 @@
 """changed_into on both back ends: the SYNTHETIC pre-flood Spain fixture, and every empty case.
 
 Measured with the demo model, "flooded area" after 2019-09-01 over the Spain scene (16 places
-per sensor after de-duplication): on S2 all 11 places whose real chip is labelled Flooded Area
-rank above the 5 that are not (delta +0.29 ... +0.05 against +0.02 ... -0.004). On S1 the demo
-model does not see the painted-out flood as a move towards the text (deltas of both kinds
-mixed between -0.13 and +0.08), so S1 is only checked for structure.
+per sensor after de-duplication; 11 S2 and 11 S1 places whose real chip is labelled Flooded
+Area): the first 19 of the 32 places are all flooded ones, S1 and S2 interleaved by the robust
+z-score (3.0 ... 0.13; every dry place scores <= 0.0). On S2 alone all 11 flooded places rank
+above the 5 dry ones (delta +0.29 ... +0.05 against +0.02 ... -0.004); on S1 alone the first 10.
 """
 
 from __future__ import annotations
@@ -54,17 +54,17 @@ def test_flooded_places_rank_first(multidate_store: VectorStore, flood_query: np
         assert pair.overlap == pytest.approx(1.0)
     scores = [p.score for p in result.pairs]
     assert scores == sorted(scores, reverse=True)
-    top = result.pairs[:3]
-    assert all(p.after.sensor is Sensor.S2 and "Flooded Area" in p.after.labels for p in top)
+    flooded = ["Flooded Area" in p.after.labels for p in result.pairs]
+    assert all(flooded[:15]) and sum(flooded) == 22
+    assert {p.after.sensor for p in result.pairs[:6]} == {Sensor.S1, Sensor.S2}
+    assert max(p.score for p, f in zip(result.pairs, flooded, strict=True) if not f) < 0.5
     for i, a in enumerate(result.pairs):  # one pair per place and sensor
         for b in result.pairs[i + 1 :]:
             if a.after.sensor is b.after.sensor:
                 assert overlap_share(a.after.footprint, b.after.footprint) < 0.25  # type: ignore[arg-type]
 
 
-def test_on_s2_every_flooded_place_beats_every_dry_one(
-    multidate_store: VectorStore, flood_query: np.ndarray
-) -> None:
+def test_per_sensor_rankings(multidate_store: VectorStore, flood_query: np.ndarray) -> None:
     polygon = GeoPolygon(((-0.79, 38.08), (-0.73, 38.08), (-0.73, 38.13), (-0.79, 38.08)))
     only_s2 = SearchFilters(sensor=Sensor.S2, polygon=polygon)  # replaced by the area below
     result = changed_into(multidate_store, flood_query, EVENT, SPAIN, only_s2, limit=100)
@@ -74,6 +74,10 @@ def test_on_s2_every_flooded_place_beats_every_dry_one(
     assert result.pairs[0].delta > 0.2
     triangle = changed_into(multidate_store, flood_query, EVENT, polygon, only_s2)
     assert 0 < len(triangle.pairs) < len(result.pairs)
+    only_s1 = SearchFilters(sensor=Sensor.S1)
+    s1 = changed_into(multidate_store, flood_query, EVENT, SPAIN, only_s1, limit=100)
+    assert len(s1.pairs) == 16 and {p.after.sensor for p in s1.pairs} == {Sensor.S1}
+    assert all("Flooded Area" in p.after.labels for p in s1.pairs[:10])
 
 
 def test_few_pairs_fall_back_to_the_raw_change(

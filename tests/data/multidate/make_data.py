@@ -6,11 +6,19 @@ temporary folder; nothing is committed but this script and its README).
 For each sensor the real scene ``samples/sen1floods11-spain/Spain_7370579_{S1,S2}Hand.tif``
 (flood of September 2019) is copied with every pixel that the hand-labelled mask
 ``Spain_7370579_LabelHand.tif`` marks as water (value 1) replaced by the full band vector of a
-randomly drawn *dry* pixel of the same scene (mask value 0, valid data in every band; numpy
-``default_rng(SEED)``, one draw per water pixel shared by all bands): the flood is "painted
-out" with real dry-field spectra / backscatter. Everything else (grid, CRS, dtype, band
-descriptions, no-data) is unchanged, so a chip without flood water is pixel-identical in both
-copies. The copy gets an acquisition date 31 days before the real one (``PREFLOOD_DATES``).
+real *dry* pixel of the same scene (mask value 0): the flood is "painted out".
+
+- S2: a randomly drawn dry pixel with data in every band (numpy ``default_rng(SEED)``, one draw
+  per water pixel, shared by all bands): real dry-field spectra.
+- S1: the nearest dry pixel (``scipy.ndimage.distance_transform_edt`` indices): SAR fields are
+  spatially correlated, and randomly drawn pixels make a speckle with no spatial structure
+  that the demo model does not read as fields. Measured with the demo model ("flooded area",
+  Spearman correlation between a chip's water share and its similarity change): S1 random
+  -0.17, nearest +0.51; S2 random +0.95, nearest +0.41 (hence one rule per sensor).
+
+Everything else (grid, CRS, dtype, band descriptions, no-data) is unchanged, so a chip without
+flood water is pixel-identical in both copies. The copy is dated 31 days before the real
+acquisition (``PREFLOOD_DATES``).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from scipy import ndimage
 
 from closp_core.bands import Sensor
 
@@ -56,6 +65,15 @@ def paint_out_water(
     return out
 
 
+def paint_nearest_dry(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(B, H, W)`` copy with each water pixel (1) given the values of its nearest non-water
+    pixel (mask 0 or -1; the -1 no-data pixels of this scene are few and hold data)."""
+    rows, cols = ndimage.distance_transform_edt(
+        mask == 1, return_distances=False, return_indices=True
+    )
+    return data[:, rows, cols]
+
+
 def make_preflood(out_dir: Path, root: Path = SAMPLES) -> dict[Sensor, Path]:
     """Write ``{SCENE}_{S1,S2}Hand_preflood.tif`` into ``out_dir``; return them by sensor."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +87,10 @@ def make_preflood(out_dir: Path, root: Path = SAMPLES) -> dict[Sensor, Path]:
             raise ValueError(f"{sensor.name} scene and label mask differ in size")
         path = out_dir / f"{SCENE}_{sensor.name}Hand_preflood.tif"
         with rasterio.open(path, "w", **profile) as dst:
-            dst.write(paint_out_water(data, mask, profile.get("nodata")))
+            if sensor is Sensor.S1:
+                dst.write(paint_nearest_dry(data, mask))
+            else:
+                dst.write(paint_out_water(data, mask, profile.get("nodata")))
             for i, name in enumerate(names, start=1):
                 dst.set_band_description(i, name)
         written[sensor] = path
