@@ -43,6 +43,7 @@ from closp_core.store import (
     BBox,
     ChipRecord,
     GeoPolygon,
+    Hit,
     SearchFilters,
     TimeRange,
     VectorStore,
@@ -112,6 +113,10 @@ class ChangeResult:
     candidate_pairs: int = 0
     truncated: bool = False
     score_name: str = SCORE_DELTA
+
+    def as_hits(self) -> tuple[Hit, ...]:
+        """The after chips with their scores, for the map, the gallery and the usual exports."""
+        return tuple(Hit(p.after, p.score) for p in self.pairs)
 
 
 def _day(instant: dt.datetime) -> str:

@@ -54,6 +54,7 @@ def test_flooded_places_rank_first(multidate_store: VectorStore, flood_query: np
         assert pair.overlap == pytest.approx(1.0)
     scores = [p.score for p in result.pairs]
     assert scores == sorted(scores, reverse=True)
+    assert [(h.key, h.score) for h in result.as_hits()] == [(p.key, p.score) for p in result.pairs]
     flooded = ["Flooded Area" in p.after.labels for p in result.pairs]
     assert all(flooded[:15]) and sum(flooded) == 22
     assert {p.after.sensor for p in result.pairs[:6]} == {Sensor.S1, Sensor.S2}
