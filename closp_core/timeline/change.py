@@ -200,20 +200,30 @@ def changed_into(
     assert before_f is not None and after_f is not None  # both sides counted chips
     after = store.search(q, limit=min(n_after, MAX_LIMIT), filters=after_f, with_vectors=True)
     before = store.search(-q, limit=min(n_before, MAX_LIMIT), filters=before_f, with_vectors=True)
-    truncated = max(n_before, n_after) > MAX_LIMIT
-    candidates = pair_places([h.record for h in before], [h.record for h in after], q, min_overlap)
+    counts = (n_before, n_after, max(n_before, n_after) > MAX_LIMIT)
+    found = pair_places([h.record for h in before], [h.record for h in after], q, min_overlap)
+    return _ranked(found, counts, _day(instant), limit, min_overlap)
+
+
+def _ranked(
+    candidates: list[ChangePair],
+    counts: tuple[int, int, bool],
+    day: str,
+    limit: int,
+    min_overlap: float,
+) -> ChangeResult:
+    """The result of the candidate pairs: scored, one per place, or why there are none."""
+    n_before, n_after, truncated = counts
     if not candidates:
         message = (
-            f"{n_before} chips before and {n_after} after {_day(instant)} in this area, but no "
-            f"place has both with the same sensor (footprints overlapping by at least "
-            f"{min_overlap:.0%}); widen the area or the dates"
+            f"{n_before} chips before and {n_after} after {day} in this area, but no place has "
+            f"both with the same sensor (footprints overlapping by at least {min_overlap:.0%}); "
+            "widen the area or the dates"
         )
-        return ChangeResult(
-            (), ChangeReason.NO_PAIRS, message, n_before, n_after, 0, truncated
-        )  # fmt: skip
+        return ChangeResult((), ChangeReason.NO_PAIRS, message, n_before, n_after, 0, truncated)
     scored, score_name = score_pairs(candidates)
     pairs = one_per_place(scored, min_overlap)[:limit]
-    message = f"{len(pairs)} places seen before and after {_day(instant)}, ranked by {score_name}"
+    message = f"{len(pairs)} places seen before and after {day}, ranked by {score_name}"
     if truncated:
         message += f" (the area holds over {MAX_LIMIT} chips on a side: draw a smaller area)"
     return ChangeResult(
