@@ -1,6 +1,8 @@
 """``python -m closp_core.evaluate --model M (--config TRAIN.toml | --source KIND=PATH | --index)``.
 
 Writes ``metrics.json``, ``metrics.md`` and ``metrics.png`` into ``--out`` and prints a summary.
+With ``--feedback``: the relevance-feedback simulation instead (``evaluate/feedback.py``),
+writing ``feedback.json``, ``feedback.md`` (P@10 vs number of labels) and ``feedback.png``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from closp_core.data.chip import Chip, Tally
 from closp_core.embedder import Embedder
 from closp_core.errors import ClospError, ConfigError
+from closp_core.evaluate import feedback
 from closp_core.evaluate.retrieval import corpus_from_store
 from closp_core.evaluate.run import (
     config_chips,
@@ -50,6 +53,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("eval"), help="report folder")
     parser.add_argument("--device", help="override the device (auto, cpu, cuda, mps)")
     parser.add_argument("--batch-size", type=int, help="override the embedding batch size")
+    parser.add_argument("--feedback", action="store_true",
+                        help="simulate relevance feedback: P@10 vs number of labels")  # fmt: skip
+    parser.add_argument("--feedback-case", action="append", metavar="TEXT=LABEL",
+                        help="with --feedback: a query and its target label (repeat; default: "
+                        "the built-in cases)")  # fmt: skip
+    parser.add_argument("--feedback-ks", default=",".join(map(str, feedback.DEFAULT_KS)),
+                        help="with --feedback: labels of each kind per step (0,3,5)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -70,6 +80,37 @@ def _source_chips(specs: Sequence[str]) -> tuple[Iterator[Chip], list[Path]]:
     return chips(), [p for _, p in pairs]
 
 
+def _feedback_cases(specs: Sequence[str] | None) -> tuple[tuple[str, str], ...]:
+    if not specs:
+        return feedback.DEFAULT_CASES
+    cases = []
+    for spec in specs:
+        text, sep, label = spec.rpartition("=")
+        if not sep or not text.strip() or not label.strip():
+            raise ConfigError(f"--feedback-case {spec!r}: expected TEXT=LABEL")
+        cases.append((text.strip(), label.strip()))
+    return tuple(cases)
+
+
+def run_feedback(args: argparse.Namespace, settings: Settings, embedder: Embedder) -> dict:
+    """The feedback simulation on the index (``--index``) or on chips put in a memory store."""
+    from closp_core.store import open_store
+    from closp_core.store.remote import RemoteStore
+
+    cases = _feedback_cases(args.feedback_case)
+    ks = [int(k) for k in args.feedback_ks.split(",") if k.strip()]
+    if args.index:
+        with open_store(settings, embedder.model_id) as store:
+            return feedback.evaluate_feedback(store, embedder, cases, ks, args.out)
+    if args.config:
+        chips: Iterator[Chip] = config_chips(load_config(args.config), args.role)
+    else:
+        chips = _source_chips(args.source)[0]
+    with RemoteStore(embedder.model_id, url=":memory:") as store:
+        store.upsert(feedback.records_from_chips(embedder, chips))
+        return feedback.evaluate_feedback(store, embedder, cases, ks, args.out)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings.load()
     overrides = {k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v}
@@ -80,6 +121,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     judgements = (args.queries, args.qrels) if args.queries else None
     model = load_model(args.model or settings.model)
     embedder = Embedder(model, settings.device, settings.batch_size, settings.threads)
+    if args.feedback:
+        return run_feedback(args, settings, embedder)
     if args.index:
         from closp_core.store import open_store
 
@@ -103,7 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClospError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print("\n".join(summary_lines(result)))
+    if args.feedback:
+        print(feedback.feedback_table(result), end="")
+    else:
+        print("\n".join(summary_lines(result)))
     files = result.get("files", [])
     print("reports:", ", ".join(str(p) for p in files) if isinstance(files, list) else "none")
     return 0

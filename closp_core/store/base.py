@@ -73,7 +73,12 @@ class VectorStore(abc.ABC):
 
     @abc.abstractmethod
     def _search(
-        self, vector: np.ndarray, limit: int, filters: SearchFilters, exact: bool
+        self,
+        vector: np.ndarray,
+        limit: int,
+        filters: SearchFilters,
+        exact: bool,
+        with_vectors: bool = False,
     ) -> list[RawPoint]: ...
 
     @abc.abstractmethod
@@ -183,16 +188,19 @@ class VectorStore(abc.ABC):
         limit: int = 10,
         filters: SearchFilters | None = None,
         exact: bool = False,
+        with_vectors: bool = False,
     ) -> list[Hit]:
         """Nearest chips to ``vector`` (``(384,)`` float, a CLOSP embedding), best first.
 
         ``exact=True`` scans every matching vector (slow, for verification); otherwise the
         HNSW index is used where built and unindexed segments are scanned exactly.
+        ``with_vectors=True`` returns each hit's stored vector in ``hit.record.vector``
+        (relevance feedback re-ranks candidates by their vectors).
         """
         self._check_model("search")
         query = check_vector(vector, "query vector")
         limit = check_limit(limit)
-        raw = self._search(query, limit, _filters(filters), bool(exact))
+        raw = self._search(query, limit, _filters(filters), bool(exact), bool(with_vectors))
         return [Hit(from_payload(p, v), float(s or 0.0)) for p, v, s in raw]
 
     def get(self, keys: Sequence[str], *, with_vectors: bool = False) -> list[ChipRecord]:

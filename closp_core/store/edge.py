@@ -217,13 +217,19 @@ class EdgeStore(VectorStore):
         )
 
     def _search(
-        self, vector: np.ndarray, limit: int, filters: SearchFilters, exact: bool
+        self,
+        vector: np.ndarray,
+        limit: int,
+        filters: SearchFilters,
+        exact: bool,
+        with_vectors: bool = False,
     ) -> list[RawPoint]:
         request = qe.QueryRequest(
             limit=limit,
             query=qe.Query.Nearest(vector.tolist()),
             filter=edge_filter(filters, self.tiled),
             with_payload=True,
+            with_vector=with_vectors,
             params=self._search_params(exact),
         )
         return [_raw(p, p.score) for p in self._shard.query(request)]

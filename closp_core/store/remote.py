@@ -204,7 +204,12 @@ class RemoteStore(VectorStore):
         self._client.upsert(self.collection, batch, wait=True)
 
     def _search(
-        self, vector: np.ndarray, limit: int, filters: SearchFilters, exact: bool
+        self,
+        vector: np.ndarray,
+        limit: int,
+        filters: SearchFilters,
+        exact: bool,
+        with_vectors: bool = False,
     ) -> list[RawPoint]:
         quant = qm.QuantizationSearchParams(rescore=True, oversampling=2.0)
         params = qm.SearchParams(
@@ -218,6 +223,7 @@ class RemoteStore(VectorStore):
             query_filter=remote_filter(filters, self.tiled),
             limit=limit,
             with_payload=True,
+            with_vectors=with_vectors,
             search_params=None if self._local else params,
         )
         return [_raw(p, p.score) for p in result.points]

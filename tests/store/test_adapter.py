@@ -115,6 +115,18 @@ def test_search_matches_brute_force(
         assert hits[0].key == records[150].key and hits[0].score == pytest.approx(1.0, abs=1e-5)
 
 
+def test_search_with_vectors(filled: VectorStore, records: list[ChipRecord]) -> None:
+    by_key = {r.key: r for r in records}
+    q = records[7].vector
+    plain = filled.search(q, limit=15, filters=FILTERS["sensor"])
+    full = filled.search(q, limit=15, filters=FILTERS["sensor"], with_vectors=True)
+    assert [h.key for h in full] == [h.key for h in plain]
+    assert all(h.record.vector is None for h in plain)
+    for hit in full:
+        assert hit.record == by_key[hit.key]  # vector included, within float32 storage
+        assert hit.score == pytest.approx(float(hit.record.vector @ q), abs=1e-5)
+
+
 def test_backends_give_same_hits(
     make_store: Callable[[str], VectorStore], records: list[ChipRecord]
 ) -> None:

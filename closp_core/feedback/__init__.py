@@ -1,0 +1,60 @@
+"""Relevance feedback: 👍 / 👎 labels, the re-ranking they drive, their URL and file forms.
+
+- ``labels``: ``FeedbackLabels`` (immutable chip key -> +1/-1), ``encode_labels`` /
+  ``decode_labels`` (URL value) and ``resolve_ids`` (point ids back to keys via the store).
+- ``rerank``: ``rerank(store, labels, query_vector, ...) -> FeedbackResult`` (Rocchio, then
+  logistic regression once there are 3 labels of each kind) and ``rocchio``.
+- ``labelfile``: ``export_labels`` / ``import_labels`` (GeoJSON with model and collection).
+"""
+
+from __future__ import annotations
+
+from closp_core.feedback.labelfile import (
+    export_labels,
+    import_labels,
+    read_label_file,
+    relevance_name,
+)
+from closp_core.feedback.labels import (
+    MAX_LABELS,
+    NOT_RELEVANT,
+    RELEVANT,
+    FeedbackError,
+    FeedbackLabels,
+    ResolvedLabels,
+    decode_labels,
+    encode_labels,
+    resolve_ids,
+)
+from closp_core.feedback.rerank import (
+    DEFAULT_CANDIDATES,
+    MIN_PER_CLASS,
+    FeedbackResult,
+    RankMethod,
+    RocchioWeights,
+    rerank,
+    rocchio,
+)
+
+__all__ = [
+    "DEFAULT_CANDIDATES",
+    "MAX_LABELS",
+    "MIN_PER_CLASS",
+    "NOT_RELEVANT",
+    "RELEVANT",
+    "FeedbackError",
+    "FeedbackLabels",
+    "FeedbackResult",
+    "RankMethod",
+    "ResolvedLabels",
+    "RocchioWeights",
+    "decode_labels",
+    "encode_labels",
+    "export_labels",
+    "import_labels",
+    "read_label_file",
+    "relevance_name",
+    "rerank",
+    "resolve_ids",
+    "rocchio",
+]
