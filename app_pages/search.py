@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from closp_core.errors import ClospError
+from closp_core.feedback import FeedbackLabels
 from closp_core.store import Hit
-from ui import session
+from ui import change, feedback, session, timeline
 from ui.details import chip_details
 from ui.maps import hit_at, results_layers, search_base_map
 from ui.mapview import show_map
@@ -67,10 +68,11 @@ def _open_row() -> None:
         session.update(selected=hits[rows[0]])
 
 
-def result_table(hits: list[Hit]) -> None:
+def result_table(hits: list[Hit], labels: FeedbackLabels) -> None:
     """The results as a table; selecting a row opens the chip."""
     st.caption(
-        "Click a footprint or a row, or “Open” under a thumbnail, to see a chip. "
+        "Click a footprint or a row, or “Open” under a thumbnail, to see a chip; 👍 / 👎 "
+        "(under the thumbnails, in a footprint's popup, in the details) refine the ranking. "
         "Outline colours: blue = lowest score of this list … red = highest."
     )
     st.session_state["s_table_keys"] = [hit.key for hit in hits]
@@ -79,6 +81,7 @@ def result_table(hits: list[Hit]) -> None:
             {
                 "#": rank,
                 "score": round(hit.score, 3),
+                "mark": feedback.caption(hit.key, labels).strip(" ·"),
                 "sensor": hit.record.sensor.name,
                 "date": hit.record.acquired.date().isoformat() if hit.record.acquired else "",
                 "labels": ", ".join(hit.record.labels),
@@ -94,7 +97,7 @@ def result_table(hits: list[Hit]) -> None:
     )
 
 
-def results(ctx: AppContext, state: SearchState, hits: list[Hit]) -> None:
+def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: FeedbackLabels) -> None:
     """Map with the details/result list beside it, then downloads and the gallery. The map is
     there before the first query too (draw an area first, if you like), always at the same
     place in the page, so the browser keeps it and only swaps its result layers."""
@@ -111,7 +114,7 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit]) -> None:
         )
         anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
         fit_key = None if state.in_view else state.search_id()
-        layers = results_layers(hits, ctx.settings.data_dir, state, fit_key=fit_key)
+        layers = results_layers(hits, ctx.settings.data_dir, state, fit_key=fit_key, labels=labels)
         show_map(
             search_base_map(state),
             layers,
@@ -119,20 +122,37 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit]) -> None:
             key="results_map",
             pick=lambda lon, lat: hit_at(hits, lon, lat),
             anchor=anchor,
+            on_mark=feedback.toggle,
         )
     with side_col:
         if state.selected:
-            chip_details(ctx, state.selected, scores.get(state.selected))
+            chip_details(
+                ctx, state.selected, scores.get(state.selected), state=state, labels=labels
+            )
+        elif state.mode == "change" and hits:
+            change.pairs_table(ctx, state)
         elif hits:
-            result_table(hits)
+            result_table(hits, labels)
         near_here_controls(ctx, state)
+    if state.selected and state.timeline:
+        record = ctx.store.get([state.selected]) if ctx.store is not None else []
+        if record:
+            st.subheader("Same place over time")
+            timeline.place_over_time(ctx, record[0], state)
+    if state.mode == "change":
+        change.change_downloads(ctx, state)
+    elif hits:
+        downloads(hits, labels)
+    feedback.label_files(ctx, labels, state.query)
     if hits:
-        downloads(hits)
-        gallery(ctx, hits, state)
+        gallery(ctx, hits, state, labels)
 
 
-def search_notice(ctx: AppContext, state: SearchState) -> list[Hit]:
+def search_notice(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> list[Hit]:
     """Run the search and say what it gave (or what is missing) in one place; the hits."""
+    feedback.notes()
+    if state.mode == "change":
+        return change.change_notice(ctx, state)
     if state.like:
         st.info(f"Showing chips like {md_code(state.like)} (its own embedding is the query).")
         st.button(
@@ -142,7 +162,7 @@ def search_notice(ctx: AppContext, state: SearchState) -> list[Hit]:
             kwargs={"like": None},
         )
     try:
-        outcome = run_search(ctx, state)
+        outcome = run_search(ctx, state, labels)
     except ClospError as exc:
         st.error(explain(exc, ctx.settings))
         return []
@@ -164,10 +184,12 @@ def page() -> None:
         return
     query_box()
     state = session.current_state()
+    labels = feedback.current_labels(ctx, state)
+    state = session.current_state()  # the labels may have been made canonical
     track_new_search(state)
     with st.container():  # one slot, whatever it says: the map below keeps its place
-        hits = search_notice(ctx, state)
-    results(ctx, state, hits)
+        hits = search_notice(ctx, state, labels)
+    results(ctx, state, hits, labels)
 
 
 page()

@@ -6,12 +6,14 @@ import json
 
 import streamlit as st
 
+from closp_core.feedback import FeedbackLabels
 from closp_core.render import COMPOSITES
 from closp_core.store import ChipRecord
-from ui import session
+from ui import feedback, session
 from ui.export import chip_properties
 from ui.previews import preview_bytes
 from ui.resources import AppContext
+from ui.state import SearchState
 from ui.text import md_code
 
 COMPOSITE_NAMES = {
@@ -27,11 +29,23 @@ def _more_like(key: str) -> None:
 
 
 def _close() -> None:
-    session.update(selected=None)
+    session.update(selected=None, timeline=False, compare=None)
 
 
-def chip_details(ctx: AppContext, key: str, score: float | None = None) -> None:
-    """Everything about chip ``key``; "More like this" when a search is possible."""
+def _toggle_timeline(on: bool) -> None:
+    session.update(timeline=on, compare=None)
+
+
+def chip_details(
+    ctx: AppContext,
+    key: str,
+    score: float | None = None,
+    *,
+    state: SearchState | None = None,
+    labels: FeedbackLabels | None = None,
+) -> None:
+    """Everything about chip ``key``; "More like this" when a search is possible; with
+    ``labels``, 👍 / 👎; with ``state``, its place over time."""
     if ctx.store is None:
         return
     found = ctx.store.get([key])
@@ -43,6 +57,8 @@ def chip_details(ctx: AppContext, key: str, score: float | None = None) -> None:
     head.subheader("Chip details")
     close.button("✕", key="close_details", on_click=_close, help="Close the details")
     _composites(ctx, record)
+    if labels is not None:
+        feedback.buttons(record.key, labels, where="details")
     if ctx.embedder is not None:
         st.button(
             "More like this",
@@ -52,7 +68,15 @@ def chip_details(ctx: AppContext, key: str, score: float | None = None) -> None:
             type="primary",
             help="Search with this chip's own embedding as the query",
         )
-    props = chip_properties(record, score)
+    if state is not None:
+        st.button(
+            "Hide the place over time" if state.timeline else "Same place over time",
+            key="timeline_toggle",
+            on_click=_toggle_timeline,
+            args=(not state.timeline,),
+            help="Every chip of either sensor covering this place, by date; compare two",
+        )
+    props = chip_properties(record, score, feedback=labels)
     st.dataframe(
         {"field": list(props), "value": ["" if v is None else str(v) for v in props.values()]},
         hide_index=True,

@@ -15,13 +15,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from closp_core.feedback import FeedbackLabels, relevance_name
 from closp_core.store import ChipRecord, Hit
 
 
 def chip_properties(
-    record: ChipRecord, score: float | None = None, rank: int | None = None
+    record: ChipRecord,
+    score: float | None = None,
+    rank: int | None = None,
+    feedback: FeedbackLabels | None = None,
 ) -> dict[str, Any]:
-    """Flat, JSON-ready properties of one chip (labels joined with "; ")."""
+    """Flat, JSON-ready properties of one chip (labels joined with "; "); with ``feedback``,
+    a ``label`` property: "relevant", "not relevant" or "" (the user's 👍 / 👎)."""
     props: dict[str, Any] = {}
     if rank is not None:
         props["rank"] = rank
@@ -39,13 +44,20 @@ def chip_properties(
         lon=record.center[0] if record.center else None,
         lat=record.center[1] if record.center else None,
     )
+    if feedback is not None:
+        props["label"] = relevance_name(feedback.get(record.key))
     return props
 
 
-def hits_geojson(hits: Sequence[Hit]) -> str:
+def hits_geojson(
+    hits: Sequence[Hit],
+    feedback: FeedbackLabels | None = None,
+    extra: Sequence[dict[str, Any]] | None = None,
+) -> str:
     """A GeoJSON FeatureCollection: one feature per hit, its footprint (or centre point)."""
     features = []
-    for rank, hit in enumerate(hits, start=1):
+    extras = extra if extra is not None else [{}] * len(hits)
+    for rank, (hit, more) in enumerate(zip(hits, extras, strict=True), start=1):
         rec = hit.record
         if rec.footprint is not None:
             geometry: dict[str, Any] | None = rec.footprint.to_geojson()
@@ -57,7 +69,7 @@ def hits_geojson(hits: Sequence[Hit]) -> str:
             {
                 "type": "Feature",
                 "geometry": geometry,
-                "properties": chip_properties(rec, hit.score, rank),
+                "properties": chip_properties(rec, hit.score, rank, feedback) | more,
             }
         )
     return json.dumps({"type": "FeatureCollection", "features": features}, indent=1)
@@ -73,15 +85,22 @@ def defuse_formula(value: Any) -> Any:
     return value
 
 
-def hits_csv(hits: Sequence[Hit]) -> str:
+def hits_csv(
+    hits: Sequence[Hit],
+    feedback: FeedbackLabels | None = None,
+    extra: Sequence[dict[str, Any]] | None = None,
+) -> str:
     """One CSV row per hit with the same properties as the GeoJSON (centre as lon/lat); text
     cells that a spreadsheet would run as formulas are defused (see the module docstring)."""
+    extras = extra if extra is not None else [{}] * len(hits)
     rows = [
         {
             name: defuse_formula(value)
-            for name, value in chip_properties(hit.record, hit.score, rank).items()
+            for name, value in (
+                chip_properties(hit.record, hit.score, rank, feedback) | more
+            ).items()
         }
-        for rank, hit in enumerate(hits, start=1)
+        for rank, (hit, more) in enumerate(zip(hits, extras, strict=True), start=1)
     ]
     out = io.StringIO()
     fields = list(rows[0]) if rows else ["rank", "score", "key"]

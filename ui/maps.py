@@ -26,6 +26,7 @@ from folium.raster_layers import ImageOverlay
 from jinja2 import Template
 
 from closp_core.bands import Sensor
+from closp_core.feedback import FeedbackLabels
 from closp_core.labels import EVENT_LABELS
 from closp_core.store import ChipRecord, Hit
 from ui.offline import PREVIEW_PANE, base_map, offline
@@ -64,8 +65,18 @@ def union_bounds(bounds: Sequence[Bounds]) -> Bounds | None:
     ]
 
 
-def popup_html(record: ChipRecord, score: float | None = None, rank: int | None = None) -> str:
-    """Popup text of a chip (every value escaped with ``ui.text.html_text``)."""
+MARKS = ((1, "👍", "relevant"), (-1, "👎", "not relevant"))
+
+
+def popup_html(
+    record: ChipRecord,
+    score: float | None = None,
+    rank: int | None = None,
+    label: int | None = None,
+    markable: bool = False,
+) -> str:
+    """Popup text of a chip (every value escaped with ``ui.text.html_text``); ``markable``
+    adds 👍 / 👎 buttons (``MarkButtons`` sends their clicks back), ``label`` the current mark."""
     kind = "SAR" if record.sensor is Sensor.S1 else "optical"
     date = record.acquired.date().isoformat() if record.acquired else "unknown date"
     rows = [
@@ -75,7 +86,58 @@ def popup_html(record: ChipRecord, score: float | None = None, rank: int | None 
         record.key,
     ]
     head = f"<b>#{rank}</b> score {score:.3f}<br>" if rank is not None and score is not None else ""
-    return head + "<br>".join(html_text(row) for row in rows)
+    body = head + "<br>".join(html_text(row) for row in rows)
+    if not markable:
+        return body
+    key = html_text(record.key)
+    buttons = "".join(
+        f'<button class="closp-mark{" on" if label == value else ""}" data-key="{key}" '
+        f'data-value="{value}" title="mark as {word}">{sign}</button>'
+        for value, sign, word in MARKS
+    )
+    return f"{body}<br>{buttons}"
+
+
+class MarkButtons(MacroElement):
+    """Sends a click on a popup's 👍 / 👎 button back to Streamlit as ``closp_mark``
+    (``{key, value, n}``, ``n`` unique per click) with the map's view, through the component
+    API that streamlit-folium exposes as ``window.Streamlit``. The key is read from the
+    button's ``data-key`` attribute (never evaluated)."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>
+        button.closp-mark { font-size: 15px; margin: 4px 6px 0 0; padding: 1px 8px;
+                            border: 1px solid #b8c2c8; border-radius: 6px; background: #fff; }
+        button.closp-mark.on { background: #2f6f8f; border-color: #2f6f8f; }
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var clicks = 0;
+            document.addEventListener("click", function (event) {
+                var target = event.target;
+                var button = target.closest ? target.closest("button.closp-mark") : null;
+                if (!button || !window.Streamlit) return;
+                clicks += 1;
+                var centre = map.getCenter(), bounds = map.getBounds();
+                window.Streamlit.setComponentValue({
+                    center: {lat: centre.lat, lng: centre.lng},
+                    zoom: map.getZoom(),
+                    bounds: {_southWest: bounds.getSouthWest(), _northEast: bounds.getNorthEast()},
+                    closp_mark: {key: button.dataset.key, value: Number(button.dataset.value),
+                                 n: clicks + ":" + Date.now()}
+                });
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MarkButtons"
 
 
 class ZoomClass(MacroElement):
@@ -185,15 +247,22 @@ def search_base_map(state: SearchState) -> folium.Map:
     fmap = base_map(state.basemap)
     offline(folium.plugins.MarkerCluster(name="assets")).add_to(fmap)
     ZoomClass().add_to(fmap)
+    MarkButtons().add_to(fmap)
     add_draw_tool(fmap)
     return fmap
 
 
 def results_layers(
-    hits: Sequence[Hit], data_dir: Path, state: SearchState, *, fit_key: str | None = None
+    hits: Sequence[Hit],
+    data_dir: Path,
+    state: SearchState,
+    *,
+    fit_key: str | None = None,
+    labels: FeedbackLabels | None = None,
 ) -> folium.FeatureGroup:
     """The results as one layer group: previews at their footprints, outlines coloured by
-    score, popups, centre dots, the drawn area; framed once per ``fit_key`` (None: never)."""
+    score, popups (with 👍 / 👎 when ``labels`` are given), centre dots, the drawn area;
+    framed once per ``fit_key`` (None: never)."""
     layers = folium.FeatureGroup(name="results")
     scores = [h.score for h in hits]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
@@ -215,7 +284,16 @@ def results_layers(
             weight=2,
             fill=True,
             fill_opacity=0.0,
-            popup=folium.Popup(popup_html(rec, hit.score, rank), max_width=320),
+            popup=folium.Popup(
+                popup_html(
+                    rec,
+                    hit.score,
+                    rank,
+                    label=labels.get(rec.key) if labels is not None else None,
+                    markable=labels is not None,
+                ),
+                max_width=320,
+            ),
             tooltip=tooltip,
         ).add_to(layers)
         add_chip_dot(layers, rec, colour, tooltip)

@@ -15,6 +15,7 @@ from ui.state import LonLat, SearchState
 RETURNED = ["last_object_clicked", "last_clicked", "all_drawings", "bounds", "zoom", "center"]
 _HANDLED_CLICK = "s_handled_click"
 _HANDLED_POINT = "s_handled_point"
+_HANDLED_MARK = "s_handled_mark"
 LAST_POINT = "s_last_point"  # (lon, lat) of the last click anywhere on the map ("Near here")
 LAST_BOUNDS = "s_last_bounds"  # (west, south, east, north) of the map as last shown
 
@@ -58,6 +59,7 @@ def show_map(
     pick: Callable[[float, float], str | None],
     anchor: tuple[float, float, int] | None,
     height: int = 560,
+    on_mark: Callable[[str, int], None] | None = None,
 ) -> None:
     """Draw ``fmap`` with ``layers`` in it and fold what comes back into the state; reruns
     when results change. ``fmap`` must not depend on results: the browser keeps the map it has
@@ -65,7 +67,8 @@ def show_map(
 
     ``pick(lon, lat)`` maps a click on a shape to a chip key. ``anchor``: a view (lat, lon,
     zoom) to put the map at instead of where it fits itself (a restored URL, "only in the map
-    view"); the browser applies it only when it changes, so keep passing the same one."""
+    view"); the browser applies it only when it changes, so keep passing the same one.
+    ``on_mark(key, value)``: a 👍 / 👎 clicked in a popup (``ui.maps.MarkButtons``)."""
     view = anchor
     out = st_folium(
         fmap,
@@ -79,11 +82,23 @@ def show_map(
     )
     if not out or out.get("center") is None:  # nothing reported by the browser yet
         return
+    mark = out.get("closp_mark")
+    if on_mark is not None and _new_mark(mark):
+        on_mark(str(mark["key"]), int(mark["value"]))
+        st.rerun()
     changes = _changes(out, state, pick)
     if changes:
         session.update(**changes)
         if set(changes) - {"view"}:
             st.rerun()
+
+
+def _new_mark(mark: Any) -> bool:
+    """A 👍 / 👎 click from a popup not handled yet (well formed: key text, value +/-1)."""
+    if not isinstance(mark, dict) or mark.get("n") == st.session_state.get(_HANDLED_MARK):
+        return False
+    st.session_state[_HANDLED_MARK] = mark.get("n")
+    return isinstance(mark.get("key"), str) and mark.get("value") in (1, -1)
 
 
 def _changes(

@@ -88,3 +88,15 @@ def composite_for(record: ChipRecord, s2_composite: str) -> str:
     if record.sensor is Sensor.S2 and s2_composite in COMPOSITES[Sensor.S2]:
         return s2_composite
     return COMPOSITES[record.sensor][0]
+
+
+def record_preview(data_dir: Path | str, record: ChipRecord, s2_composite: str) -> bytes | None:
+    """The bytes of ``record``'s preview in the composite to show (``composite_for``)."""
+    return preview_bytes(
+        str(data_dir), record.previews.get(composite_for(record, s2_composite), "")
+    )
+
+
+def record_preview_url(data_dir: Path, record: ChipRecord, s2_composite: str) -> str | None:
+    """``record_preview`` as a ``data:`` URL (for map overlays), or ``None``."""
+    return preview_data_url(data_dir, record.previews.get(composite_for(record, s2_composite)))

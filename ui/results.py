@@ -10,8 +10,9 @@ import numpy as np
 import streamlit as st
 
 from closp_core.errors import ClospError
+from closp_core.feedback import FeedbackLabels, rerank
 from closp_core.store import Hit
-from ui import session
+from ui import feedback, session
 from ui.export import hits_csv, hits_geojson
 from ui.mapview import LAST_POINT
 from ui.previews import composite_for, preview_bytes
@@ -26,12 +27,14 @@ GALLERY_COLUMNS = 6
 
 @dataclasses.dataclass(frozen=True)
 class SearchOutcome:
-    """Hits of one search, what was searched for, and how long the two steps took."""
+    """Hits of one search, what was searched for, how long the two steps took, and (with
+    👍 / 👎 labels) how the labels ranked it."""
 
     hits: list[Hit]
     title: str
     encode_ms: float
     search_ms: float
+    note: str = ""
 
 
 def query_vector(ctx: AppContext, state: SearchState) -> tuple[np.ndarray, str] | None:
@@ -55,22 +58,38 @@ def query_vector(ctx: AppContext, state: SearchState) -> tuple[np.ndarray, str] 
     return text, f"“{state.query}”"
 
 
-def run_search(ctx: AppContext, state: SearchState) -> SearchOutcome | None:
+def run_search(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> SearchOutcome | None:
     """Search once per distinct state and index size (memoised in the session: chips added by
-    a running job show up at the next rerun); ``None`` without a query."""
+    a running job show up at the next rerun); ``None`` with neither a query nor a 👍 chip.
+    With labels, ``closp_core.feedback.rerank`` ranks (Rocchio, then a classifier)."""
     key = (state.search_key(), ctx.store.count() if ctx.store is not None else 0)
     memo = st.session_state.get(_MEMO)
     if memo is not None and memo[0] == key:
         return memo[1]
     start = time.perf_counter()
     found = query_vector(ctx, state)
-    if found is None or ctx.store is None:
+    if ctx.store is None or (found is None and not labels.positive):
         return None
-    vector, title = found
+    vector, title = found if found is not None else (None, "the chips marked 👍")
     encoded = time.perf_counter()
-    hits = ctx.store.search(vector, limit=state.limit, filters=filters_for(state))
+    filters = filters_for(state)
+    note = ""
+    if labels:
+        result = rerank(
+            ctx.store,
+            labels,
+            vector,
+            filters=filters,
+            limit=state.limit,
+            hide_labelled=state.hide_labelled,
+        )
+        hits, note = list(result.hits), result.note
+    elif vector is not None:
+        hits = ctx.store.search(vector, limit=state.limit, filters=filters)
+    else:
+        return None
     done = time.perf_counter()
-    outcome = SearchOutcome(hits, title, (encoded - start) * 1e3, (done - encoded) * 1e3)
+    outcome = SearchOutcome(hits, title, (encoded - start) * 1e3, (done - encoded) * 1e3, note)
     st.session_state[_MEMO] = (key, outcome)
     return outcome
 
@@ -81,14 +100,18 @@ def summary(outcome: SearchOutcome) -> None:
         f"**{len(outcome.hits)} results** for {md(outcome.title)} · "
         f"query encoded in {outcome.encode_ms:.0f} ms · search call {outcome.search_ms:.1f} ms"
     )
+    if outcome.note:
+        st.caption(md(outcome.note))
 
 
 def _select(key: str) -> None:
     session.update(selected=key)
 
 
-def gallery(ctx: AppContext, hits: Sequence[Hit], state: SearchState) -> None:
-    """Thumbnails of the results, best first; "Open" shows a chip's details."""
+def gallery(
+    ctx: AppContext, hits: Sequence[Hit], state: SearchState, labels: FeedbackLabels
+) -> None:
+    """Thumbnails of the results, best first; "Open" shows a chip's details, 👍 / 👎 mark it."""
     data_dir = str(ctx.settings.data_dir)
     for start in range(0, len(hits), GALLERY_COLUMNS):
         columns = st.columns(GALLERY_COLUMNS)
@@ -105,7 +128,10 @@ def gallery(ctx: AppContext, hits: Sequence[Hit], state: SearchState) -> None:
                 else:
                     st.caption("preview unavailable")
                 date = rec.acquired.date().isoformat() if rec.acquired else "?"
-                st.caption(f"#{rank} · {hit.score:.3f} · {rec.sensor.name} · {date}")
+                st.caption(
+                    f"#{rank} · {hit.score:.3f} · {rec.sensor.name} · {date}"
+                    + feedback.caption(rec.key, labels)
+                )
                 st.button(
                     "Open",
                     key=f"open_{rank}",
@@ -114,14 +140,16 @@ def gallery(ctx: AppContext, hits: Sequence[Hit], state: SearchState) -> None:
                     type="primary" if rec.key == state.selected else "secondary",
                     width="stretch",
                 )
+                feedback.buttons(rec.key, labels, where=f"g{rank}")
 
 
-def downloads(hits: Sequence[Hit]) -> None:
-    """GeoJSON (footprints with properties) and CSV of the results."""
+def downloads(hits: Sequence[Hit], labels: FeedbackLabels | None = None) -> None:
+    """GeoJSON (footprints with properties) and CSV of the results (a ``label`` column with
+    the 👍 / 👎 marks when there are labels)."""
     left, right = st.columns(2)
     left.download_button(
         "Download GeoJSON",
-        hits_geojson(hits),
+        hits_geojson(hits, labels),
         file_name="closp-results.geojson",
         mime="application/geo+json",
         key="dl_geojson",
@@ -129,7 +157,7 @@ def downloads(hits: Sequence[Hit]) -> None:
     )
     right.download_button(
         "Download CSV",
-        hits_csv(hits),
+        hits_csv(hits, labels),
         file_name="closp-results.csv",
         mime="text/csv",
         key="dl_csv",

@@ -25,6 +25,9 @@ W_LIMIT = "w_limit"
 W_IN_VIEW = "w_in_view"
 W_COMPOSITE = "w_composite"
 W_BASEMAP = "w_basemap"
+W_HIDE_LABELLED = "w_hide_labelled"
+W_MODE = "w_mode"
+W_EVENT_DATE = "w_event_date"
 WIDGETS = {
     W_QUERY: "query",
     W_EVENTS: "events",
@@ -36,6 +39,9 @@ WIDGETS = {
     W_IN_VIEW: "in_view",
     W_COMPOSITE: "composite",
     W_BASEMAP: "basemap",
+    W_HIDE_LABELLED: "hide_labelled",
+    W_MODE: "mode",
+    W_EVENT_DATE: "event_date",
 }
 OTHERS = {
     "s_bbox": "bbox",
@@ -44,6 +50,9 @@ OTHERS = {
     "s_selected": "selected",
     "s_like": "like",
     "s_near": "near",
+    "s_feedback": "feedback",
+    "s_timeline": "timeline",
+    "s_compare": "compare",
 }
 _LIST_FIELDS = {"events", "land_cover"}
 _INIT = "s_initialised"

@@ -6,8 +6,9 @@ import streamlit as st
 
 from closp_core.labels import EVENT_LABELS, LAND_COVER_LABELS
 from ui import session
-from ui.state import BASEMAPS, MAX_RESULTS, SENSORS
+from ui.state import BASEMAPS, MAX_RESULTS, MODES, SENSORS
 
+MODE_NAMES = {"find": "Find chips like the query", "change": "What changed after a date"}
 SENSOR_NAMES = {"both": "SAR + optical", "s1": "SAR (Sentinel-1)", "s2": "Optical (Sentinel-2)"}
 BASEMAP_NAMES = {
     "offline": "Countries (offline)",
@@ -25,8 +26,11 @@ def _clear_view_filter() -> None:
 
 
 def filters(*, show_limit: bool = True) -> None:
-    """Event type first, then land cover, sensor, dates, result count, map area, basemap."""
+    """Search mode, then event type, land cover, sensor, dates, result count, map area,
+    basemap."""
     with st.sidebar:
+        if show_limit:  # the Search page
+            search_mode()
         st.header("Filters")
         st.multiselect(
             "Event type",
@@ -63,3 +67,23 @@ def filters(*, show_limit: bool = True) -> None:
         st.selectbox(
             "Basemap", BASEMAPS, key=session.W_BASEMAP, format_func=BASEMAP_NAMES.__getitem__
         )
+        if show_limit:
+            st.checkbox(
+                "Hide chips I marked 👍 / 👎",
+                key=session.W_HIDE_LABELLED,
+                help="Keep your labels for the ranking, but show only chips not labelled yet.",
+            )
+
+
+def search_mode() -> None:
+    """Find chips like the query, or places that changed into it after an event date."""
+    st.radio(
+        "Search",
+        MODES,
+        key=session.W_MODE,
+        format_func=MODE_NAMES.__getitem__,
+        help="“What changed”: places seen before and after the date, ranked by how much more "
+        "like your text they became.",
+    )
+    if st.session_state.get(session.W_MODE) == "change":
+        st.date_input("Event date", key=session.W_EVENT_DATE, format="YYYY-MM-DD")

@@ -8,7 +8,11 @@ URL keys: ``q`` query text, ``event`` / ``cover`` labels (repeated), ``sensor`` 
 ``from`` / ``to`` ISO dates, ``n`` results, ``comp`` S2 composite, ``base`` basemap,
 ``inview`` + ``bbox`` (west,south,east,north) map-view filter, ``area`` drawn polygon
 (lon,lat;lon,lat;...), ``view`` map centre and zoom (lat,lon,zoom), ``chip`` selected chip,
-``like`` "More like this" chip, ``near`` "Near here" point (lon,lat).
+``like`` "More like this" chip, ``near`` "Near here" point (lon,lat); the responder's loop:
+``fb`` 👍/👎 labels (``closp_core.feedback.encode_labels``: base64url point ids, ~21 characters
+a label), ``hidel`` hide labelled chips, ``mode`` ``change`` for "what changed into <text>
+after <date>" with ``when`` the event date, ``tl`` the selected chip's place over time and
+``cmp`` the two chips compared (key|key).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ MAX_AREA_POINTS = 200
 DEFAULT_LIMIT = 50
 MAX_RESULTS = 200
 SENSORS = ("both", "s1", "s2")
+MODES = ("find", "change")
+MAX_FEEDBACK_CHARS = 6000  # ~280 labels: far under browsers' URL limits
 BASEMAPS = ("offline", "osm", "esri")
 LonLat = tuple[float, float]
 
@@ -53,6 +59,12 @@ class SearchState:
     selected: str | None = None
     like: str | None = None
     near: LonLat | None = None
+    feedback: str = ""  # 👍/👎 labels in their URL form (closp_core.feedback.encode_labels)
+    hide_labelled: bool = False
+    mode: str = "find"  # "find" | "change"
+    event_date: dt.date | None = None  # change mode: before / after this day
+    timeline: bool = False  # the selected chip's place over time is open
+    compare: tuple[str, str] | None = None  # two chips side by side (keys)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -72,6 +84,10 @@ class SearchState:
             self.area,
             self.like,
             self.near,
+            self.feedback,
+            self.hide_labelled,
+            self.mode,
+            self.event_date if self.mode == "change" else None,
         )
 
     def search_id(self) -> str:
@@ -150,6 +166,22 @@ def _key(text: str | None) -> str | None:
     return text
 
 
+def _feedback(text: str | None) -> str:
+    """The labels' URL value, if it only holds base64url and a dot (decoded later, with the
+    store: a bad one is then reported, not silently dropped)."""
+    if not text or len(text) > MAX_FEEDBACK_CHARS:
+        return ""
+    return text if all(c.isalnum() or c in "-_." for c in text) else ""
+
+
+def _pair(text: str | None) -> tuple[str, str] | None:
+    keys = (text or "").split("|")
+    if len(keys) != 2:
+        return None
+    first, second = _key(keys[0]), _key(keys[1])
+    return (first, second) if first and second else None
+
+
 def _limit(text: str | None) -> int:
     try:
         return min(max(int(text or DEFAULT_LIMIT), 1), MAX_RESULTS)
@@ -185,6 +217,12 @@ def from_params(params: Mapping[str, Sequence[str]]) -> SearchState:
         selected=_key(one("chip")),
         like=_key(one("like")),
         near=_lon_lat(one("near") or ""),
+        feedback=_feedback(one("fb")),
+        hide_labelled=one("hidel") == "1",
+        mode=_choice(one("mode"), MODES, "find"),
+        event_date=_date(one("when") or ""),
+        timeline=one("tl") == "1",
+        compare=_pair(one("cmp")),
     )
 
 
@@ -226,4 +264,16 @@ def to_params(state: SearchState) -> dict[str, str | list[str]]:
             out[name] = value
     if state.near:
         out["near"] = f"{_num(state.near[0])},{_num(state.near[1])}"
+    if state.feedback:
+        out["fb"] = state.feedback
+    if state.hide_labelled:
+        out["hidel"] = "1"
+    if state.mode != "find":
+        out["mode"] = state.mode
+    if state.event_date:
+        out["when"] = state.event_date.isoformat()
+    if state.timeline:
+        out["tl"] = "1"
+    if state.compare:
+        out["cmp"] = "|".join(state.compare)
     return out

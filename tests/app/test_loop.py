@@ -1,0 +1,159 @@
+"""The responder's loop in the app (AppTest): 👍 / 👎 re-rank and live in the share URL and in
+exports, label files go out and come back, a place over time opens and compares, and the
+"what changed" mode finds the flooded places of the (synthetic pre-flood) Spain scene."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from closp_core.feedback import FeedbackLabels, encode_labels, export_labels
+from closp_core.settings import Settings
+from closp_core.store import stored_model_id
+from tests.app.test_pages import new_app, outcome, texts
+
+QUERY = "flooded fields next to a river"
+
+
+def plain(text: str) -> str:
+    """Markdown as shown: outside text reaches the page backslash-escaped (``ui.text.md``)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def search(query: str = QUERY, **params: str) -> AppTest:
+    at = new_app()
+    at.query_params["q"] = query
+    for name, value in params.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def mark(at: AppTest, key: str, value: int) -> AppTest:
+    """Click 👍 (1) or 👎 (-1) under the gallery thumbnail of chip ``key`` (wherever the
+    last marks ranked it)."""
+    rank = [h.key for h in outcome(at).hits].index(key) + 1
+    at.button(key=f"fb_g{rank}_{value}").click().run()
+    assert not at.exception
+    return at
+
+
+@pytest.mark.usefixtures("app_data")
+def test_marks_rerank_show_and_go_into_the_url_and_exports() -> None:
+    at = search()
+    before = [h.key for h in outcome(at).hits]
+    first, second, third = before[0], before[1], before[2]
+    at = mark(mark(mark(at, first, 1), second, 1), third, -1)
+    result = outcome(at)
+    after = [h.key for h in result.hits]
+    assert after != before  # the marks moved the ranking
+    assert "2 relevant, 1 not relevant" in result.note and "Rocchio" in result.note
+    labels = FeedbackLabels.of({first: 1, second: 1, third: -1})
+    assert at.query_params["fb"] == encode_labels(labels)
+    assert "2 relevant, 1 not relevant" in plain(texts(at))
+    captions = [c.value for c in at.caption if c.value.startswith("#")]
+    assert sum("👍" in c for c in captions) == 2 and sum("👎" in c for c in captions) == 1
+    # the same button again takes the mark off
+    at = mark(at, third, -1)
+    assert outcome(at).note.startswith("2 relevant, 0 not relevant")
+    # hiding labelled chips keeps the labels for ranking but not in the list
+    at.checkbox(key="w_hide_labelled").check().run()
+    hidden = [h.key for h in outcome(at).hits]
+    assert first not in hidden and second not in hidden and at.query_params["hidel"] == "1"
+
+
+@pytest.mark.usefixtures("app_data")
+def test_a_shared_link_brings_its_labels() -> None:
+    at = search()
+    keys = [h.key for h in outcome(at).hits]
+    labels = FeedbackLabels.of({keys[0]: 1, keys[1]: 1, keys[2]: 1, keys[3]: -1, keys[4]: -1,
+                                keys[5]: -1})  # fmt: skip
+    shared = search(fb=encode_labels(labels))
+    assert not shared.exception
+    result = outcome(shared)
+    assert "3 relevant, 3 not relevant" in result.note and "classifier" in result.note
+    assert 0 <= min(h.score for h in result.hits) <= max(h.score for h in result.hits) <= 1
+
+
+def test_links_with_labels_of_chips_gone_or_damaged(app_data: Path) -> None:
+    at = search()
+    keys = [h.key for h in outcome(at).hits]
+    fake = FeedbackLabels.of({keys[0]: 1, "scene/not-in-this-index/s2/r0_c0": 1})
+    at = search(fb=encode_labels(fake))
+    assert not at.exception
+    assert any(
+        "1 labelled chips of the link are no longer in the index" in i.value for i in at.info
+    )
+    assert "1 relevant, 0 not relevant" in outcome(at).note
+    at = search(fb="AAAA.BBBB")  # base64url, but not whole point ids
+    assert not at.exception
+    assert any("labels in the link were dropped" in i.value for i in at.info)
+
+
+def test_label_files_out_and_in(app_data: Path) -> None:
+    at = search()
+    keys = [h.key for h in outcome(at).hits]
+    settings = Settings(data_dir=app_data)
+    model_id = stored_model_id(settings)
+    assert model_id is not None
+    labels = FeedbackLabels.of({keys[0]: 1, keys[5]: -1})
+    from ui.resources import _store_key, open_index  # the app's own handle of the index
+
+    store = open_index(settings, _store_key(settings), model_id)
+    text = export_labels(store, labels, settings.collection, query=QUERY)
+    at.file_uploader(key="labels_import").set_value(
+        ("mine.geojson", text.encode(), "application/geo+json")
+    ).run()
+    at.button(key="labels_import_go").click().run()
+    assert not at.exception
+    assert any("Imported 2 labels" in i.value for i in at.info), texts(at)
+    assert "1 relevant, 1 not relevant" in outcome(at).note
+    foreign = json.loads(text)
+    foreign["closp"]["model_id"] = "DarthReca/CLOSP-VL"
+    at.file_uploader(key="labels_import").set_value(
+        ("theirs.geojson", json.dumps(foreign).encode(), "application/geo+json")
+    ).run()
+    at.button(key="labels_import_go").click().run()
+    assert not at.exception
+    assert any("DarthReca/CLOSP-VL" in plain(e.value) for e in at.error), texts(at)
+
+
+@pytest.mark.usefixtures("multidate_data")
+def test_place_over_time_and_compare() -> None:
+    at = search("flooded area")
+    chip = next(h.key for h in outcome(at).hits if "/s2/" in h.key and "preflood" not in h.key)
+    at = search("flooded area", chip=chip)
+    at.button(key="timeline_toggle").click().run()
+    assert not at.exception and at.query_params["tl"] == "1"
+    assert "Same place over time" in [s.value for s in at.subheader]
+    strip = [c.value for c in at.caption if c.value[:4] in ("2019",)]
+    assert len(strip) >= 4  # S1 + S2, each before (synthetic) and after (real) the flood
+    before, after = at.selectbox(key="cmp_a").value, at.selectbox(key="cmp_b").value
+    assert before != after
+    at.selectbox(key="cmp_a").set_value(0).run()
+    assert not at.exception and "cmp" in at.query_params
+
+
+@pytest.mark.usefixtures("multidate_data")
+def test_what_changed_into_flooded_area() -> None:
+    at = search("flooded area", mode="change", when="2019-09-01")
+    assert not at.exception
+    lines = plain(texts(at))
+    assert "places** changed into" in lines, lines
+    assert "after 2019-09-01" in lines
+    # a date before every chip: said so, no empty map silently
+    at = search("flooded area", mode="change", when="2001-01-01")
+    assert not at.exception
+    assert any("outside the index's time range" in plain(w.value) for w in at.warning)
+
+
+@pytest.mark.usefixtures("multidate_data")
+def test_change_mode_asks_for_what_it_needs() -> None:
+    at = search("", mode="change")
+    assert any("event date" in i.value for i in at.info)
+    at = search("flooded area", mode="change", when=dt.date(2019, 9, 1).isoformat())
+    assert "cmp" not in at.query_params
