@@ -71,8 +71,8 @@ def _open_row() -> None:
 def result_table(hits: list[Hit], labels: FeedbackLabels) -> None:
     """The results as a table; selecting a row opens the chip."""
     st.caption(
-        "Click a footprint or a row, or “Open” under a thumbnail, to see a chip; 👍 / 👎 "
-        "(under the thumbnails, in a footprint's popup, in the details) refine the ranking. "
+        "Click a footprint or a row, or “Open” under a thumbnail, to see a chip; thumbs up / "
+        "down (under the thumbnails, in a footprint's popup, in the details) refine the ranking. "
         "Outline colours: blue = lowest score of this list … red = highest."
     )
     st.session_state["s_table_keys"] = [hit.key for hit in hits]
@@ -81,7 +81,7 @@ def result_table(hits: list[Hit], labels: FeedbackLabels) -> None:
             {
                 "#": rank,
                 "score": round(hit.score, 3),
-                "mark": feedback.caption(hit.key, labels).strip(" ·"),
+                "mark": feedback.caption(hit.key, labels).removeprefix(" · "),
                 "sensor": hit.record.sensor.name,
                 "date": hit.record.acquired.date().isoformat() if hit.record.acquired else "",
                 "labels": ", ".join(hit.record.labels),

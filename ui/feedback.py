@@ -30,8 +30,11 @@ from ui.text import md
 
 S_LABELS = "s_labels"  # (URL value, FeedbackLabels)
 S_LABELS_NOTE = "s_labels_note"  # what happened to the labels of a link or file
-SIGNS = {RELEVANT: "👍", NOT_RELEVANT: "👎"}
+# Material icons (Streamlit bundles their font: they show offline and on systems without an
+# emoji font) on the buttons; words elsewhere
+ICONS = {RELEVANT: ":material/thumb_up:", NOT_RELEVANT: ":material/thumb_down:"}
 WORDS = {RELEVANT: "relevant", NOT_RELEVANT: "not relevant"}
+MARKS = {RELEVANT: "✓ relevant", NOT_RELEVANT: "✗ not relevant"}
 
 
 def current_labels(ctx: AppContext, state: SearchState) -> FeedbackLabels:
@@ -75,7 +78,8 @@ def buttons(key: str, labels: FeedbackLabels, where: str) -> None:
     left, right = st.columns(2)
     for column, value in ((left, RELEVANT), (right, NOT_RELEVANT)):
         column.button(
-            SIGNS[value],
+            "",
+            icon=ICONS[value],
             key=f"fb_{where}_{value}",
             on_click=toggle,
             args=(key, value),
@@ -86,16 +90,18 @@ def buttons(key: str, labels: FeedbackLabels, where: str) -> None:
 
 
 def caption(key: str, labels: FeedbackLabels) -> str:
-    """`` · 👍`` / `` · 👎`` when the chip is labelled, else nothing."""
+    """`` · ✓ relevant`` / `` · ✗ not relevant`` when the chip is labelled, else nothing."""
     value = labels.get(key)
-    return f" · {SIGNS[value]}" if value is not None else ""
+    return f" · {MARKS[value]}" if value is not None else ""
 
 
 def label_files(ctx: AppContext, labels: FeedbackLabels, query: str) -> None:
     """Export the labels as GeoJSON, or import a label file (merged into these)."""
     if ctx.store is None:
         return
-    with st.expander(f"Labels: {len(labels.positive)} 👍, {len(labels.negative)} 👎"):
+    with st.expander(
+        f"Your labels: {len(labels.positive)} relevant, {len(labels.negative)} not relevant"
+    ):
         if labels:
             try:
                 text = export_labels(

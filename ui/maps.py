@@ -16,12 +16,14 @@ through ``st_folium``. Clicks come back as a point; ``hit_at`` finds the chip un
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import folium
 import folium.plugins
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.raster_layers import ImageOverlay
 from jinja2 import Template
 
@@ -65,7 +67,7 @@ def union_bounds(bounds: Sequence[Bounds]) -> Bounds | None:
     ]
 
 
-MARKS = ((1, "👍", "relevant"), (-1, "👎", "not relevant"))
+MARKS = ((1, "✓ relevant", "relevant"), (-1, "✗ not relevant", "not relevant"))
 
 
 def popup_html(
@@ -108,9 +110,9 @@ class MarkButtons(MacroElement):
         """
         {% macro header(this, kwargs) %}
         <style>
-        button.closp-mark { font-size: 15px; margin: 4px 6px 0 0; padding: 1px 8px;
+        button.closp-mark { font-size: 12px; margin: 4px 6px 0 0; padding: 1px 8px;
                             border: 1px solid #b8c2c8; border-radius: 6px; background: #fff; }
-        button.closp-mark.on { background: #2f6f8f; border-color: #2f6f8f; }
+        button.closp-mark.on { background: #2f6f8f; border-color: #2f6f8f; color: #fff; }
         </style>
         {% endmacro %}
         {% macro script(this, kwargs) %}
@@ -168,9 +170,14 @@ class ZoomClass(MacroElement):
 
 
 def add_chip_dot(
-    parent: folium.Map | folium.FeatureGroup, record: ChipRecord, colour: str, tooltip: str
+    parent: folium.Map | folium.FeatureGroup,
+    record: ChipRecord,
+    colour: str,
+    tooltip: str,
+    popup: str | None = None,
 ) -> None:
-    """A dot at the chip centre, so results are visible when zoomed out (clickable)."""
+    """A dot at the chip centre, so results are visible when zoomed out (clickable, with the
+    footprint's popup)."""
     if record.center is not None:
         folium.CircleMarker(
             (record.center[1], record.center[0]),
@@ -182,6 +189,7 @@ def add_chip_dot(
             fill_opacity=0.95,
             className="chip-dot",
             tooltip=tooltip,
+            popup=folium.Popup(popup, max_width=320) if popup is not None else None,
         ).add_to(parent)
 
 
@@ -239,6 +247,31 @@ class FitBoundsOnce(MacroElement):
         self.key = key
 
 
+E = TypeVar("E", bound=Element)
+
+
+def stable_ids(root: E) -> E:
+    """Number every element under ``root`` by its place (folium draws random ids, popups'
+    content included), so the same results make the same script: the browser then leaves
+    the layers alone instead of redrawing them on every rerun (which closed open popups)."""
+    counter = itertools.count()
+
+    def walk(element: Element) -> None:
+        element._id = f"{next(counter):032x}"
+        children = list(element._children.values())
+        for child in children:
+            walk(child)
+        # templates name children by their key here (a popup's content, for one): re-key
+        element._children = OrderedDict((child.get_name(), child) for child in children)
+        for part in ("html", "header", "script"):  # a Popup keeps its content here
+            inner = getattr(element, part, None)
+            if isinstance(inner, Element) and inner is not element:
+                walk(inner)
+
+    walk(root)
+    return root
+
+
 def search_base_map(state: SearchState) -> folium.Map:
     """The part of the Search and Explore maps that never changes with results: basemap,
     panes, the draw tool, the zoom-dependent dot style, and (unused, so its scripts load with
@@ -278,30 +311,28 @@ def results_layers(
             ImageOverlay(url, box, pane=PREVIEW_PANE, interactive=False).add_to(layers)
         colour = score_colour(hit.score, low, high)
         tooltip = html_text(f"#{rank} · {hit.score:.3f} · {rec.sensor.name}")
+        popup = popup_html(
+            rec,
+            hit.score,
+            rank,
+            label=labels.get(rec.key) if labels is not None else None,
+            markable=labels is not None,
+        )
         folium.Polygon(
             [(lat, lon) for lon, lat in rec.footprint.exterior],
             color=colour,
             weight=2,
             fill=True,
             fill_opacity=0.0,
-            popup=folium.Popup(
-                popup_html(
-                    rec,
-                    hit.score,
-                    rank,
-                    label=labels.get(rec.key) if labels is not None else None,
-                    markable=labels is not None,
-                ),
-                max_width=320,
-            ),
+            popup=folium.Popup(popup, max_width=320),
             tooltip=tooltip,
         ).add_to(layers)
-        add_chip_dot(layers, rec, colour, tooltip)
+        add_chip_dot(layers, rec, colour, tooltip, popup)
     add_area(layers, state.area)
     everything = union_bounds(boxes)
     if fit_key is not None and everything is not None:
         FitBoundsOnce(everything, fit_key).add_to(layers)
-    return layers
+    return stable_ids(layers)
 
 
 def collection_layers(
@@ -348,7 +379,7 @@ def collection_layers(
         lats, lons = [p[0] for p in points], [p[1] for p in points]
         bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
         FitBoundsOnce(bounds, fit_key).add_to(layers)
-    return layers
+    return stable_ids(layers)
 
 
 def point_in_ring(lon: float, lat: float, ring: Sequence[LonLat]) -> bool:

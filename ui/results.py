@@ -70,7 +70,7 @@ def run_search(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> S
     found = query_vector(ctx, state)
     if ctx.store is None or (found is None and not labels.positive):
         return None
-    vector, title = found if found is not None else (None, "the chips marked 👍")
+    vector, title = found if found is not None else (None, "the chips marked relevant")
     encoded = time.perf_counter()
     filters = filters_for(state)
     note = ""

@@ -69,7 +69,7 @@ def filters(*, show_limit: bool = True) -> None:
         )
         if show_limit:
             st.checkbox(
-                "Hide chips I marked 👍 / 👎",
+                "Hide the chips I marked",
                 key=session.W_HIDE_LABELLED,
                 help="Keep your labels for the ranking, but show only chips not labelled yet.",
             )

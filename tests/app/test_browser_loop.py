@@ -1,0 +1,106 @@
+"""The responder's loop in a real browser: mark 2 results 👍 (one of them from its map popup)
+and 1 👎, see the ranking change and the labels in the URL; open a chip's place over time and
+its Compare swipe (leaflet-side-by-side, served locally); the "what changed" mode."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.app.browser import ARGS, CHROMIUM, MAP_FRAME, WAIT_MS, serve_app, shot, wait_results
+
+CAPTION = re.compile(r"^#\d+ · ")
+
+
+@pytest.fixture(scope="module")
+def loop_server(
+    multidate_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    work = tmp_path_factory.mktemp("browser-loop")
+    shutil.copytree(multidate_template, work / "data")
+    with serve_app(work / "data", work / "streamlit.log") as url:
+        yield url
+
+
+def captions(page: Page) -> list[str]:
+    return page.get_by_text(CAPTION).all_inner_texts()
+
+
+def wait_captions_change(page: Page, before: list[str]) -> list[str]:
+    """The gallery's captions once they differ from ``before`` (the rerun has landed)."""
+    page.wait_for_function(
+        """(before) => {
+            const now = Array.from(document.querySelectorAll("[data-testid='stCaptionContainer']"))
+                .map((e) => e.innerText).filter((t) => /^#\\d+ · /.test(t));
+            return now.length > 0 && now.join("|") !== before.join("|");
+        }""",
+        arg=before,
+        timeout=WAIT_MS,
+    )
+    return captions(page)
+
+
+def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
+    external: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1500, "height": 1200})
+            context.set_default_timeout(WAIT_MS)
+            context.on(
+                "request",
+                lambda r: (
+                    None if r.url.startswith((loop_server, "data:")) else external.append(r.url)
+                ),
+            )
+            page = context.new_page()
+            page.goto(f"{loop_server}/?q=flooded+area&n=30")
+            wait_results(page, 30)
+            start = captions(page)
+
+            # thumbs up from the best result's map popup (its centre dot at this zoom)
+            frame = page.frame_locator(MAP_FRAME).last
+            frame.locator("path.chip-dot[fill='#d7191c']").first.click(force=True)
+            page.get_by_text("Chip details").wait_for()  # the click also opened the chip
+            frame.locator("button.closp-mark[data-value='1']").first.click()
+            after_popup = wait_captions_change(page, start)
+            assert sum("✓ relevant" in c for c in after_popup) == 1
+            # a second thumbs up and a thumbs down under gallery thumbnails
+            page.locator(".st-key-fb_g4_1 button").first.click()
+            marked = wait_captions_change(page, after_popup)
+            page.locator(".st-key-fb_g7_-1 button").first.click()
+            final = wait_captions_change(page, marked)
+            assert sum("✓ relevant" in c for c in final) == 2
+            assert sum("✗ not relevant" in c for c in final) == 1
+            assert final != start  # the ranking changed
+            expect(page.get_by_text(re.compile(r"^2 relevant, 1 not relevant: "))).to_be_visible()
+            page.wait_for_url(re.compile(r"fb="))
+            shot(page, "loop-marked")
+
+            # the first result's place over time, then the Compare swipe
+            page.get_by_role("button", name="Open").first.click()
+            page.get_by_text("Chip details").wait_for()
+            shot(page, "loop-details")
+            page.locator(".st-key-timeline_toggle button").first.click()
+            page.get_by_role("heading", name="Same place over time").wait_for()
+            page.get_by_text("Compare", exact=True).wait_for()
+            swipe = page.frame_locator(MAP_FRAME).last
+            swipe.locator(".leaflet-sbs-range").wait_for(state="attached", timeout=WAIT_MS)
+            expect(swipe.locator(".leaflet-sbs-divider")).to_be_visible()
+            assert swipe.locator("img.leaflet-image-layer").count() == 2
+            page.wait_for_url(re.compile(r"tl=1"))
+            page.locator(MAP_FRAME).last.scroll_into_view_if_needed()
+            shot(page, "loop-compare")
+
+            # what changed into "flooded area" after 2019-09-01
+            page.goto(f"{loop_server}/?q=flooded+area&mode=change&when=2019-09-01")
+            expect(page.get_by_text(re.compile(r"places changed into"))).to_be_visible()
+            shot(page, "loop-change")
+        finally:
+            browser.close()
+    assert external == [], f"requests left 127.0.0.1: {external[:5]}"
