@@ -33,10 +33,10 @@ import numpy as np
 from tqdm import tqdm
 
 from closp_core.data import ChipSource
-from closp_core.data.chip import Chip
+from closp_core.data.chip import Chip, chip_record
 from closp_core.data.keys import display_text
 from closp_core.embedder import Embedder
-from closp_core.store import ChipRecord, GeoPolygon, VectorStore
+from closp_core.store import ChipRecord, VectorStore
 from ingest.previews import write_chip_previews
 from ingest.reading import ChipBatch, Unit, UnitReport, open_reader
 
@@ -179,7 +179,7 @@ class Ingestor:
         vectors = self.embedder.encode_images(batch.array(), batch.sensor, threads=self.threads)
         paths = rendered.result() if rendered is not None else batch.previews or []
         records = [
-            _record(chip, vector, chip_paths)
+            chip_record(chip, vector, chip_paths)
             for chip, vector, chip_paths in zip(batch.chips, vectors, paths, strict=True)
         ]
         return _Embedded(records, handled)
@@ -290,20 +290,3 @@ def _unit(noun: str, count: int) -> str:
 
 def _short(unit: str, width: int = 40) -> str:
     return unit if len(unit) <= width else "…" + unit[-(width - 1) :]
-
-
-def _record(chip: Chip, vector: np.ndarray, previews: dict[str, str]) -> ChipRecord:
-    return ChipRecord(
-        key=chip.key,
-        vector=vector,
-        sensor=chip.sensor,
-        source=chip.source,
-        labels=chip.labels,
-        source_labels=chip.original_labels,
-        scene_id=chip.scene_id,
-        acquired=chip.acquired,
-        center=chip.center,
-        footprint=GeoPolygon(chip.footprint),
-        crs=chip.crs,
-        previews=previews,
-    )

@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 
 import numpy as np
 
 from closp_core.bands import Sensor
 from closp_core.errors import ClospError
+from closp_core.store.types import ChipRecord, GeoPolygon
 
 LonLat = tuple[float, float]
 
@@ -72,3 +74,23 @@ class Tally:
 
     def bad_item(self, message: str) -> None:
         self.bad_items.append(message)
+
+
+def chip_record(
+    chip: Chip, vector: np.ndarray, previews: Mapping[str, str] | None = None
+) -> ChipRecord:
+    """The store's record of ``chip`` with its ``(384,)`` embedding and preview paths."""
+    return ChipRecord(
+        key=chip.key,
+        vector=vector,
+        sensor=chip.sensor,
+        source=chip.source,
+        labels=chip.labels,
+        source_labels=chip.original_labels,
+        scene_id=chip.scene_id,
+        acquired=chip.acquired,
+        center=chip.center,
+        footprint=GeoPolygon(chip.footprint),
+        crs=chip.crs,
+        previews=previews or {},
+    )

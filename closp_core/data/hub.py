@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import socket
-import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from huggingface_hub import constants as hub_constants
 from huggingface_hub import errors as hub_errors
 
 from closp_core.data.chip import DataError
+from closp_core.hubnet import hub_reachable
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 MissingFiles = Callable[[Path | None], list[str]]  # None: nothing is cached
@@ -39,17 +38,6 @@ MissingFiles = Callable[[Path | None], list[str]]  # None: nothing is cached
 def is_hub_id(text: str) -> bool:
     """``owner/name`` that is not an existing local path."""
     return _HUB_ID.fullmatch(text) is not None and not Path(text).expanduser().exists()
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the hub endpoint accepts a TCP connection within ``timeout`` seconds."""
-    url = urllib.parse.urlsplit(hub_constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
 
 
 def cache_folder(repo_id: str, cache_dir: Path | None = None) -> Path:

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from closp_core.bands import Sensor
-from closp_core.data.chip import Chip
+from closp_core.data.chip import Chip, chip_record
 from closp_core.embedder import Embedder
 from closp_core.errors import ConfigError
 from closp_core.feedback import FeedbackLabels, RankMethod, rerank
-from closp_core.store import ChipRecord, GeoPolygon, SearchFilters, VectorStore
+from closp_core.store import ChipRecord, SearchFilters, VectorStore
 
 DEFAULT_KS: tuple[int, ...] = (0, 1, 2, 3, 5, 8, 12)
 P_AT = 10
@@ -103,21 +103,6 @@ def simulate_case(
     return points
 
 
-def _record(chip: Chip, vector: np.ndarray) -> ChipRecord:
-    return ChipRecord(
-        key=chip.key,
-        vector=vector,
-        sensor=chip.sensor,
-        source=chip.source,
-        labels=chip.labels,
-        scene_id=chip.scene_id,
-        acquired=chip.acquired,
-        center=chip.center,
-        footprint=GeoPolygon(chip.footprint),
-        crs=chip.crs,
-    )
-
-
 def records_from_chips(embedder: Embedder, chips: Iterable[Chip]) -> list[ChipRecord]:
     """Embed chips into store records (no previews), for a throw-away ``":memory:"`` store."""
     chips = list(chips)
@@ -127,7 +112,7 @@ def records_from_chips(embedder: Embedder, chips: Iterable[Chip]) -> list[ChipRe
         if not group:
             continue
         vectors = embedder.encode_images(np.stack([c.pixels for c in group]), sensor)
-        records += [_record(c, v) for c, v in zip(group, vectors, strict=True)]
+        records += [chip_record(c, v) for c, v in zip(group, vectors, strict=True)]
     if not records:
         raise ConfigError("the evaluation corpus is empty; check the data source")
     return records

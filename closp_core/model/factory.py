@@ -11,8 +11,6 @@ code).
 
 from __future__ import annotations
 
-import socket
-import urllib.parse
 from pathlib import Path
 
 import huggingface_hub
@@ -21,6 +19,7 @@ from huggingface_hub import constants as hub_constants
 from huggingface_hub import errors as hub_errors
 
 from closp_core.errors import ConfigError, WeightsUnavailableError
+from closp_core.hubnet import hub_reachable
 from closp_core.model.checkpoint import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -115,18 +114,6 @@ def resolve_model_dir(
     return _download(repo_id, revision, cache_dir)
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """A quick TCP check of the hub endpoint, so an offline machine fails in milliseconds
-    instead of after the hub client's retries (~20 s)."""
-    url = urllib.parse.urlsplit(hub_constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
-
-
 def _fetch(repo_id: str, revision: str | None, cache_dir: Path | None, offline: bool) -> Path:
     files = [
         huggingface_hub.hf_hub_download(
@@ -144,7 +131,7 @@ def _download(repo_id: str, revision: str | None, cache_dir: Path | None) -> Pat
     except hub_errors.LocalEntryNotFoundError:
         pass
     try:
-        if hub_constants.HF_HUB_OFFLINE or not _hub_reachable():
+        if hub_constants.HF_HUB_OFFLINE or not hub_reachable():
             raise hub_errors.LocalEntryNotFoundError("not cached, and the hub is unreachable")
         return _fetch(repo_id, revision, cache_dir, offline=False)
     except (hub_errors.HfHubHTTPError, hub_errors.LocalEntryNotFoundError, OSError) as exc:

@@ -12,21 +12,22 @@ the verdict the product must give — ``@pytest.mark.hostile("error")`` on the t
 
 A test asserts the error type and message, the exit status where a CLI runs, that the good
 inputs of the same run were indexed, and that the index is otherwise unchanged
-(``index_fingerprint`` before and after). At the end of the session the terminal summary prints
+(``harness.index_fingerprint`` before and after). At the end of the session the terminal summary prints
 the table the issue asks for: inputs tried, each verdict, and failures (a traceback or a wrong
 verdict; 0 is the target).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from closp_core.store import VectorStore
+from tests.hostile.harness import Bench
+from tests.hostile.scene_inputs import make_goods
 
 VERDICTS = ("error", "refused", "flagged")
 _verdicts: dict[str, str] = {}
@@ -67,24 +68,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     )
 
 
-def index_fingerprint(store: VectorStore) -> tuple[int, str]:
-    """(point count, sha256 of every payload sorted by key): equal before and after a run that
-    must leave the index unchanged."""
-    digest = hashlib.sha256()
-    records = sorted(store.iter_records(), key=lambda rec: rec.key)
-    for rec in records:
-        payload = {
-            "key": rec.key,
-            "sensor": rec.sensor.value,
-            "labels": list(rec.labels),
-            "source_labels": list(rec.source_labels),
-            "source": rec.source,
-            "scene_id": rec.scene_id,
-            "acquired": rec.acquired.isoformat() if rec.acquired else None,
-            "center": list(rec.center) if rec.center else None,
-            "footprint": rec.footprint.to_geojson() if rec.footprint else None,
-            "crs": rec.crs,
-            "previews": rec.previews,
-        }
-        digest.update(json.dumps(payload, sort_keys=True).encode())
-    return len(records), digest.hexdigest()
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    """An index with a model, shared by one test module's bad inputs (``harness.Bench``)."""
+    bench = Bench(tmp_path_factory.mktemp("bench"))
+    yield bench
+    bench.close()
+
+
+@pytest.fixture(scope="module")
+def goods(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Good scene files to go into the same runs as the bad ones (``scene_inputs``)."""
+    return make_goods(tmp_path_factory.mktemp("good"))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,10 +32,9 @@ from closp_core.data import ChipSource
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.embedder import Embedder
 from closp_core.model import create_model
-from closp_core.store import ChipRecord, GeoPolygon
+from closp_core.store import ChipRecord, GeoPolygon, VectorStore
 from closp_core.store.edge import EdgeStore
 from ingest.pipeline import Ingestor, IngestSummary
-from tests.hostile.conftest import index_fingerprint
 
 SPAIN = SAMPLES_DIR / "sen1floods11-spain"
 S1_SAMPLE = SPAIN / "Spain_7370579_S1Hand.tif"
@@ -218,3 +219,26 @@ class Bench:
 def rotation(degrees: float, transform: Affine) -> Affine:
     """``transform`` rotated about its own origin (the top-left corner stays put)."""
     return transform @ Affine.rotation(degrees)
+
+
+def index_fingerprint(store: VectorStore) -> tuple[int, str]:
+    """(point count, sha256 of every payload sorted by key): equal before and after a run that
+    must leave the index unchanged."""
+    digest = hashlib.sha256()
+    records = sorted(store.iter_records(), key=lambda rec: rec.key)
+    for rec in records:
+        payload = {
+            "key": rec.key,
+            "sensor": rec.sensor.value,
+            "labels": list(rec.labels),
+            "source_labels": list(rec.source_labels),
+            "source": rec.source,
+            "scene_id": rec.scene_id,
+            "acquired": rec.acquired.isoformat() if rec.acquired else None,
+            "center": list(rec.center) if rec.center else None,
+            "footprint": rec.footprint.to_geojson() if rec.footprint else None,
+            "crs": rec.crs,
+            "previews": rec.previews,
+        }
+        digest.update(json.dumps(payload, sort_keys=True).encode())
+    return len(records), digest.hexdigest()

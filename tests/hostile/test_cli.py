@@ -23,8 +23,14 @@ from affine import Affine
 from closp_core.settings import Settings
 from closp_core.store import ChipRecord, open_store
 from ingest.cli import EXIT_BUG, build_parser, main
-from tests.hostile.conftest import index_fingerprint
-from tests.hostile.harness import BEN_S1, baseline_records, copy_patch, rotation, write_stack
+from tests.hostile.harness import (
+    BEN_S1,
+    baseline_records,
+    copy_patch,
+    index_fingerprint,
+    rotation,
+    write_stack,
+)
 from tests.hostile.scene_inputs import SPAIN_TRANSFORM
 from tests.ingest.conftest import cli_args
 

@@ -9,7 +9,6 @@ indexed, and everything else in the index is unchanged.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from tests.hostile.scene_inputs import (
     assert_fails_alone,
     fifo,
     gcps_only,
-    make_goods,
     split_bands,
     stack,
     symlink_loop,
@@ -32,19 +30,6 @@ from tests.hostile.scene_inputs import (
     vrt,
     vrt_source,
 )
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
-    bench = Bench(tmp_path_factory.mktemp("bench"))
-    yield bench
-    bench.close()
-
-
-@pytest.fixture(scope="module")
-def goods(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_goods(tmp_path_factory.mktemp("good"))
-
 
 BAD: dict[str, tuple[str, Bad]] = {
     # --- files that cannot be read --------------------------------------------------------

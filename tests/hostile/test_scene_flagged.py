@@ -4,7 +4,6 @@ date, values kept with ``units_check=False``. The flag is counted in its unit an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,25 +15,11 @@ from tests.hostile.scene_inputs import (
     SPAIN_TRANSFORM,
     Odd,
     assert_indexed_and_flagged,
-    make_goods,
     not_a_box,
     safe_key,
     spiky,
     stack,
 )
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
-    bench = Bench(tmp_path_factory.mktemp("bench"))
-    yield bench
-    bench.close()
-
-
-@pytest.fixture(scope="module")
-def goods(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_goods(tmp_path_factory.mktemp("good"))
-
 
 MARKUP = "<b>x</b-&amp;'\"\x1b[31m"
 ODD: dict[str, Odd] = {

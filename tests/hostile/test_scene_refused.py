@@ -4,7 +4,6 @@ complex pixels, and values in the wrong units or outside the sensor's physical r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ from tests.hostile.scene_inputs import (
     Bad,
     assert_fails_alone,
     db_to_linear,
-    make_goods,
     outside_file,
     raw_file,
     stack,
@@ -24,19 +22,6 @@ from tests.hostile.scene_inputs import (
     vrt,
     vrt_source,
 )
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
-    bench = Bench(tmp_path_factory.mktemp("bench"))
-    yield bench
-    bench.close()
-
-
-@pytest.fixture(scope="module")
-def goods(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return make_goods(tmp_path_factory.mktemp("good"))
-
 
 BAD: dict[str, tuple[str, Bad]] = {
     # --- refused on purpose: reads more than it names, or values in the wrong units --------

@@ -35,7 +35,7 @@ from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import ALL_TIME, S1, WORLD, serve
 from tests.data.stac_api.server import Fault
-from tests.hostile.conftest import index_fingerprint
+from tests.hostile.harness import index_fingerprint
 
 FAST = RemoteOptions(timeout_s=1.0, connect_timeout_s=1.0, retries=1, retry_delay_s=0.05)
 S2_VIRGINIA = (-75.64, 37.66, -75.637, 37.662)  # one chip of the Virginia strip
