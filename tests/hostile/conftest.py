@@ -12,9 +12,9 @@ the verdict the product must give — ``@pytest.mark.hostile("error")`` on the t
 
 A test asserts the error type and message, the exit status where a CLI runs, that the good
 inputs of the same run were indexed, and that the index is otherwise unchanged
-(``harness.index_fingerprint`` before and after). At the end of the session the terminal summary prints
-the table the issue asks for: inputs tried, each verdict, and failures (a traceback or a wrong
-verdict; 0 is the target).
+(``harness.index_fingerprint`` before and after). At the end of the session the terminal summary
+prints the table the issue asks for: inputs tried, each verdict, and failures (a traceback or
+a wrong verdict; 0 is the target).
 """
 
 from __future__ import annotations
