@@ -23,6 +23,8 @@ from closp_core.store import (
 )
 from closp_core.store.geometry import segments_intersect
 
+from .conftest import SERVER
+
 UTC = dt.UTC
 
 
@@ -115,10 +117,11 @@ def test_search_matches_brute_force(
         assert hits[0].key == records[150].key and hits[0].score == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["memory", SERVER])
 def test_backends_give_same_hits(
-    make_store: Callable[[str], VectorStore], records: list[ChipRecord]
+    make_store: Callable[[str], VectorStore], records: list[ChipRecord], kind: str
 ) -> None:
-    edge, memory = make_store("edge"), make_store("memory")
+    edge, memory = make_store("edge"), make_store(kind)
     for st in (edge, memory):
         st.upsert(records, batch_size=100)
     q = records[42].vector

@@ -28,6 +28,8 @@ from closp_core.store import (
 from closp_core.store.edge import EdgeStore
 from closp_core.store.remote import RemoteStore
 
+from .conftest import SERVER, open_backend
+
 BOWTIE = ((0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0))
 BAD_FILTERS: dict[str, tuple[Callable[[], Any], str]] = {
     "lat": (lambda: BBox(0, -91, 1, 1), r"latitude -91.0 is outside \[-90, 90\]"),
@@ -147,12 +149,12 @@ def test_labels_are_canonicalised(records: list[ChipRecord]) -> None:
 
 
 def _reopen(kind: str, folder: Path, model_id: str) -> VectorStore:
-    if kind == "edge":
-        return EdgeStore(folder / "index", model_id)
-    return RemoteStore(model_id, path=folder / "qdrant-local")
+    if kind == "qdrant-local":
+        return RemoteStore(model_id, path=folder / "qdrant-local")
+    return open_backend(kind, folder, model_id)
 
 
-@pytest.mark.parametrize("kind", ["edge", "qdrant-local"])
+@pytest.mark.parametrize("kind", ["edge", "qdrant-local", SERVER])
 def test_other_model_is_refused(kind: str, tmp_path: Path, records: list[ChipRecord]) -> None:
     with _reopen(kind, tmp_path, "DarthReca/CLOSP-RN") as st:
         st.upsert(records[:20])
@@ -180,3 +182,4 @@ def test_open_store_picks_one_backend(tmp_path: Path, model_id: str) -> None:
         open_store(settings.replace(store_hnsw_m=-1), model_id)
     with pytest.raises(ConfigError, match="model_id must be a non-empty string"):
         open_store(settings, "")
+

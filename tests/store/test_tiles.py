@@ -26,7 +26,7 @@ from closp_core.store.payload import (
 )
 from closp_core.store.remote import RemoteStore
 
-from .conftest import MODEL
+from .conftest import BACKENDS, MODEL
 
 # centres on tile edges and corners inside the boxes below, on the boxes' edges (outside: Qdrant's
 # rule) and a hair outside them
@@ -161,7 +161,7 @@ def test_filter_tiles(edge_records: list[ChipRecord]) -> None:
     assert payload.to_payload(dataclasses.replace(edge_records[0], center=None))["tile"] is None
 
 
-@pytest.mark.parametrize("kind", ["edge", "memory"])
+@pytest.mark.parametrize("kind", BACKENDS)
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_map_filters_are_exact_at_tile_edges(
     make_store: Callable[[str], VectorStore], edge_records: list[ChipRecord], kind: str, name: str
