@@ -79,6 +79,7 @@ def index_params(settings: Settings) -> IndexParams:
             payload_m=settings.store_hnsw_payload_m,
             hnsw_ef=settings.store_hnsw_ef,
             int8=settings.store_int8,
+            on_disk=settings.store_on_disk,
             shards=settings.store_shards,
             replication=settings.store_replication,
             write_consistency=settings.store_write_consistency,

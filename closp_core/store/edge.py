@@ -92,7 +92,11 @@ def _edge_config(params: IndexParams) -> qe.EdgeConfig:
         else None
     )
     return qe.EdgeConfig(
-        vectors=qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine),
+        vectors=qe.EdgeVectorParams(
+            size=DIM,
+            distance=qe.Distance.Cosine,
+            memory=qe.Memory.Cold if params.on_disk else None,  # None: Edge's default, Cached
+        ),
         hnsw_config=qe.HnswIndexConfig(
             m=params.m,
             ef_construct=params.ef_construct,

@@ -180,7 +180,9 @@ class RemoteStore(VectorStore):
         )
         self._client.create_collection(
             self.collection,
-            vectors_config=qm.VectorParams(size=DIM, distance=qm.Distance.COSINE),
+            vectors_config=qm.VectorParams(
+                size=DIM, distance=qm.Distance.COSINE, on_disk=params.on_disk or None
+            ),
             hnsw_config=qm.HnswConfigDiff(
                 m=params.m, ef_construct=params.ef_construct, payload_m=params.payload_m or None
             ),

@@ -276,7 +276,10 @@ class IndexParams:
     ``m``/``ef_construct``: HNSW graph degree and build beam (``m=0``: no graph, exact search
     only). ``payload_m``: extra graph links within each indexed payload value (label, sensor,
     source ...), for fast filtered search; 0 = off. ``hnsw_ef``: search beam. ``int8``: int8
-    scalar quantisation (4x smaller, rescored with the original vectors).
+    scalar quantisation (4x smaller, kept in RAM, rescored with the original vectors).
+    ``on_disk``: the original vectors stay on disk (mmap, read on demand) instead of being
+    loaded into memory; with ``int8`` only the int8 copy, the graph and the payload indexes
+    need RAM (figures at 1M-10M chips: ``docs/scale.md``).
     ``shards``/``replication``/``write_consistency``: Qdrant cluster settings (server only).
     """
 
@@ -285,6 +288,7 @@ class IndexParams:
     payload_m: int = 0
     hnsw_ef: int = 512
     int8: bool = False
+    on_disk: bool = False
     shards: int = 1
     replication: int = 1
     write_consistency: int = 1

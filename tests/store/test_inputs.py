@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from closp_core.store import (
     StoreInputError,
     TimeRange,
     VectorStore,
+    index_params,
     open_store,
 )
 from closp_core.store.edge import EdgeStore
@@ -183,3 +185,32 @@ def test_open_store_picks_one_backend(tmp_path: Path, model_id: str) -> None:
     with pytest.raises(ConfigError, match="model_id must be a non-empty string"):
         open_store(settings, "")
 
+
+@pytest.mark.parametrize("kind", ["edge", "memory", SERVER])
+def test_int8_with_original_vectors_on_disk(
+    kind: str, tmp_path: Path, records: list[ChipRecord]
+) -> None:
+    params = IndexParams(int8=True, on_disk=True)
+    with open_backend(kind, tmp_path, params=params) as st:
+        st.upsert(records)
+        st.optimize()
+        for i in (0, 150, 299):
+            q = records[i].vector
+            hits = st.search(q, limit=10)
+            assert hits[0].key == records[i].key
+            assert [h.key for h in hits] == [h.key for h in st.search(q, limit=10, exact=True)]
+        assert st.info().params == params
+        assert st.get([records[7].key], with_vectors=True) == [records[7]]  # originals kept
+    if kind == "edge":  # Edge maps the originals from disk instead of loading them
+        config = json.loads((tmp_path / "index" / "edge_config.json").read_text())
+        assert config["vectors"][""]["memory"] == "cold"
+        with open_backend(kind, tmp_path) as again:  # fixed at creation
+            assert again.params == params
+
+
+def test_on_disk_setting(tmp_path: Path, model_id: str) -> None:
+    settings = Settings.load({"CLOSP_STORE_ON_DISK": "true", "CLOSP_STORE_INT8": "1"})
+    assert index_params(settings) == IndexParams(int8=True, on_disk=True)
+    assert not index_params(Settings()).on_disk
+    with pytest.raises(ConfigError, match="CLOSP_STORE_ON_DISK"):
+        Settings.load({"CLOSP_STORE_ON_DISK": "maybe"})
