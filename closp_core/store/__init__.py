@@ -78,6 +78,7 @@ def index_params(settings: Settings) -> IndexParams:
             ef_construct=settings.store_hnsw_ef_construct,
             payload_m=settings.store_hnsw_payload_m,
             hnsw_ef=settings.store_hnsw_ef,
+            full_scan_kb=settings.store_hnsw_full_scan_kb,
             int8=settings.store_int8,
             on_disk=settings.store_on_disk,
             shards=settings.store_shards,

@@ -29,6 +29,7 @@ from closp_core.store import (
 )
 from closp_core.store.edge import EdgeStore
 from closp_core.store.remote import RemoteStore
+from closp_core.store.types import LEGACY_FULL_SCAN_KB
 
 from .conftest import SERVER, open_backend
 
@@ -204,6 +205,11 @@ def test_int8_with_original_vectors_on_disk(
     if kind == "edge":  # Edge maps the originals from disk instead of loading them
         config = json.loads((tmp_path / "index" / "edge_config.json").read_text())
         assert config["vectors"][""]["memory"] == "cold"
+        indexes = list((tmp_path / "index" / "segments").glob("*/payload_index/config.json"))
+        assert indexes
+        for seg in indexes:
+            fields = json.loads(seg.read_text())["indexed_fields"]  # RAM_FIELDS too
+            assert {fields[f].get("memory") for f in ("labels", "sensor", "center")} == {"cold"}
         with open_backend(kind, tmp_path) as again:  # fixed at creation
             assert again.params == params
 
@@ -214,3 +220,26 @@ def test_on_disk_setting(tmp_path: Path, model_id: str) -> None:
     assert not index_params(Settings()).on_disk
     with pytest.raises(ConfigError, match="CLOSP_STORE_ON_DISK"):
         Settings.load({"CLOSP_STORE_ON_DISK": "maybe"})
+
+
+@pytest.mark.parametrize("kind", ["edge", "qdrant-local"])
+def test_full_scan_threshold_is_kept_and_old_collections_read_as_qdrants_default(
+    kind: str, tmp_path: Path, records: list[ChipRecord]
+) -> None:
+    assert IndexParams().full_scan_kb == 100_000
+    with _reopen(kind, tmp_path, "DarthReca/CLOSP-RN") as st:
+        assert st.params.full_scan_kb == 100_000
+        st.upsert(records[:10])
+    if kind == "edge":
+        config = json.loads((tmp_path / "index" / "edge_config.json").read_text())
+        assert config["hnsw_config"]["full_scan_threshold"] == 100_000
+        meta_path = tmp_path / "index" / "closp-store.json"
+        meta = json.loads(meta_path.read_text())
+        del meta["params"]["full_scan_kb"]  # as written before the parameter existed
+        meta_path.write_text(json.dumps(meta))
+        with _reopen(kind, tmp_path, "DarthReca/CLOSP-RN") as st:
+            assert st.params.full_scan_kb == LEGACY_FULL_SCAN_KB == 10_000
+    settings = Settings.load({"CLOSP_STORE_HNSW_FULL_SCAN_KB": "20000"})
+    assert index_params(settings).full_scan_kb == 20_000
+    with pytest.raises(ConfigError, match="full_scan_kb must be an integer >= 1"):
+        index_params(settings.replace(store_hnsw_full_scan_kb=0))
