@@ -49,10 +49,11 @@ MODEL = "bench/random"
 FILTERS = {"plain": None, "filtered": FILTER}
 
 
-def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far (VmHWM; includes mapped file pages), GB."""
+def peak_rss_gb(field: str = "VmHWM") -> float:
+    """Peak resident memory of this process so far (``VmHWM``: anonymous memory plus mapped
+    file pages), GB; or another ``/proc/self/status`` field (``RssAnon``, ``RssFile``: now)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024 / 1e9
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
@@ -64,15 +65,18 @@ def cpu_s() -> float:
 
 
 def latencies(fn: Callable[[np.ndarray], list[str]], queries: np.ndarray) -> tuple:
-    """(p50 ms, p90 ms, results) of ``fn`` over the queries (after 3 warm-up calls)."""
+    """(p50 ms, p90 ms, results, p50 CPU ms) of ``fn`` over the queries (after 3 warm-up
+    calls). CPU ms: all threads of this process, less sensitive to other work on the machine."""
     for q in queries[:3]:
         fn(q)
-    times, results = [], []
+    times, cpu, results = [], [], []
     for q in queries:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_s()
         results.append(fn(q))
         times.append((time.perf_counter() - t) * 1000)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 90)), results
+        cpu.append((cpu_s() - c) * 1000)
+    p50, p90 = float(np.percentile(times, 50)), float(np.percentile(times, 90))
+    return p50, p90, results, float(np.percentile(cpu, 50))
 
 
 def recall(results: list[list[str]], truth: list[list[str]]) -> float:
@@ -156,8 +160,9 @@ def query_store(store: VectorStore, queries: np.ndarray, truth: dict) -> dict[st
         def run(q: np.ndarray, f: SearchFilters | None = f) -> list[str]:
             return [h.key for h in store.search(q, limit=10, filters=f)]
 
-        p50, p90, res = latencies(run, queries)
-        row |= {f"{name} p50": p50, f"{name} p90": p90, f"{name} R@10": recall(res, truth[name])}
+        p50, p90, res, cpu = latencies(run, queries)
+        row |= {f"{name} p50": p50, f"{name} p90": p90, f"{name} CPU p50": cpu}
+        row[f"{name} R@10"] = recall(res, truth[name])
     return row
 
 
@@ -177,6 +182,8 @@ def probe(spec_path: Path) -> None:
         more = query_store(store, queries, truth)
         row |= {f"{name} (ef {ef})": value for name, value in more.items()}
     row["disk GB"] = (store.info().disk_bytes or 0) / 1e9
+    # what the searching left resident: anonymous (int8 copy, heap) and file pages (mmap)
+    row["RssAnon GB"], row["RssFile GB"] = peak_rss_gb("RssAnon"), peak_rss_gb("RssFile")
     store.close()
     row["search peak RSS GB"] = peak_rss_gb()
     print(json.dumps(row), flush=True)
