@@ -52,7 +52,9 @@ class Settings:
     store_hnsw_ef_construct: int = 100  # HNSW build beam
     store_hnsw_payload_m: int = 0  # links within each payload value (filtered search); 0 = off
     store_hnsw_ef: int = 512  # HNSW search beam (647k bench: recall@10 .86 at 128, 1.0 at 512)
+    store_hnsw_full_scan_kb: int = 100_000  # filtered searches under ~66k chips scan exactly
     store_int8: bool = False  # int8 scalar quantisation of vectors (rescored)
+    store_on_disk: bool = False  # original vectors on disk (mmap), not loaded into RAM
     store_shards: int = 1  # Qdrant server/cluster only
     store_replication: int = 1  # Qdrant server/cluster only
     store_write_consistency: int = 1  # Qdrant server/cluster only

@@ -8,12 +8,54 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported anywher
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from closp_core.embedder import Embedder
 from closp_core.model import ClospModel, create_model, save_model
+
+SERVER_URL_ENV = "CLOSP_TEST_QDRANT_URL"
+_SERVER_ITEMS = pytest.StashKey[dict[str, int]]()
+
+
+def _server_items(config: pytest.Config) -> dict[str, int]:
+    return config.stash.setdefault(_SERVER_ITEMS, {"selected": 0, "deselected": 0})
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        counts = _server_items(items[0].config)
+        counts["deselected"] += sum(1 for i in items if i.get_closest_marker("server"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    counts = _server_items(session.config)
+    counts["selected"] = sum(1 for i in session.items if i.get_closest_marker("server"))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line on the store's server suite: run against which URL, skipped or not selected."""
+    counts = _server_items(config)
+    if not counts["selected"] and not counts["deselected"]:
+        return  # no store tests in this run
+    url = os.environ.get(SERVER_URL_ENV, "").strip()
+    if not counts["selected"]:
+        why = (
+            f"{SERVER_URL_ENV} is set: run pytest -m server"
+            if url
+            else (f"they need a Qdrant server and {SERVER_URL_ENV}; see deploy/README.md")
+        )
+        line = f"server suite: not selected ({counts['deselected']} tests; {why})"
+    elif not url:
+        line = (
+            f"server suite: {counts['selected']} tests SKIPPED, {SERVER_URL_ENV} is not set "
+            "(start Qdrant as in deploy/README.md and set it)"
+        )
+    else:
+        line = f"server suite: {counts['selected']} tests against {url}"
+    terminalreporter.write_sep("-", line)
 
 
 @pytest.fixture(scope="session")

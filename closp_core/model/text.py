@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import huggingface_hub
@@ -38,15 +40,23 @@ def resolve_text_model_dir(name: str) -> Path:
     return Path(folder)
 
 
-def load_text_backbone(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Build the text model (pretrained weights, safetensors only) and its tokenizer."""
-    folder = resolve_text_model_dir(name)
+@contextlib.contextmanager
+def quiet_weight_loading() -> Iterator[None]:
+    """No ``transformers`` progress bar while loading: a per-load bar is noise in the app and
+    the CLIs."""
     bar_was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a per-load weights bar is noise in the app and CLIs
+    hf_logging.disable_progress_bar()
     try:
-        model = AutoModel.from_pretrained(folder, use_safetensors=True)
+        yield
     finally:
         if bar_was_on:
             hf_logging.enable_progress_bar()
+
+
+def load_text_backbone(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Build the text model (pretrained weights, safetensors only) and its tokenizer."""
+    folder = resolve_text_model_dir(name)
+    with quiet_weight_loading():
+        model = AutoModel.from_pretrained(folder, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     return model, tokenizer

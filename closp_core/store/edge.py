@@ -36,10 +36,17 @@ from closp_core.store.payload import (
     RAM_FIELDS,
     engine_box,
     engine_lon_lat,
+    implies_labels_and_sensor,
     map_prefilter,
     rfc3339,
 )
-from closp_core.store.types import DIM, CollectionInfo, IndexParams, SearchFilters
+from closp_core.store.types import (
+    DIM,
+    LEGACY_FULL_SCAN_KB,
+    CollectionInfo,
+    IndexParams,
+    SearchFilters,
+)
 
 META_NAME = "closp-store.json"
 # 2: points carry ``tile`` and ``tile_labels`` (payload.py); a schema 1 folder still opens
@@ -48,9 +55,10 @@ SCHEMA_VERSION = 2
 _FACET_LIMIT = 100_000
 
 
-def _index_params(field: str) -> Any:
-    """Payload index parameters of a field: in RAM (``RAM_FIELDS``) or read through mmap."""
-    memory = None if field in RAM_FIELDS else qe.Memory.Cold
+def _index_params(field: str, on_disk: bool) -> Any:
+    """Payload index parameters of a field: in RAM (``RAM_FIELDS``, unless the collection keeps
+    its vectors ``on_disk``) or read through mmap."""
+    memory = None if field in RAM_FIELDS and not on_disk else qe.Memory.Cold
     if field in DATETIME_FIELDS:
         return qe.DatetimeIndexParams(memory=memory)
     if field in GEO_FIELDS:
@@ -93,11 +101,15 @@ def _edge_config(params: IndexParams) -> qe.EdgeConfig:
         else None
     )
     return qe.EdgeConfig(
-        vectors=qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine),
+        vectors=qe.EdgeVectorParams(
+            size=DIM,
+            distance=qe.Distance.Cosine,
+            memory=qe.Memory.Cold if params.on_disk else None,  # None: Edge's default, Cached
+        ),
         hnsw_config=qe.HnswIndexConfig(
             m=params.m,
             ef_construct=params.ef_construct,
-            full_scan_threshold=10_000,
+            full_scan_threshold=params.full_scan_kb,
             payload_m=params.payload_m or None,
         ),
         quantization_config=quant,
@@ -108,14 +120,17 @@ def edge_filter(filters: SearchFilters, tiles: bool = True) -> qe.Filter | None:
     """Our filters -> an Edge ``Filter`` (AND of conditions), or None when empty.
 
     ``tiles``: narrow a box or polygon with ``map_prefilter`` (points must carry ``tile`` and
-    ``tile_labels``, schema >= 2), which lets Qdrant start from a tight posting list."""
+    ``tile_labels``, schema >= 2), which lets Qdrant start from a tight posting list; when its
+    ``tile_labels`` keys imply the labels and sensor, those conditions are left out."""
     must: list[Any] = []
-    if filters.labels:
+    narrow = map_prefilter(filters) if tiles else None
+    implied = implies_labels_and_sensor(narrow)
+    if filters.labels and not implied:
         must.append(qe.FieldCondition("labels", match=qe.MatchAny(list(filters.labels))))
     for name in ("source", "scene_id"):
         if getattr(filters, name) is not None:
             must.append(qe.FieldCondition(name, match=qe.MatchValue(getattr(filters, name))))
-    if filters.sensor is not None:
+    if filters.sensor is not None and not implied:
         must.append(qe.FieldCondition("sensor", match=qe.MatchValue(filters.sensor.value)))
     if filters.time is not None:
         start, end = filters.time.start, filters.time.end
@@ -133,7 +148,6 @@ def edge_filter(filters: SearchFilters, tiles: bool = True) -> qe.Filter | None:
     if filters.polygon is not None:
         ring = [qe.GeoPoint(*engine_lon_lat(x, y)) for x, y in filters.polygon.exterior]
         must.append(qe.FieldCondition("center", geo_polygon=qe.GeoPolygon(exterior=ring)))
-    narrow = map_prefilter(filters) if tiles else None
     if narrow is not None:
         must.append(qe.FieldCondition(narrow[0], match=qe.MatchAny(narrow[1])))
     return qe.Filter(must=must) if must else None
@@ -181,7 +195,7 @@ class EdgeStore(VectorStore):
                 )
             self.tiled = meta["schema"] >= 2
             # the graph's shape is fixed at creation; the search beam is the opener's choice
-            stored = IndexParams(**meta.get("params", {}))
+            stored = IndexParams(**{"full_scan_kb": LEGACY_FULL_SCAN_KB, **meta.get("params", {})})
             return shard, meta.get("model_id"), dataclasses.replace(stored, hnsw_ef=params.hnsw_ef)
         if shard.info().points_count:  # points but no metadata: not ours / unknown model
             return shard, None, params
@@ -193,7 +207,9 @@ class EdgeStore(VectorStore):
         existing = shard.info().payload_schema
         for name in INDEXED_FIELDS:
             if name not in existing:
-                shard.update(qe.UpdateOperation.create_field_index(name, _index_params(name)))
+                shard.update(
+                    qe.UpdateOperation.create_field_index(name, _index_params(name, params.on_disk))
+                )
         shard.flush()
         _write_json_atomic(meta_path, meta)
         return shard, model_id, params

@@ -30,9 +30,16 @@ from closp_core.store.payload import (
     RAM_FIELDS,
     engine_box,
     engine_lon_lat,
+    implies_labels_and_sensor,
     map_prefilter,
 )
-from closp_core.store.types import DIM, CollectionInfo, IndexParams, SearchFilters
+from closp_core.store.types import (
+    DIM,
+    LEGACY_FULL_SCAN_KB,
+    CollectionInfo,
+    IndexParams,
+    SearchFilters,
+)
 
 # 2: points carry ``tile`` and ``tile_labels`` (payload.py); a schema 1 collection still
 # opens and filters exactly, without them (slower)
@@ -40,9 +47,10 @@ SCHEMA_VERSION = 2
 _FACET_LIMIT = 100_000
 
 
-def _index_params(field: str) -> qm.PayloadSchemaParams:
-    """Payload index parameters of a field: in RAM (``RAM_FIELDS``) or on disk."""
-    on_disk = None if field in RAM_FIELDS else True
+def _index_params(field: str, vectors_on_disk: bool) -> qm.PayloadSchemaParams:
+    """Payload index parameters of a field: in RAM (``RAM_FIELDS``, unless the collection keeps
+    its vectors on disk) or on disk."""
+    on_disk = None if field in RAM_FIELDS and not vectors_on_disk else True
     if field in DATETIME_FIELDS:
         return qm.DatetimeIndexParams(type=qm.DatetimeIndexType.DATETIME, on_disk=on_disk)
     if field in GEO_FIELDS:
@@ -53,15 +61,18 @@ def _index_params(field: str) -> qm.PayloadSchemaParams:
 def remote_filter(filters: SearchFilters, tiles: bool = True) -> qm.Filter | None:
     """Our filters -> a qdrant-client ``Filter`` (AND of conditions), or None when empty.
 
-    ``tiles``: narrow a box or polygon with ``map_prefilter`` (as ``edge_filter``)."""
+    ``tiles``: narrow a box or polygon with ``map_prefilter`` (as ``edge_filter``, which also
+    leaves out the labels and sensor conditions its ``tile_labels`` keys imply)."""
     must: list[qm.Condition] = []
-    if filters.labels:
+    narrow = map_prefilter(filters) if tiles else None
+    implied = implies_labels_and_sensor(narrow)
+    if filters.labels and not implied:
         must.append(qm.FieldCondition(key="labels", match=qm.MatchAny(any=list(filters.labels))))
     for name in ("source", "scene_id"):
         value = getattr(filters, name)
         if value is not None:
             must.append(qm.FieldCondition(key=name, match=qm.MatchValue(value=value)))
-    if filters.sensor is not None:
+    if filters.sensor is not None and not implied:
         match = qm.MatchValue(value=filters.sensor.value)
         must.append(qm.FieldCondition(key="sensor", match=match))
     if filters.time is not None:
@@ -78,7 +89,6 @@ def remote_filter(filters: SearchFilters, tiles: bool = True) -> qm.Filter | Non
         vertices = [engine_lon_lat(x, y) for x, y in filters.polygon.exterior]
         ring = qm.GeoLineString(points=[qm.GeoPoint(lon=x, lat=y) for x, y in vertices])
         must.append(qm.FieldCondition(key="center", geo_polygon=qm.GeoPolygon(exterior=ring)))
-    narrow = map_prefilter(filters) if tiles else None
     if narrow is not None:
         must.append(qm.FieldCondition(key=narrow[0], match=qm.MatchAny(any=narrow[1])))
     return qm.Filter(must=must) if must else None
@@ -157,7 +167,10 @@ class RemoteStore(VectorStore):
                 "re-ingest into a new collection (CLOSP_COLLECTION)"
             )
         self.tiled = schema >= 2
-        stored = IndexParams(**meta.get("closp_params", {}))  # hnsw_ef: the opener's choice
+        stored = IndexParams(
+            **{"full_scan_kb": LEGACY_FULL_SCAN_KB, **meta.get("closp_params", {})}
+        )
+        # hnsw_ef: the opener's choice
         return str(meta["closp_model_id"]), dataclasses.replace(stored, hnsw_ef=params.hnsw_ef)
 
     @staticmethod
@@ -180,9 +193,14 @@ class RemoteStore(VectorStore):
         )
         self._client.create_collection(
             self.collection,
-            vectors_config=qm.VectorParams(size=DIM, distance=qm.Distance.COSINE),
+            vectors_config=qm.VectorParams(
+                size=DIM, distance=qm.Distance.COSINE, on_disk=params.on_disk or None
+            ),
             hnsw_config=qm.HnswConfigDiff(
-                m=params.m, ef_construct=params.ef_construct, payload_m=params.payload_m or None
+                m=params.m,
+                ef_construct=params.ef_construct,
+                payload_m=params.payload_m or None,
+                full_scan_threshold=params.full_scan_kb,
             ),
             quantization_config=quant,
             shard_number=params.shards,
@@ -193,7 +211,7 @@ class RemoteStore(VectorStore):
         with warnings.catch_warnings():  # local modes warn that indexes have no effect there
             warnings.simplefilter("ignore", UserWarning)
             for field in INDEXED_FIELDS:
-                schema = _index_params(field)
+                schema = _index_params(field, params.on_disk)
                 self._client.create_payload_index(self.collection, field, schema, wait=True)
 
     # ----- hooks ----------------------------------------------------------------------------

@@ -1,24 +1,48 @@
-"""Shared fixtures of the store tests: seeded realistic chips and one store per back end."""
+"""Shared fixtures of the store tests: seeded realistic chips and one store per back end.
+
+Back ends: ``edge`` (Qdrant Edge in a temporary folder), ``memory`` (qdrant-client's
+``":memory:"``) and ``server`` (marked ``server``): a real Qdrant server or cluster at
+``CLOSP_TEST_QDRANT_URL`` (API key: ``CLOSP_TEST_QDRANT_API_KEY``), where every test gets its own
+collection, deleted at the end of the session. ``make test`` deselects ``server``;
+``CLOSP_TEST_QDRANT_URL=http://localhost:6333 pytest -m server`` runs every back-end test
+against the server; without the variable those tests are skipped and the summary says why.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
+from qdrant_client import QdrantClient
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from closp_core.bands import Sensor
 from closp_core.labels import LABELS
-from closp_core.store import ChipRecord, GeoPolygon, VectorStore
+from closp_core.store import ChipRecord, GeoPolygon, IndexParams, VectorStore
 from closp_core.store.edge import EdgeStore
 from closp_core.store.remote import RemoteStore
 
 MODEL = "DarthReca/CLOSP-RN"
 N_CHIPS = 300
 SOURCES = {Sensor.S1: ("benv2s1", "mmflood", "quakeset"), Sensor.S2: ("benv2s2", "cabuar")}
-BACKENDS = ("edge", "memory")
+SERVER_URL_ENV = "CLOSP_TEST_QDRANT_URL"
+SERVER_KEY_ENV = "CLOSP_TEST_QDRANT_API_KEY"
+SERVER_SKIP_REASON = (
+    f"{SERVER_URL_ENV} is not set: the server suite needs a running Qdrant "
+    f"(deploy/README.md), then {SERVER_URL_ENV}=http://localhost:6333 pytest -m server"
+)
+SERVER = pytest.param("server", marks=pytest.mark.server)
+BACKENDS = ("edge", "memory", SERVER)
+# one prefix per test session, so parallel or repeated sessions never share a collection
+_SESSION = uuid.uuid4().hex[:8]
+_server_collections: set[str] = set()
+_server_checked: dict[str, str] = {}
 
 
 def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -76,11 +100,58 @@ def records() -> list[ChipRecord]:
     return make_records()
 
 
-def open_backend(kind: str, folder: Path, model_id: str = MODEL) -> VectorStore:
-    """An empty (or existing, for Edge) store of the given kind."""
+def open_backend(
+    kind: str, folder: Path, model_id: str = MODEL, params: IndexParams | None = None
+) -> VectorStore:
+    """An empty store of the given kind; reopening the same ``folder`` reopens the same
+    collection for ``edge`` and ``server`` (``memory`` always starts empty)."""
     if kind == "edge":
-        return EdgeStore(folder / "index", model_id)
-    return RemoteStore(model_id, url=":memory:")
+        return EdgeStore(folder / "index", model_id, params)
+    if kind == "memory":
+        return RemoteStore(model_id, url=":memory:", params=params)
+    url, api_key = server_address()
+    name = f"closp_test_{_SESSION}_{uuid.uuid5(uuid.NAMESPACE_URL, str(folder)).hex[:12]}"
+    _server_collections.add(name)
+    return RemoteStore(model_id, url=url, api_key=api_key, collection=name, params=params)
+
+
+def server_address() -> tuple[str, str | None]:
+    """URL and API key of the test server: skips without one, fails when it does not answer."""
+    url = os.environ.get(SERVER_URL_ENV, "").strip()
+    if not url:
+        pytest.skip(SERVER_SKIP_REASON)
+    api_key = os.environ.get(SERVER_KEY_ENV) or None
+    if url not in _server_checked:
+        client = QdrantClient(url=url, api_key=api_key, timeout=5, check_compatibility=False)
+        try:
+            client.get_collections()
+            _server_checked[url] = ""
+        except (ResponseHandlingException, UnexpectedResponse, httpx.HTTPError) as exc:
+            _server_checked[url] = (
+                f"{SERVER_URL_ENV}={url} is set but no Qdrant answers there "
+                f"({type(exc).__name__}: {exc}); start it (deploy/README.md), check "
+                f"{SERVER_KEY_ENV}, or unset {SERVER_URL_ENV} to skip the server suite"
+            )
+        finally:
+            client.close()
+    if _server_checked[url]:
+        pytest.fail(_server_checked[url], pytrace=False)
+    return url, api_key
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_server_collections() -> Iterator[None]:
+    """Delete every collection the server tests created (only ever ``closp_test_*`` ones)."""
+    yield
+    url = os.environ.get(SERVER_URL_ENV, "").strip()
+    if not url or not _server_collections or _server_checked.get(url):
+        return
+    client = QdrantClient(url=url, api_key=os.environ.get(SERVER_KEY_ENV) or None)
+    try:
+        for name in sorted(_server_collections):
+            client.delete_collection(name)
+    finally:
+        client.close()
 
 
 @pytest.fixture(params=BACKENDS)

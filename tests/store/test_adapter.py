@@ -23,6 +23,8 @@ from closp_core.store import (
 )
 from closp_core.store.geometry import segments_intersect
 
+from .conftest import SERVER
+
 UTC = dt.UTC
 
 
@@ -127,10 +129,11 @@ def test_search_with_vectors(filled: VectorStore, records: list[ChipRecord]) -> 
         assert hit.score == pytest.approx(float(hit.record.vector @ q), abs=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["memory", SERVER])
 def test_backends_give_same_hits(
-    make_store: Callable[[str], VectorStore], records: list[ChipRecord]
+    make_store: Callable[[str], VectorStore], records: list[ChipRecord], kind: str
 ) -> None:
-    edge, memory = make_store("edge"), make_store("memory")
+    edge, memory = make_store("edge"), make_store(kind)
     for st in (edge, memory):
         st.upsert(records, batch_size=100)
     q = records[42].vector

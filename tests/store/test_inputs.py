@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,14 @@ from closp_core.store import (
     StoreInputError,
     TimeRange,
     VectorStore,
+    index_params,
     open_store,
 )
 from closp_core.store.edge import EdgeStore
 from closp_core.store.remote import RemoteStore
+from closp_core.store.types import LEGACY_FULL_SCAN_KB
+
+from .conftest import SERVER, open_backend
 
 BOWTIE = ((0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0))
 BAD_FILTERS: dict[str, tuple[Callable[[], Any], str]] = {
@@ -147,12 +152,12 @@ def test_labels_are_canonicalised(records: list[ChipRecord]) -> None:
 
 
 def _reopen(kind: str, folder: Path, model_id: str) -> VectorStore:
-    if kind == "edge":
-        return EdgeStore(folder / "index", model_id)
-    return RemoteStore(model_id, path=folder / "qdrant-local")
+    if kind == "qdrant-local":
+        return RemoteStore(model_id, path=folder / "qdrant-local")
+    return open_backend(kind, folder, model_id)
 
 
-@pytest.mark.parametrize("kind", ["edge", "qdrant-local"])
+@pytest.mark.parametrize("kind", ["edge", "qdrant-local", SERVER])
 def test_other_model_is_refused(kind: str, tmp_path: Path, records: list[ChipRecord]) -> None:
     with _reopen(kind, tmp_path, "DarthReca/CLOSP-RN") as st:
         st.upsert(records[:20])
@@ -180,3 +185,61 @@ def test_open_store_picks_one_backend(tmp_path: Path, model_id: str) -> None:
         open_store(settings.replace(store_hnsw_m=-1), model_id)
     with pytest.raises(ConfigError, match="model_id must be a non-empty string"):
         open_store(settings, "")
+
+
+@pytest.mark.parametrize("kind", ["edge", "memory", SERVER])
+def test_int8_with_original_vectors_on_disk(
+    kind: str, tmp_path: Path, records: list[ChipRecord]
+) -> None:
+    params = IndexParams(int8=True, on_disk=True)
+    with open_backend(kind, tmp_path, params=params) as st:
+        st.upsert(records)
+        st.optimize()
+        for i in (0, 150, 299):
+            q = records[i].vector
+            hits = st.search(q, limit=10)
+            assert hits[0].key == records[i].key
+            assert [h.key for h in hits] == [h.key for h in st.search(q, limit=10, exact=True)]
+        assert st.info().params == params
+        assert st.get([records[7].key], with_vectors=True) == [records[7]]  # originals kept
+    if kind == "edge":  # Edge maps the originals from disk instead of loading them
+        config = json.loads((tmp_path / "index" / "edge_config.json").read_text())
+        assert config["vectors"][""]["memory"] == "cold"
+        indexes = list((tmp_path / "index" / "segments").glob("*/payload_index/config.json"))
+        assert indexes
+        for seg in indexes:
+            fields = json.loads(seg.read_text())["indexed_fields"]  # RAM_FIELDS too
+            assert {fields[f].get("memory") for f in ("labels", "sensor", "center")} == {"cold"}
+        with open_backend(kind, tmp_path) as again:  # fixed at creation
+            assert again.params == params
+
+
+def test_on_disk_setting(tmp_path: Path, model_id: str) -> None:
+    settings = Settings.load({"CLOSP_STORE_ON_DISK": "true", "CLOSP_STORE_INT8": "1"})
+    assert index_params(settings) == IndexParams(int8=True, on_disk=True)
+    assert not index_params(Settings()).on_disk
+    with pytest.raises(ConfigError, match="CLOSP_STORE_ON_DISK"):
+        Settings.load({"CLOSP_STORE_ON_DISK": "maybe"})
+
+
+@pytest.mark.parametrize("kind", ["edge", "qdrant-local"])
+def test_full_scan_threshold_is_kept_and_old_collections_read_as_qdrants_default(
+    kind: str, tmp_path: Path, records: list[ChipRecord]
+) -> None:
+    assert IndexParams().full_scan_kb == 100_000
+    with _reopen(kind, tmp_path, "DarthReca/CLOSP-RN") as st:
+        assert st.params.full_scan_kb == 100_000
+        st.upsert(records[:10])
+    if kind == "edge":
+        config = json.loads((tmp_path / "index" / "edge_config.json").read_text())
+        assert config["hnsw_config"]["full_scan_threshold"] == 100_000
+        meta_path = tmp_path / "index" / "closp-store.json"
+        meta = json.loads(meta_path.read_text())
+        del meta["params"]["full_scan_kb"]  # as written before the parameter existed
+        meta_path.write_text(json.dumps(meta))
+        with _reopen(kind, tmp_path, "DarthReca/CLOSP-RN") as st:
+            assert st.params.full_scan_kb == LEGACY_FULL_SCAN_KB == 10_000
+    settings = Settings.load({"CLOSP_STORE_HNSW_FULL_SCAN_KB": "20000"})
+    assert index_params(settings).full_scan_kb == 20_000
+    with pytest.raises(ConfigError, match="full_scan_kb must be an integer >= 1"):
+        index_params(settings.replace(store_hnsw_full_scan_kb=0))

@@ -26,7 +26,7 @@ from closp_core.store.payload import (
 )
 from closp_core.store.remote import RemoteStore
 
-from .conftest import MODEL
+from .conftest import BACKENDS, MODEL
 
 # centres on tile edges and corners inside the boxes below, on the boxes' edges (outside: Qdrant's
 # rule) and a hair outside them
@@ -121,6 +121,11 @@ def test_tile_of_and_covering() -> None:
     assert tile_of(180.0, 90.0) == "18:36"
     cover = tiles_covering(BOX.west, BOX.south, BOX.east, BOX.north)
     assert cover is not None and len(cover) == 8 * 11
+    # a box's east and north edges are outside it: the tiles beyond them are left out
+    inner = tiles_covering(BOX.west, BOX.south, BOX.east, BOX.north, open_edges=True)
+    assert inner is not None and len(inner) == 7 * 10 and set(inner) < set(cover)
+    assert tiles_covering(15.0, 50.0, 16.0, 53.0, open_edges=True) == ["10:3"]
+    assert tiles_covering(15.0, 50.0, 15.0, 50.0, open_edges=True) == ["10:3"]  # empty box
     assert tiles_covering(-180.0, -90.0, 180.0, 90.0) is None
     assert len(tiles_covering(0.0, 0.0, 5.0 * 36 - 1, 5.0 * 18 - 1) or []) == MAX_TILES
     rng = np.random.default_rng(0)
@@ -130,6 +135,9 @@ def test_tile_of_and_covering() -> None:
         lon, lat = rng.choice([w, e, rng.uniform(w, e)]), rng.choice([s, n, rng.uniform(s, n)])
         tiles = tiles_covering(w, s, e, n)
         assert tiles is None or tile_of(lon, lat) in tiles
+        if w < lon < e and s < lat < n:  # strictly inside: in one of the open box's tiles
+            tiles = tiles_covering(w, s, e, n, open_edges=True)
+            assert tiles is None or tile_of(lon, lat) in tiles
 
 
 def test_map_prefilter() -> None:
@@ -144,7 +152,12 @@ def test_map_prefilter() -> None:
     assert (field, sorted(keys)) == ("tile_labels", ["s2|Crops|10:3", "s2|Water|10:3"])
     wide = SearchFilters(bbox=BBox(-60.0, -40.0, 60.0, 40.0), labels=LABELS)  # 24 x 16 tiles
     field, keys = map_prefilter(wide) or ("", [])
-    assert (field, set(keys)) == ("tile", set(tiles_covering(-60.0, -40.0, 60.0, 40.0) or ()))
+    tiles = tiles_covering(-60.0, -40.0, 60.0, 40.0, open_edges=True)
+    assert (field, set(keys)) == ("tile", set(tiles or ()))
+    # tile_labels keys are sensor x label x tile: the labels and sensor conditions are implied
+    keys_only = {c.key for c in edge_filter(FILTERS["box, labels and sensor"]).must}
+    assert keys_only == {"center", "tile_labels"}
+    assert {c.key for c in edge_filter(FILTERS["box inside one tile"]).must} == {"center", "tile"}
 
 
 def test_filter_tiles(edge_records: list[ChipRecord]) -> None:
@@ -161,7 +174,7 @@ def test_filter_tiles(edge_records: list[ChipRecord]) -> None:
     assert payload.to_payload(dataclasses.replace(edge_records[0], center=None))["tile"] is None
 
 
-@pytest.mark.parametrize("kind", ["edge", "memory"])
+@pytest.mark.parametrize("kind", BACKENDS)
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_map_filters_are_exact_at_tile_edges(
     make_store: Callable[[str], VectorStore], edge_records: list[ChipRecord], kind: str, name: str
