@@ -17,11 +17,14 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit_folium import _get_feature_group_string
 
 from closp_core.bands import Sensor
+from closp_core.feedback import FeedbackLabels
 from closp_core.settings import Settings
 from closp_core.store import (
     ChipRecord,
+    GeoPolygon,
     Hit,
     StoreError,
     StoreUnavailableError,
@@ -30,8 +33,9 @@ from closp_core.store import (
 )
 from tests.app.test_pages import new_app, outcome, texts
 from ui.export import defuse_formula, hits_csv
-from ui.maps import popup_html
+from ui.maps import collection_layers, popup_html, results_layers, search_base_map
 from ui.resources import _store_key, open_index
+from ui.state import SearchState
 from ui.text import html_text, md, md_code
 
 HOSTILE = (
@@ -57,7 +61,7 @@ def test_html_text_is_inert_in_html_and_js_template_literals() -> None:
     text = html_text(HOSTILE)
     for raw in ("<", ">", "`", "${", "\\"):
         assert raw not in text
-    assert "&lt;img" in text and "&#36;{alert(2)}" in text and "&#96;x&#96;" in text
+    assert "&lt;img" in text and "&#36;&#123;alert(2)&#125;" in text and "&#96;x&#96;" in text
 
 
 def record(**fields: object) -> ChipRecord:
@@ -69,6 +73,42 @@ def test_popup_of_a_hostile_record_is_escaped() -> None:
     popup = popup_html(record(key=HOSTILE, source=HOSTILE), 0.5, 1)
     assert "<img" not in popup and "${" not in popup and "`" not in popup
     assert popup.startswith("<b>#1</b> score 0.500<br>")
+
+
+# Folium compiles rendered map pieces again as Jinja templates: text with template syntax would
+# run on the server. Each payload would print a number the page must not hold, or break the run.
+JINJA = (
+    "{{ 7*7000 }}",
+    "{{ lipsum.__globals__.os.getpid() }}",
+    "{% for x in range(3) %}loop{% endfor %}",
+    "{# comment",
+    "{{ 'unclosed",
+)
+
+
+@pytest.mark.parametrize("payload", JINJA)
+def test_template_syntax_from_the_index_is_text_in_the_map(payload: str, tmp_path: Path) -> None:
+    hostile = record(
+        key=f"k {payload}",
+        source=payload,
+        center=(10.0, 45.0),
+        footprint=GeoPolygon(
+            ((10.0, 45.0), (10.1, 45.0), (10.1, 45.1), (10.0, 45.1), (10.0, 45.0))
+        ),
+    )
+    state = SearchState(query=payload)
+    hits = [Hit(record=hostile, score=0.5)]
+    scripts = [
+        _get_feature_group_string(layers, search_base_map(state))
+        for layers in (
+            results_layers(hits, tmp_path, state, fit_key="f", labels=FeedbackLabels()),
+            collection_layers([hostile], state, hostile, tmp_path, fit_key="f"),
+        )
+    ]
+    for script in scripts:
+        for ran in ("49000", str(os.getpid()), "looploop"):
+            assert ran not in script
+    assert payload.replace("{", "&#123;")[:8] in scripts[0]  # the popup shows it as text
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
