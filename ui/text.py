@@ -11,10 +11,10 @@ In Leaflet, folium puts popup and tooltip HTML inside JavaScript template litera
 ``html_text(text)`` also turns backticks, dollar signs and backslashes into character
 references, which show the same in the page and mean nothing to JavaScript.
 
-Folium (through branca) compiles each rendered piece of the map again as a Jinja template, so
-``{{ ... }}`` in a popup or tooltip would be *run on the server* (it can reach Python's ``os``
-module): ``html_text`` turns braces into character references too, and nothing from outside
-reaches folium except through it.
+Folium (through branca) compiles each rendered piece of a map again as a Jinja template: a
+``{{ '`` in a popup breaks the page, and where a whole map is rendered at once ``{{ ... }}``
+*runs on the server* (it can reach Python's ``os`` module). ``html_text`` turns braces into
+character references too, and nothing from outside reaches folium except through it.
 
 In CSV exports, cells that a spreadsheet would run as a formula are defused (``ui/export.py``).
 """
@@ -44,9 +44,7 @@ def md_code(text: object) -> str:
     return f"{fence}{pad}{flat}{pad}{fence}"
 
 
-_INERT = str.maketrans(
-    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
-)
+_INERT = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"})
 
 
 def html_text(text: object) -> str:

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import folium
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit_folium import _get_feature_group_string
@@ -75,8 +76,10 @@ def test_popup_of_a_hostile_record_is_escaped() -> None:
     assert popup.startswith("<b>#1</b> score 0.500<br>")
 
 
-# Folium compiles rendered map pieces again as Jinja templates: text with template syntax would
-# run on the server. Each payload would print a number the page must not hold, or break the run.
+# Folium compiles each rendered piece of a map again as a Jinja template: template syntax from
+# outside would break the page (the app's layer path compiles them) or run on the server (a
+# whole map rendered at once renders them). Each payload would print a number the page must not
+# hold, or raise a TemplateSyntaxError.
 JINJA = (
     "{{ 7*7000 }}",
     "{{ lipsum.__globals__.os.getpid() }}",
@@ -98,17 +101,23 @@ def test_template_syntax_from_the_index_is_text_in_the_map(payload: str, tmp_pat
     )
     state = SearchState(query=payload)
     hits = [Hit(record=hostile, score=0.5)]
-    scripts = [
-        _get_feature_group_string(layers, search_base_map(state))
-        for layers in (
+
+    def layers() -> list[folium.FeatureGroup]:
+        return [
             results_layers(hits, tmp_path, state, fit_key="f", labels=FeedbackLabels()),
             collection_layers([hostile], state, hostile, tmp_path, fit_key="f"),
-        )
-    ]
+        ]
+
+    scripts = [_get_feature_group_string(group, search_base_map(state)) for group in layers()]
+    for group in layers():  # the whole map at once, as folium's own HTML output does
+        whole = search_base_map(state)
+        group.add_to(whole)
+        scripts.append(whole.get_root().render())
     for script in scripts:
         for ran in ("49000", str(os.getpid()), "looploop"):
             assert ran not in script
-    assert payload.replace("{", "&#123;")[:8] in scripts[0]  # the popup shows it as text
+    shown = payload.replace("{", "&#123;")[:8]
+    assert shown in scripts[0] and shown in scripts[2]  # the popup shows it as text
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
