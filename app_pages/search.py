@@ -97,6 +97,27 @@ def result_table(hits: list[Hit], labels: FeedbackLabels) -> None:
     )
 
 
+@st.fragment
+def results_map(
+    ctx: AppContext, state: SearchState, hits: list[Hit], labels: FeedbackLabels
+) -> None:
+    """The results map. A fragment: panning or zooming (the map reports its view, and every
+    new result list moves it once) reruns only this, not the page; anything else it reports
+    reruns the page (``ui.mapview.show_map``)."""
+    anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
+    fit_key = None if state.in_view else state.search_id()
+    layers = results_layers(hits, ctx.settings.data_dir, state, fit_key=fit_key, labels=labels)
+    show_map(
+        search_base_map(state),
+        layers,
+        state,
+        key="results_map",
+        pick=lambda lon, lat: hit_at(hits, lon, lat),
+        anchor=anchor,
+        on_mark=feedback.toggle,
+    )
+
+
 def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: FeedbackLabels) -> None:
     """Map with the details/result list beside it, then downloads and the gallery. The map is
     there before the first query too (draw an area first, if you like), always at the same
@@ -112,18 +133,7 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: Feedba
             horizontal=True,
             help="Sentinel-1 chips always show the SAR composite.",
         )
-        anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
-        fit_key = None if state.in_view else state.search_id()
-        layers = results_layers(hits, ctx.settings.data_dir, state, fit_key=fit_key, labels=labels)
-        show_map(
-            search_base_map(state),
-            layers,
-            state,
-            key="results_map",
-            pick=lambda lon, lat: hit_at(hits, lon, lat),
-            anchor=anchor,
-            on_mark=feedback.toggle,
-        )
+        results_map(ctx, state, hits, labels)
     with side_col:
         if state.selected:
             chip_details(

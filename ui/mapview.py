@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from ui import session
+from ui.maps import Layers
 from ui.state import LonLat, SearchState
 
 RETURNED = ["last_object_clicked", "last_clicked", "all_drawings", "bounds", "zoom", "center"]
@@ -70,6 +71,8 @@ def show_map(
     view"); the browser applies it only when it changes, so keep passing the same one.
     ``on_mark(key, value)``: a 👍 / 👎 clicked in a popup (``ui.maps.MarkButtons``)."""
     view = anchor
+    if isinstance(layers, Layers):
+        layers.scripts_only = True  # the scripts st_folium builds, without folium's HTML page
     out = st_folium(
         fmap,
         key=key,
@@ -87,10 +90,13 @@ def show_map(
         on_mark(str(mark["key"]), int(mark["value"]))
         st.rerun()
     changes = _changes(out, state, pick)
+    new_point = changes.pop("point", False)
     if changes:
         session.update(**changes)
-        if set(changes) - {"view"}:
-            st.rerun()
+    if new_point or set(changes) - {"view"}:
+        st.rerun(scope="app")  # results, the side panel or "Near here" depend on it
+    if changes:
+        session.write_url()  # a view change alone: only the map's fragment (if any) reran
 
 
 def _new_mark(mark: Any) -> bool:
@@ -129,4 +135,5 @@ def _changes(
     if point and point != st.session_state.get(_HANDLED_POINT):
         st.session_state[_HANDLED_POINT] = point
         st.session_state[LAST_POINT] = (round(point["lng"], 5), round(point["lat"], 5))
+        changes["point"] = True
     return changes

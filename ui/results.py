@@ -23,6 +23,10 @@ from ui.text import md
 
 _MEMO = "s_search_memo"
 GALLERY_COLUMNS = 6
+# Thumbnails drawn at first: the browser draws 50 cards (image, caption, three buttons) in
+# ~0.3 s on 2 cores, and the map's overlays wait for it; the map holds every result anyway.
+GALLERY_FIRST = 2 * GALLERY_COLUMNS
+_GALLERY_ALL = "s_gallery_all"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,12 +115,15 @@ def _select(key: str) -> None:
 def gallery(
     ctx: AppContext, hits: Sequence[Hit], state: SearchState, labels: FeedbackLabels
 ) -> None:
-    """Thumbnails of the results, best first; "Open" shows a chip's details, 👍 / 👎 mark it."""
+    """Thumbnails of the results, best first; "Open" shows a chip's details, 👍 / 👎 mark it.
+    The first ``GALLERY_FIRST``, and all of them once asked for (for the rest of the session)."""
     data_dir = str(ctx.settings.data_dir)
-    for start in range(0, len(hits), GALLERY_COLUMNS):
+    shown = len(hits) if st.session_state.get(_GALLERY_ALL) else min(len(hits), GALLERY_FIRST)
+    for start in range(0, shown, GALLERY_COLUMNS):
         columns = st.columns(GALLERY_COLUMNS)
         for rank, (column, hit) in enumerate(
-            zip(columns, hits[start : start + GALLERY_COLUMNS], strict=False), start=start + 1
+            zip(columns, hits[start : min(shown, start + GALLERY_COLUMNS)], strict=False),
+            start=start + 1,
         ):
             rec = hit.record
             image = preview_bytes(
@@ -141,6 +148,19 @@ def gallery(
                     width="stretch",
                 )
                 feedback.buttons(rec.key, labels, where=f"g{rank}")
+    if len(hits) > GALLERY_FIRST:
+        everything = bool(st.session_state.get(_GALLERY_ALL))
+        st.button(
+            f"Show the first {GALLERY_FIRST} thumbnails"
+            if everything
+            else f"Show all {len(hits)} thumbnails",
+            key="gallery_all",
+            on_click=_toggle_gallery,
+        )
+
+
+def _toggle_gallery() -> None:
+    st.session_state[_GALLERY_ALL] = not st.session_state.get(_GALLERY_ALL)
 
 
 def downloads(hits: Sequence[Hit], labels: FeedbackLabels | None = None) -> None:

@@ -69,6 +69,10 @@ def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
             page.get_by_text("Chip details").wait_for()  # the click also opened the chip
             frame.locator("button.closp-mark[data-value='1']").first.click()
             after_popup = wait_captions_change(page, start)
+            # every thumbnail (the marked chip may rank below the first ones shown)
+            page.get_by_role("button", name="Show all 30 thumbnails").click()
+            expect(page.get_by_text(CAPTION)).to_have_count(30, timeout=WAIT_MS)
+            after_popup = captions(page)
             assert sum("✓ relevant" in c for c in after_popup) == 1
             # a second thumbs up and a thumbs down under gallery thumbnails
             page.locator(".st-key-fb_g4_1 button").first.click()

@@ -35,7 +35,9 @@ def search(query: str = QUERY, **params: str) -> AppTest:
 
 def mark(at: AppTest, key: str, value: int) -> AppTest:
     """Click 👍 (1) or 👎 (-1) under the gallery thumbnail of chip ``key`` (wherever the
-    last marks ranked it)."""
+    last marks ranked it; every thumbnail is shown first)."""
+    if at.button(key="gallery_all").label.startswith("Show all"):
+        at.button(key="gallery_all").click().run()
     rank = [h.key for h in outcome(at).hits].index(key) + 1
     at.button(key=f"fb_g{rank}_{value}").click().run()
     assert not at.exception

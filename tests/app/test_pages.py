@@ -12,7 +12,7 @@ from closp_core.data.samples import sample_sources
 from closp_core.settings import Settings
 from closp_core.store import open_store
 from tests.app.conftest import APP
-from ui.results import SearchOutcome
+from ui.results import GALLERY_FIRST, SearchOutcome
 
 TIMEOUT = 120
 
@@ -50,8 +50,13 @@ def test_query_returns_results_with_map_gallery_and_downloads() -> None:
     result = outcome(at)
     assert len(result.hits) == 50
     assert "50 results" in texts(at)
+    assert [b.label for b in at.button if b.label == "Open"].__len__() == GALLERY_FIRST
+    at.button(key="gallery_all").click().run()  # every thumbnail, for the rest of the session
     assert [b.label for b in at.button if b.label == "Open"].__len__() == 50
+    assert at.button(key="gallery_all").label == f"Show the first {GALLERY_FIRST} thumbnails"
     assert at.query_params["q"] == "flooded fields next to a river"
+    at.text_input(key="w_query").input("farmland").run()
+    assert [b.label for b in at.button if b.label == "Open"].__len__() == 50
 
 
 @pytest.mark.usefixtures("app_data")

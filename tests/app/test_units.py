@@ -10,10 +10,20 @@ from pathlib import Path
 import folium
 import numpy as np
 import pytest
+from streamlit_folium import _get_feature_group_string
 
 from closp_core.bands import Sensor
 from closp_core.errors import ClospError
-from closp_core.store import ChipRecord, GeoPolygon, Hit, StoreInputError
+from closp_core.feedback import FeedbackLabels
+from closp_core.settings import Settings
+from closp_core.store import (
+    ChipRecord,
+    GeoPolygon,
+    Hit,
+    StoreInputError,
+    open_store,
+    stored_model_id,
+)
 from tests.app.conftest import ROOT
 from ui.export import hits_csv, hits_geojson
 from ui.maps import hit_at, results_layers, score_colour, search_base_map
@@ -189,3 +199,28 @@ def test_hit_at_and_score_colours() -> None:
     assert hit_at(hits, 11.0, 45.005) is None
     assert score_colour(0.9, 0.1, 0.9) != score_colour(0.1, 0.1, 0.9)
     assert score_colour(0.5, 0.5, 0.5) == score_colour(1.0, 0.0, 1.0)
+
+
+def test_layers_give_st_folium_the_same_script_without_folium_html(app_data: Path) -> None:
+    """``Layers.scripts_only`` (what ``show_map`` sets) skips folium's HTML rendering; the
+    script ``st_folium`` builds from it, previews and popups included, is the same."""
+    settings = Settings.load()
+    store = open_store(settings, stored_model_id(settings))
+    try:
+        first = next(store.iter_records())
+        query = store.get([first.key], with_vectors=True)[0].vector
+        assert query is not None
+        hits = store.search(query, limit=50)
+    finally:
+        store.close()
+    state = SearchState(query="q")
+    scripts = []
+    for scripts_only in (False, True):
+        layers = results_layers(
+            hits, app_data, state, fit_key="f", labels=FeedbackLabels.of({hits[3].key: 1})
+        )
+        layers.scripts_only = scripts_only
+        scripts.append(_get_feature_group_string(layers, search_base_map(state)))
+    assert len(hits) == 50 and scripts[0].count("L.imageOverlay(") == 50
+    assert scripts[0].count(".addTo(") >= 100  # the overlays, shapes, dots and the group
+    assert scripts[1] == scripts[0]
