@@ -175,6 +175,24 @@ def read_scene_items(
     return _stream(spec, scene_options(first, options, read), read, tally, scene, dropped)
 
 
+def read_unit(
+    unit: str,
+    scenes: dict[str, SceneItems],
+    failures: dict[str, DataError],
+    options: SceneOptions,
+    read: StacRead,
+    tally: Tally,
+    kind: str = "STAC",
+) -> Iterator[Chip]:
+    """The chips of the scene ``unit`` names (a STAC source's ``read``); a unit that stands for
+    a failed document or search page raises its ``DataError``."""
+    if unit in failures:
+        raise failures[unit]
+    if unit not in scenes:
+        raise DataError(f"unknown {kind} unit {unit!r}; use one from units()")
+    return read_scene_items(scenes[unit], options, read, tally)
+
+
 def _stream(
     spec: SceneSpec,
     options: SceneOptions,
@@ -358,8 +376,4 @@ class StacSource:
         """The chips of one scene; a failed document's unit raises its ``DataError``."""
         self.units()
         assert self._scenes is not None
-        if unit in self._failures:
-            raise self._failures[unit]
-        if unit not in self._scenes:
-            raise DataError(f"unknown STAC unit {unit!r}; use one from units()")
-        return read_scene_items(self._scenes[unit], self.options, self.read_with, tally)
+        return read_unit(unit, self._scenes, self._failures, self.options, self.read_with, tally)

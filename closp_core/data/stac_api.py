@@ -47,7 +47,7 @@ from closp_core.data.chip import Chip, DataError, Tally
 from closp_core.data.chipping import SceneOptions
 from closp_core.data.hrefs import HrefPolicy, is_http
 from closp_core.data.remote import RETRY_CODES, RemoteOptions, Signer
-from closp_core.data.stac import SceneItems, StacRead, group_scenes, read_scene_items
+from closp_core.data.stac import SceneItems, StacRead, group_scenes, read_unit
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _QUERY_EXPR = re.compile(r"^\s*([A-Za-z0-9:_.\-]+)\s*(<=|>=|!=|<|>|=)\s*(.+?)\s*$")
@@ -312,11 +312,8 @@ class StacSearchSource:
         """The chips of one scene that overlap the AOI."""
         self.units()
         assert self._scenes is not None
-        if unit in self._failures:
-            raise self._failures[unit]
-        if unit not in self._scenes:
-            raise DataError(f"unknown STAC search unit {unit!r}; use one from units()")
-        return read_scene_items(self._scenes[unit], self.options, self.read_with, tally)
+        scenes, failures = self._scenes, self._failures
+        return read_unit(unit, scenes, failures, self.options, self.read_with, tally, "STAC search")
 
 
 def _item_base(item: pystac.Item, default: str) -> str:

@@ -45,6 +45,22 @@ def wait_captions_change(page: Page, before: list[str]) -> list[str]:
     return captions(page)
 
 
+def wait_marks(page: Page, relevant: int, not_relevant: int) -> list[str]:
+    """The gallery's captions once ``relevant`` of them say ✓ and ``not_relevant`` say ✗ (a
+    rerun lands in steps: the first changed caption is not yet the whole new list)."""
+    page.wait_for_function(
+        """([up, down]) => {
+            const now = Array.from(document.querySelectorAll("[data-testid='stCaptionContainer']"))
+                .map((e) => e.innerText).filter((t) => /^#\\d+ · /.test(t));
+            return now.filter((t) => t.includes("✓ relevant")).length === up
+                && now.filter((t) => t.includes("✗ not relevant")).length === down;
+        }""",
+        arg=[relevant, not_relevant],
+        timeout=WAIT_MS,
+    )
+    return captions(page)
+
+
 def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
     external: list[str] = []
     with sync_playwright() as pw:
@@ -68,19 +84,16 @@ def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
             frame.locator("path.chip-dot[fill='#d7191c']").first.click(force=True)
             page.get_by_text("Chip details").wait_for()  # the click also opened the chip
             frame.locator("button.closp-mark[data-value='1']").first.click()
-            after_popup = wait_captions_change(page, start)
+            wait_captions_change(page, start)
             # every thumbnail (the marked chip may rank below the first ones shown)
             page.get_by_role("button", name="Show all 30 thumbnails").click()
             expect(page.get_by_text(CAPTION)).to_have_count(30, timeout=WAIT_MS)
-            after_popup = captions(page)
-            assert sum("✓ relevant" in c for c in after_popup) == 1
+            wait_marks(page, 1, 0)
             # a second thumbs up and a thumbs down under gallery thumbnails
             page.locator(".st-key-fb_g4_1 button").first.click()
-            marked = wait_captions_change(page, after_popup)
+            wait_marks(page, 2, 0)
             page.locator(".st-key-fb_g7_-1 button").first.click()
-            final = wait_captions_change(page, marked)
-            assert sum("✓ relevant" in c for c in final) == 2
-            assert sum("✗ not relevant" in c for c in final) == 1
+            final = wait_marks(page, 2, 1)
             assert final != start  # the ranking changed
             expect(page.get_by_text(re.compile(r"^2 relevant, 1 not relevant: "))).to_be_visible()
             page.wait_for_url(re.compile(r"fb="))
