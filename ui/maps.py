@@ -322,7 +322,7 @@ def results_layers(
     *,
     fit_key: str | None = None,
     labels: FeedbackLabels | None = None,
-) -> folium.FeatureGroup:
+) -> Layers:
     """The results as one layer group: previews at their footprints, outlines coloured by
     score, popups (with 👍 / 👎 when ``labels`` are given), centre dots, the drawn area;
     framed once per ``fit_key`` (None: never)."""
@@ -372,7 +372,7 @@ def collection_layers(
     data_dir: Path,
     *,
     fit_key: str | None = None,
-) -> folium.FeatureGroup:
+) -> Layers:
     """Chip centres as clustered markers, the selected chip's preview and footprint, the
     drawn area; framed once per ``fit_key`` (None: never)."""
     layers = Layers(name="collection")

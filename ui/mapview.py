@@ -53,7 +53,7 @@ def drawn_area(drawings: list[dict[str, Any]] | None) -> tuple[LonLat, ...] | No
 
 def show_map(
     fmap: folium.Map,
-    layers: folium.FeatureGroup,
+    layers: Layers,
     state: SearchState,
     *,
     key: str,
@@ -71,8 +71,7 @@ def show_map(
     view"); the browser applies it only when it changes, so keep passing the same one.
     ``on_mark(key, value)``: a 👍 / 👎 clicked in a popup (``ui.maps.MarkButtons``)."""
     view = anchor
-    if isinstance(layers, Layers):
-        layers.scripts_only = True  # the scripts st_folium builds, without folium's HTML page
+    layers.scripts_only = True  # the scripts st_folium builds, without folium's HTML page
     out = st_folium(
         fmap,
         key=key,
