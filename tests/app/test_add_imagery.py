@@ -64,6 +64,16 @@ def add_page() -> AppTest:
     return at
 
 
+def upload_and_run(files: list[Path]) -> AppTest:
+    """Upload ``files`` on a fresh Add imagery page, start the job and wait for it to end."""
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [(f.name, f.read_bytes(), "image/tiff") for f in files]
+    ).run()
+    at.button(key="up_go").click().run()
+    return finish_job(at)
+
+
 def finish_job(at: AppTest) -> AppTest:
     status = job_runner().wait(timeout=600)
     assert not status.active
@@ -112,12 +122,7 @@ def test_upload_geotiffs_then_find_their_chips(tmp_path: Path) -> None:
     keys = new_chips()
     assert len(keys) == 4 and all("T18SVG_20160112" in key for key in keys)
     # the same files again: same keys, nothing added twice
-    at = add_page()
-    at.file_uploader(key="upload_files").set_value(
-        [(f.name, f.read_bytes(), "image/tiff") for f in files]
-    ).run()
-    at.button(key="up_go").click().run()
-    at = finish_job(at)
+    at = upload_and_run(files)
     assert "skipped 4 chips already indexed" in at.code[0].value
 
 
@@ -189,11 +194,6 @@ def test_with_a_qdrant_server_the_page_works_the_same(
     monkeypatch.setenv("CLOSP_DEVICE", "cpu")
     monkeypatch.setenv("CLOSP_STORE_URL", ":memory:")
     files = virginia_corner(tmp_path / "corner")
-    at = add_page()
-    at.file_uploader(key="upload_files").set_value(
-        [(f.name, f.read_bytes(), "image/tiff") for f in files]
-    ).run()
-    at.button(key="up_go").click().run()
-    at = finish_job(at)
+    at = upload_and_run(files)
     assert "indexed 4 chips" in at.code[0].value
     assert len(new_chips()) == 4
