@@ -92,7 +92,9 @@ def _common_options() -> argparse.ArgumentParser:
     run.add_argument("--limit", type=int, help="stop after this many chips")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
-        "--no-optimize", action="store_true", help="skip building the search index at the end"
+        "--no-optimize",
+        action="store_true",
+        help="do not build the search index (at the end, nor every CLOSP_STORE_SEGMENT_CHIPS)",
     )
     return common
 
@@ -282,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             progress=not args.no_progress,
             workers=workers,
+            build=not args.no_optimize,
         )
         summary = ingestor.run_many(sources, limit=args.limit)
         if not args.no_optimize:

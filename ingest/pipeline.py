@@ -102,7 +102,9 @@ class Ingestor:
     ``batch_size`` ``None``: the embedder's; ``workers``: reader processes (0: one reader
     thread; ``reading.choose_workers`` picks per machine); ``threads``: torch threads for the
     forward passes in the calling thread (``None``: the embedder's); ``on_batch``/``cancel``:
-    see the module docstring.
+    see the module docstring; ``build``: let the store build its graph between batches when it
+    is due (``VectorStore.optimize_if_due``: bounded segments in a long ingest; off in the app,
+    which never builds).
     """
 
     embedder: Embedder
@@ -115,6 +117,7 @@ class Ingestor:
     threads: int | None = None
     on_batch: BatchHook | None = None
     cancel: threading.Event | None = None
+    build: bool = False
 
     def run(self, source: ChipSource, limit: int | None = None) -> IngestSummary:
         """Ingest every unit of ``source`` (at most ``limit`` chips); never raises for a bad
@@ -189,7 +192,13 @@ class Ingestor:
         skip check runs before this starts, and this ends before the next one)."""
         if held is None or not held.records:
             return None
-        return writer.submit(self.store.upsert, held.records)
+        return writer.submit(self._upsert, held.records)
+
+    def _upsert(self, records: list[ChipRecord]) -> int:
+        written = self.store.upsert(records)
+        if self.build:
+            self.store.optimize_if_due()
+        return written
 
 
 @dataclasses.dataclass

@@ -14,7 +14,9 @@ crash of the process (tested with SIGKILL); ``flush()`` (also done by ``close()`
 segments. Re-running the same upserts never duplicates a chip (id = uuid5 of its key).
 
 Index building (Edge): nothing runs in the background. ``optimize()`` builds the HNSW graph,
-blocking the calling process (it holds the GIL); ingest calls it once at the end of a run.
+blocking the calling process (it holds the GIL); ingest calls it whenever
+``IndexParams.segment_chips`` new chips wait (one bounded segment at a time) and at the end of
+a run.
 Unindexed points are always searched exactly, so results are correct before and after.
 """
 
@@ -83,6 +85,7 @@ def index_params(settings: Settings) -> IndexParams:
             full_scan_kb=settings.store_hnsw_full_scan_kb,
             int8=settings.store_int8,
             on_disk=settings.store_on_disk,
+            segment_chips=settings.store_segment_chips,
             shards=settings.store_shards,
             replication=settings.store_replication,
             write_consistency=settings.store_write_consistency,

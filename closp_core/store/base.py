@@ -109,6 +109,11 @@ class VectorStore(abc.ABC):
     def optimize(self) -> bool:
         """Build the HNSW index / merge segments; blocking. True if anything changed."""
 
+    def optimize_if_due(self) -> bool:
+        """``optimize()`` when enough new chips wait for it, between the batches of a long
+        ingest; here never (a server builds in the background). True if it ran."""
+        return False
+
     @abc.abstractmethod
     def _close(self) -> None: ...
 

@@ -8,8 +8,9 @@ Folder layout (``Settings.index_dir / collection``)::
     closp-store.lock                    flock of the owning process (see ``lock.py``)
 
 Writes go to Edge's write-ahead log when ``update`` returns; ``flush()`` persists segments.
-Nothing builds the HNSW graph in the background: ``optimize()`` does, blocking, and the ingest
-CLI calls it once at the end of a run. Until then (and for points added later) searches scan
+Nothing builds the HNSW graph in the background: ``optimize()`` does, blocking; the ingest
+CLI calls it whenever ``IndexParams.segment_chips`` chips wait (``optimize_if_due``) and at
+the end of a run. Until then (and for points added later) searches scan
 the unindexed segments exactly, so results stay correct, only slower.
 """
 
@@ -113,6 +114,7 @@ def _edge_config(params: IndexParams) -> qe.EdgeConfig:
             payload_m=params.payload_m or None,
         ),
         quantization_config=quant,
+        optimizers=qe.EdgeOptimizersConfig(max_segment_size=params.segment_kb),
     )
 
 
@@ -338,6 +340,16 @@ class EdgeStore(VectorStore):
         """Build the HNSW index and merge segments (blocking: ~minutes per 100k on 2 cores)."""
         self._check_open()
         return bool(self._shard.optimize())
+
+    def optimize_if_due(self) -> bool:
+        """``optimize()`` once ``params.segment_chips`` chips or more wait for the graph: a
+        long ingest then builds one bounded segment at a time (see ``IndexParams``)."""
+        self._check_open()
+        info = self._shard.info()
+        if info.points_count - info.indexed_vectors_count < self.params.segment_chips:
+            return False
+        self._shard.flush()  # lets the write-ahead log's pages go before the build
+        return self.optimize()
 
     def _close(self) -> None:
         try:

@@ -271,6 +271,8 @@ class Page:
 
 # full_scan_kb of collections created before it was a parameter (Qdrant's default)
 LEGACY_FULL_SCAN_KB = 10_000
+# Edge indexes a segment only above its indexing threshold, 10,000 KB (6,667 chips)
+MIN_SEGMENT = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,6 +292,10 @@ class IndexParams:
     of being loaded into memory, and so do the label, sensor and map indexes (``RAM_FIELDS``;
     at 1M chips: 0.3 GB less RSS, filtered search as fast); with ``int8`` only the int8 copy and
     the graph are loaded (figures at 1M-2M chips and the 10M estimate: ``docs/scale.md``).
+    ``segment_chips`` (Edge): the graph is built in segments of at most this many chips (the
+    ingest CLI builds one each time that many wait, and Edge never merges two past it), so
+    building takes the memory and time of one segment, not of the whole index; a search visits
+    every segment (figures: ``docs/scale.md``).
     ``shards``/``replication``/``write_consistency``: Qdrant cluster settings (server only).
     """
 
@@ -300,6 +306,7 @@ class IndexParams:
     full_scan_kb: int = 100_000
     int8: bool = False
     on_disk: bool = False
+    segment_chips: int = 500_000
     shards: int = 1
     replication: int = 1
     write_consistency: int = 1
@@ -311,6 +318,17 @@ class IndexParams:
             low = 0 if name in ("m", "payload_m") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise StoreInputError(f"index parameter {name} must be an integer >= {low}")
+        segment = self.segment_chips
+        if isinstance(segment, bool) or not isinstance(segment, int) or segment < MIN_SEGMENT:
+            raise StoreInputError(
+                f"index parameter segment_chips must be an integer >= {MIN_SEGMENT:,} (Edge "
+                "gives smaller segments no graph)"
+            )
+
+    @property
+    def segment_kb(self) -> int:
+        """``segment_chips`` in Qdrant's unit: KB of float32 vectors."""
+        return -(-self.segment_chips * DIM * 4 // 1024)
 
 
 @dataclasses.dataclass(frozen=True)

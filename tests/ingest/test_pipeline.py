@@ -20,6 +20,7 @@ from closp_core.settings import Settings
 from closp_core.store import VectorStore, open_store
 from ingest.pipeline import Ingestor
 from ingest.reading import choose_workers
+from tests.store.conftest import make_records
 
 S1_PATCHES = SAMPLES_DIR / "bigearthnet" / "BigEarthNet-S1-Example"  # 6 one-chip folders
 S2_PATCHES = SAMPLES_DIR / "bigearthnet" / "BigEarthNet-S2-Example"  # 6 one-chip folders
@@ -185,3 +186,24 @@ def test_workers_need_picklable_sources(
     ingestor = Ingestor(rn_embedder, store, settings.data_dir, progress=False, workers=1)
     with pytest.raises(ConfigError, match="use workers=0"):
         ingestor.run(source)
+
+
+@pytest.mark.parametrize("build", [True, False])
+def test_a_long_ingest_builds_the_graph_segment_by_segment(
+    build: bool, rn_embedder: Embedder, settings: Settings
+) -> None:
+    """With ``build`` (the CLI's default) a segment's graph is built as soon as
+    ``segment_chips`` chips wait, between batches, rather than all at once at the end."""
+    settings = settings.replace(store_segment_chips=10_000)
+    with open_store(settings, rn_embedder.model_id) as store:
+        store.upsert(make_records(9_994, seed=2))  # as if a long run had written these
+        ingestor = Ingestor(
+            rn_embedder, store, settings.data_dir, batch_size=4, progress=False, build=build
+        )
+        summary = ingestor.run_many([BigEarthNetSource(S1_PATCHES), BigEarthNetSource(S2_PATCHES)])
+        assert summary.indexed == 12 and summary.ok
+        info = store.info()
+        assert info.points == 10_006
+        # batches of 4: the one that took the waiting chips to 10,002 built their graph; the
+        # last 4 wait for the next segment (or the CLI's optimize at the end)
+        assert info.indexed_vectors == (10_002 if build else 0)
