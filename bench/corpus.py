@@ -97,9 +97,12 @@ def make_chunk(seed: int, index: int) -> Chunk:
     )
 
 
-def iter_chunks(seed: int, n: int) -> Iterator[Chunk]:
-    """The first ``n`` chips of the corpus, chunk by chunk."""
-    for index in range(-(-n // CHUNK)):
+def iter_chunks(seed: int, n: int, first: int = 0) -> Iterator[Chunk]:
+    """The first ``n`` chips of the corpus, chunk by chunk, from chip ``first`` (a multiple of
+    ``CHUNK``: the rest of a corpus whose first chunks are already indexed)."""
+    if first % CHUNK:
+        raise ValueError(f"first must be a multiple of {CHUNK:,}, not {first:,}")
+    for index in range(first // CHUNK, -(-n // CHUNK)):
         chunk = make_chunk(seed, index)
         yield chunk.head(min(CHUNK, n - chunk.start))
 
