@@ -55,7 +55,7 @@ class Settings:
     store_hnsw_full_scan_kb: int = 100_000  # filtered searches under ~66k chips scan exactly
     store_int8: bool = False  # int8 scalar quantisation of vectors (rescored)
     store_on_disk: bool = False  # original vectors on disk (mmap), not loaded into RAM
-    store_segment_chips: int = 500_000  # Edge: the graph is built in segments of at most this
+    store_segment_chips: int = 500_000  # Edge: the most chips one graph segment holds
     store_shards: int = 1  # Qdrant server/cluster only
     store_replication: int = 1  # Qdrant server/cluster only
     store_write_consistency: int = 1  # Qdrant server/cluster only
