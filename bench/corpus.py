@@ -99,12 +99,17 @@ def make_chunk(seed: int, index: int) -> Chunk:
 
 def iter_chunks(seed: int, n: int, first: int = 0) -> Iterator[Chunk]:
     """The first ``n`` chips of the corpus, chunk by chunk, from chip ``first`` (a multiple of
-    ``CHUNK``: the rest of a corpus whose first chunks are already indexed)."""
-    if first % CHUNK:
-        raise ValueError(f"first must be a multiple of {CHUNK:,}, not {first:,}")
-    for index in range(first // CHUNK, -(-n // CHUNK)):
-        chunk = make_chunk(seed, index)
-        yield chunk.head(min(CHUNK, n - chunk.start))
+    ``CHUNK``: the rest of a corpus whose first chunks are already indexed). Checked here, not
+    at the first chunk: ``ValueError`` naming the numbers."""
+    if first % CHUNK or not 0 <= first <= n:
+        raise ValueError(
+            f"cannot continue the corpus from chip {first:,} up to {n:,}: an index to grow must "
+            f"hold whole chunks of {CHUNK:,} chips of this corpus, fewer than --n"
+        )
+    return (
+        make_chunk(seed, index).head(min(CHUNK, n - index * CHUNK))
+        for index in range(first // CHUNK, -(-n // CHUNK))
+    )
 
 
 def materialise(seed: int, n: int) -> Chunk:

@@ -8,6 +8,7 @@ import importlib
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHES = sorted(p.stem for p in (Path(__file__).parents[1] / "bench").glob("*.py"))
@@ -28,3 +29,19 @@ def test_bench_imports_and_has_help(
 
 def test_every_bench_is_listed() -> None:
     assert {"search", "ingest", "feedback", "encode", "stac"} <= set(WITH_MAIN)
+
+
+@pytest.mark.parametrize("first", [5, 300_000, -100_000])
+def test_growing_an_index_that_is_not_a_prefix_of_the_corpus_is_refused(first: int) -> None:
+    from bench.corpus import iter_chunks
+
+    with pytest.raises(ValueError, match=f"from chip {first:,} up to 200,000"):
+        iter_chunks(0, 200_000, first)  # refused before any chunk is made
+
+
+def test_the_rest_of_the_corpus_continues_where_the_index_stops() -> None:
+    from bench.corpus import CHUNK, iter_chunks, make_chunk
+
+    rest = list(iter_chunks(0, CHUNK + 10, first=CHUNK))
+    assert [(c.start, len(c)) for c in rest] == [(CHUNK, 10)]
+    np.testing.assert_array_equal(rest[0].vectors, make_chunk(0, 1).vectors[:10])
