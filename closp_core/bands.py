@@ -9,6 +9,21 @@ Model input, per sensor (see ../shared/docs/CLOSP.md):
 ``prepare_s2`` / ``prepare_s1`` turn source pixels into that form; ``check_model_input`` is the
 gate in front of the encoders. The encoder is always chosen by a declared ``Sensor``, never by
 counting channels.
+
+**The Sentinel-2 offset rule** (``remove_dn_offset``, applied by every reader before anything
+else looks at the values). Since processing baseline 04.00 (25 January 2022) ESA stores
+``DN = reflectance x 10000 + 1000`` in L1C and L2A products, so that negative reflectance (dark
+water after atmospheric correction, noise over dark targets) is not cut off; the product says
+so per band as ``RADIO_ADD_OFFSET`` (L1C, ``MTD_MSIL1C.xml``) or ``BOA_ADD_OFFSET`` (L2A,
+``MTD_MSIL2A.xml``) = -1000, with ``reflectance = (DN + ADD_OFFSET) / QUANTIFICATION_VALUE``
+(ESA, Sentinel-2 Products Specification Document, baseline 04.00 onwards; STAC catalogues
+declare the same as ``raster:bands`` ``offset`` -0.1 at ``scale`` 0.0001). CLOSP was trained on
+2017-2018 products, which have no offset. The rule: **add the product's offset, then clip at
+0**; no-data (NaN) stays no-data. A DN below the offset is valid data -- in a flood scene it is
+mostly water -- and is never masked nor counted as outside the physical range; it becomes 0
+reflectance, as in the harmonised collections responders compare against (Earth Engine's
+``COPERNICUS/S2_SR_HARMONIZED`` and Planetary Computer's harmonised recipe shift newer scenes
+into the old range and clip at 0).
 """
 
 from __future__ import annotations
@@ -50,6 +65,7 @@ S1_BANDS: tuple[str, ...] = ("VV", "VH")
 BANDS: dict[Sensor, tuple[str, ...]] = {Sensor.S1: S1_BANDS, Sensor.S2: S2_BANDS}
 
 S2_SCALE = 10000.0
+S2_BASELINE_OFFSET_DN = -1000.0  # ADD_OFFSET of processing baseline >= 04.00 products
 # dB value used for a few missing SAR pixels (documented choice: very dark, like calm water
 # or radar shadow, instead of the reference loader's 1e-6 which is ~0 dB, i.e. bright).
 S1_FILL_DB = -30.0
@@ -146,6 +162,19 @@ def prepare_s2(dn: np.ndarray, band_names: Sequence[str] | None = None) -> np.nd
     _reject_unusable(out, "S2 image")
     out = np.nan_to_num(out, nan=0.0)
     return out[0] if added else out
+
+
+def remove_dn_offset(dn: np.ndarray, add_offset: float) -> np.ndarray:
+    """Sentinel-2 digital numbers of a product with ``ADD_OFFSET`` ``add_offset`` (-1000 for
+    baseline >= 04.00, 0 before) -> DNs in the offset-free range (reflectance x 10000) of the
+    corpus, clipped at 0; NaN (no-data) stays NaN. Any shape; returns ``float32``. The rule and
+    its sources: module docstring."""
+    out = np.asarray(dn, dtype=np.float32)
+    if not add_offset:
+        return out
+    out = out + np.float32(add_offset)
+    np.maximum(out, np.float32(0.0), out=out)  # NaN stays NaN (np.maximum propagates it)
+    return out
 
 
 def linear_to_db(power: np.ndarray, floor_db: float = -50.0) -> np.ndarray:

@@ -52,6 +52,7 @@ examples:
   python -m ingest demo                                  index the shipped sample corpus
   python -m ingest scene S2_folder/ --date 2023-08-20 --labels "Burned Area"
   python -m ingest scene flood_S1.tif --sensor s1 --linear
+  python -m ingest scene S2B_MSIL2A_20230112T155941_N0510_R097_T18SVG_20230112T193612.zip
   python -m ingest bigearthnet BigEarthNet-S2/
   python -m ingest crisislandmark ~/data/crisislandmark --split corpus --limit 10000
   python -m ingest crisislandmark DarthReca/crisislandmark --sources mmflood,quakeset
@@ -67,6 +68,9 @@ Each scene's values are checked before indexing: S1 read as dB must be mostly ne
 read as linear power (--linear, or a units tag) must not be; S2 must be digital numbers in
 [0, 30000], S1 in [-60, +40] dB. A scene that fails is refused (FAILED line); --units-check off
 indexes the values as they are. --linear / --db state the S1 units when tags do not.
+Sentinel-2 products from processing baseline 04.00 (January 2022) store reflectance x 10000
++ 1000: the offset is removed (then clipped at 0) wherever the product or STAC item declares
+it; band files without their metadata take --s2-offset 1000.
 
 exit status: 0 all indexed, 1 some files failed (the others are indexed), 2 nothing could
 start (bad arguments, no weights, index busy), 3 a bug in this program (please report it).
@@ -115,6 +119,7 @@ def _scene_options(args: argparse.Namespace) -> SceneOptions:
         units_check=args.units_check == "on",
         stride=args.stride,
         max_nodata=args.max_nodata,
+        s2_offset=args.s2_offset,
     )
 
 
@@ -158,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = [_common_options()]
     scene = commands.add_parser(
-        "scene", parents=common, help="GeoTIFF/COG scenes: band files or stacks, any CRS"
+        "scene",
+        parents=common,
+        help="GeoTIFF/COG/JP2 scenes (band files or stacks, any CRS) and Sentinel-2 products "
+        "(.SAFE folder or .zip)",
     )
     scene.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     scene.add_argument("--sensor", choices=[s.value for s in Sensor], help="default: from bands")
@@ -169,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_units_options(scene, s1_units=True)
     scene.add_argument("--stride", type=int, default=120, help="pixels between chips (120)")
     scene.add_argument("--max-nodata", type=float, default=0.1, help="skip chips above this")
+    scene.add_argument(
+        "--s2-offset",
+        type=float,
+        metavar="DN",
+        help="the DN offset S2 band files carry: 1000 for processing baseline >= 04.00 (from "
+        "January 2022) when read without their product metadata, 0 for none; default: from the "
+        "product (.SAFE folder or .zip), else none (a scene that looks shifted is flagged)",
+    )
     clm = commands.add_parser(
         "crisislandmark",
         parents=common,

@@ -87,6 +87,6 @@ def allowed_import_path(text: str, settings: Settings) -> Path:
             f"{text.strip()!r} is outside the folders the app may read ({allowed}); "
             "ask the operator to add it to CLOSP_IMPORT_DIRS"
         )
-    if path.is_dir() or (path.is_file() and path.suffix.lower() in RASTER_SUFFIXES):
+    if path.is_dir() or (path.is_file() and path.suffix.lower() in {*RASTER_SUFFIXES, ".zip"}):
         return path
     raise ImportRefusedError(f"{text.strip()!r} is not a raster file or a folder of them")

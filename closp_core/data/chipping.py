@@ -21,6 +21,9 @@ Shared by the raster-scene reader (``scene.py``), BigEarthNet and STAC. Decision
 - **S1 units**: linear power when ``s1_linear=True`` or when metadata says so (band units or
   tags such as ``units=linear``/``power``/``intensity``), converted with ``linear_to_db``;
   dB when ``s1_linear=False`` or nothing says otherwise.
+- **Sentinel-2 offset**: each band's ``BandRef.dn_offset`` (from the product metadata or STAC),
+  or ``s2_offset`` when given, is removed by the offset rule (``bands.remove_dn_offset``); a
+  scene that declares none but looks shifted by +1000 is flagged (``values.offset_not_removed``).
 - **Values**: before the first chip, a sample of the scene (up to 3 x 3 chip windows spread
   over it) must look like the sensor's units and physical range, else the scene is refused;
   per chip, pixels outside the physical range are masked and the chip flagged. Thresholds and
@@ -75,7 +78,13 @@ from closp_core.data.timestamps import (
     time_from_metadata,
     time_from_name,
 )
-from closp_core.data.values import check_scene_values, range_flag, screen_chip
+from closp_core.data.values import (
+    SHIFT_FLAG,
+    check_scene_values,
+    offset_not_removed,
+    range_flag,
+    screen_chip,
+)
 from closp_core.errors import BandContractError, ConfigError
 from closp_core.labels import sort_labels
 
@@ -131,6 +140,8 @@ class SceneOptions:
     cover_edges: bool = True
     window_chips: int = 16  # chips per read window (memory ~ bands*size*size*window_chips*4 B)
     aoi_bounds: tuple[float, float, float, float] | None = None  # W, S, E, N (WGS84)
+    s2_offset: float | None = None  # the +DN offset S2 values carry (1000 from baseline 04.00);
+    # None: what the product metadata says (none when it says nothing; the guard may flag it)
 
     def __post_init__(self) -> None:
         if self.sensor is not None:
@@ -139,6 +150,11 @@ class SceneOptions:
             raise ConfigError("chip_size, stride and window_chips must be positive")
         if not 0.0 <= self.max_nodata < 1.0:
             raise ConfigError(f"max_nodata must be in [0, 1), got {self.max_nodata}")
+        if self.s2_offset is not None and not 0.0 <= self.s2_offset <= 10000.0:
+            raise ConfigError(
+                f"s2_offset must be between 0 and 10000 DN (1000 for processing baseline >= "
+                f"04.00), got {self.s2_offset}"
+            )
         if self.resampling not in Resampling.__members__:
             raise ConfigError(f"unknown resampling {self.resampling!r}; e.g. bilinear, nearest")
 
@@ -293,8 +309,13 @@ def iter_grid_chips(
         rows, cols = offsets_in_bounds(g, rows, cols, size, options.aoi_bounds, what)
         if not rows or not cols:
             return  # the scene only touches the area of interest: nothing to read
-    if options.units_check:
-        check_scene_values(sample_pixels(grid, rows, cols, size), sensor, linear, what)
+    offset_unknown = sensor is Sensor.S2 and all(r.dn_offset is None for r in grid.refs.values())
+    if options.units_check or offset_unknown:
+        sample = sample_pixels(grid, rows, cols, size)
+        if options.units_check:
+            check_scene_values(sample, sensor, linear, what)
+        if offset_unknown and offset_not_removed(sample):
+            tally.flag(SHIFT_FLAG, 1, "scenes")
     scene = _Scene(payload_text(scene_id), key_part(scene_id), sensor, source, acquired, linear,
                    options.units_check, g.crs, what)  # fmt: skip
     tally.expect(len(rows) * len(cols))

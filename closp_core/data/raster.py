@@ -35,7 +35,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
-from closp_core.bands import canonical_band_name
+from closp_core.bands import canonical_band_name, remove_dn_offset
 from closp_core.data.chip import DataError
 from closp_core.data.keys import display_text
 from closp_core.data.vrt import check_regular_file, check_vrt, is_remote, sniff_format
@@ -55,12 +55,14 @@ KNOWN_BANDS: frozenset[str] = frozenset(
 
 @dataclasses.dataclass(frozen=True)
 class BandRef:
-    """One band: a file path or URL, its 1-based band index there, and a constant added to
-    the values read (``dn_offset``: -1000 removes Sentinel-2's +1000 DN offset, see stac.py)."""
+    """One band: a file path or URL, its 1-based band index there, and the product's
+    ``ADD_OFFSET`` for Sentinel-2 DNs (``dn_offset``: -1000 for processing baseline >= 04.00,
+    0.0 when the product says it has none, None when nothing says; applied by the offset rule,
+    ``bands.remove_dn_offset``)."""
 
     path: str
     index: int = 1
-    dn_offset: float = 0.0
+    dn_offset: float | None = None
 
 
 def band_from_file_name(stem: str) -> tuple[str, str] | None:
@@ -295,7 +297,7 @@ class BandGrid:
                 if nodata is not None and not math.isnan(nodata):
                     band[band == nodata] = np.nan
             if ref.dn_offset:
-                band += np.float32(ref.dn_offset)  # no-data is NaN by now and stays NaN
+                band = remove_dn_offset(band, ref.dn_offset)  # no-data is NaN and stays NaN
             infinite = np.isinf(band)
             if infinite.any():
                 self.inf_pixels += int(infinite.sum())

@@ -7,6 +7,9 @@ Accepted inputs (each path a file or a folder; folders are not searched recursiv
   Files sharing the name before the band token form one scene; files without a band token are
   taken as stacks (below). The suffix does not matter: GDAL sniffs the format (the Virginia
   sample's ``.jp2`` files are GeoTIFFs).
+- a **Sentinel-2 product as it ships**: an L1C or L2A ``.SAFE`` folder or its ``.zip``, read
+  with its own offsets, acquisition time and native-resolution band files (``safe.py``); a
+  folder may hold several. Sentinel-1 ``.SAFE`` products are refused with the alternatives.
 - a **stacked file** whose band descriptions name the bands (``B1`` ... ``B12``, ``B8A``; ``VV``,
   ``VH``); bands with other names are ignored. ``band_names=`` names them when descriptions are
   missing. A one-band file without a description takes the band from its file name.
@@ -24,6 +27,7 @@ raise). Files are opened through ``raster.open_raster`` (regular files, checked 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -45,6 +49,7 @@ from closp_core.data.raster import (
     band_from_label,
     open_raster,
 )
+from closp_core.data.safe import is_product, read_product
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +62,7 @@ class SceneSpec:
     stack: str | None = None  # a stacked file (bands from descriptions / band_names)
     band_names: tuple[str, ...] | None = None  # explicit names of the stack's bands
     name_hints: tuple[str, ...] = ()  # names that may carry the acquisition date
+    acquired: dt.datetime | None = None  # from a product's metadata (``safe.py``)
     error: str | None = None  # why this path holds no readable scene (raised on read)
 
 
@@ -84,8 +90,23 @@ def stack_bands(path: str, band_names: Sequence[str] | None) -> dict[str, BandRe
         return found
 
 
+def product_scenes(path: Path) -> list[SceneSpec]:
+    """One scene per granule of the Sentinel product at ``path`` (``safe.py``)."""
+    product = read_product(path)
+    specs = []
+    for tile, refs in product.granules.items():
+        bands = {b: dataclasses.replace(r, dn_offset=product.offsets.get(b, 0.0))
+                 for b, r in refs.items()}  # fmt: skip
+        unit = str(path) if len(product.granules) == 1 else f"{path}#{tile}"
+        specs.append(SceneSpec(product.scene_id(tile), unit, bands=bands,
+                               name_hints=(product.name,), acquired=product.acquired))  # fmt: skip
+    return specs
+
+
 def discover_scenes(path: Path, band_names: Sequence[str] | None) -> list[SceneSpec]:
     """The scenes in a file or folder (see the module docstring); ``DataError`` when none."""
+    if is_product(path):
+        return product_scenes(path)
     if path.is_file():
         return [SceneSpec(path.stem, str(path), stack=str(path), band_names=_names(band_names),
                           name_hints=(path.stem, path.parent.name))]  # fmt: skip
@@ -95,15 +116,18 @@ def discover_scenes(path: Path, band_names: Sequence[str] | None) -> list[SceneS
             "raster file or a scene folder"
         )
     try:
-        files = sorted(p for p in path.iterdir() if is_raster_file(p))
+        children = sorted(path.iterdir())
     except OSError as err:
         raise DataError(f"folder {path}: cannot be listed ({err.strerror or err})") from None
-    if not files:
+    files = [p for p in children if is_raster_file(p)]
+    products = [p for p in children if is_product(p)]
+    if not files and not products:
         raise DataError(
-            f"folder {path}: no raster files (.tif, .tiff, .jp2, .vrt); point at a scene folder"
+            f"folder {path}: no raster files (.tif, .tiff, .jp2, .vrt) and no Sentinel product "
+            "(.SAFE folder or .zip); point at a scene folder"
         )
     groups: dict[str, dict[str, BandRef]] = {}
-    specs: list[SceneSpec] = []
+    specs: list[SceneSpec] = [spec for product in products for spec in product_scenes(product)]
     for file in files:
         parsed = band_from_file_name(file.stem)
         if parsed is None:
@@ -208,6 +232,10 @@ def read_scene(
         assert spec.stack is not None
         found = stack_bands(spec.stack, spec.band_names)
     sensor, bands = select_bands(found, options.sensor, spec.unit)
+    if sensor is Sensor.S2 and options.s2_offset is not None:  # the user's word wins
+        bands = {b: dataclasses.replace(r, dn_offset=-options.s2_offset) for b, r in bands.items()}
+    if spec.acquired is not None and options.acquired is None:
+        options = dataclasses.replace(options, acquired=spec.acquired)
     zero = options.zero_is_nodata if options.zero_is_nodata is not None else sensor is Sensor.S2
     grid = BandGrid(bands, zero_is_nodata=zero, resampling=Resampling[options.resampling])
     return _stream(grid, spec, sensor, options, tally, source)

@@ -25,7 +25,9 @@ already (Earth Search ``earthsearch:boa_offset_applied: true``); else ``offset /
 the band's ``raster:bands`` entry (``offset`` -0.1 at ``scale`` 0.0001 -> -1000; STAC 1.1
 ``raster:offset``/``raster:scale`` on the band or the asset); else -1000 when the processing
 baseline (``s2:processing_baseline``, ``processing:version`` or the ``_Nxxyy_`` token of the
-product name) is >= 04.00; else 0. S1 bands never get an offset.
+product name) is >= 04.00; 0 for an older baseline; else none is known (read as 0). S1 bands
+never get an offset. The offset is applied by the one rule of ``bands.remove_dn_offset``: add
+it, then clip at 0 (a DN below the offset is dark water, not a bad pixel).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 import pystac
 
-from closp_core.bands import S1_BANDS
+from closp_core.bands import S1_BANDS, S2_BASELINE_OFFSET_DN
 from closp_core.data.chip import DataError
 from closp_core.data.hrefs import HrefRefusedError
 from closp_core.data.raster import BandRef, band_from_label
@@ -47,7 +49,7 @@ COMMON_NAMES: dict[str, str] = {
     "rededge2": "B6", "rededge3": "B7", "nir": "B8", "nir08": "B8A", "nir09": "B9",
     "cirrus": "B10", "swir16": "B11", "swir22": "B12",
 }  # fmt: skip
-BASELINE_OFFSET_DN = -1000.0  # processing baseline >= 04.00: DN = reflectance x 10000 + 1000
+BASELINE_OFFSET_DN = S2_BASELINE_OFFSET_DN  # baseline >= 04.00: DN = reflectance x 10000 + 1000
 _SKIP_ROLES = frozenset({"thumbnail", "overview", "visual", "metadata"})
 _RES_SUFFIX = re.compile(r"^(?P<band>.+?)[_-](?P<res>\d+)m$", re.IGNORECASE)
 _BASELINE_TOKEN = re.compile(r"_N(\d{2})(\d{2})(?:_|$)")
@@ -81,7 +83,7 @@ def item_bands(item: pystac.Item, resolve: Resolver) -> tuple[dict[str, BandRef]
         for index, band in enumerate(names, start=1):
             if band is None:
                 continue
-            offset = dn_offset(item, asset, index - 1) if band not in S1_BANDS else 0.0
+            offset = dn_offset(item, asset, index - 1) if band not in S1_BANDS else None
             candidate = _Candidate(BandRef(href, index, offset), gsd)
             if band not in found or gsd < found[band].gsd:
                 found[band] = candidate
@@ -194,15 +196,18 @@ def processing_baseline(item: pystac.Item) -> float | None:
     return None
 
 
-def dn_offset(item: pystac.Item, asset: pystac.Asset, index: int) -> float:
-    """The DN offset to add to S2 band ``index`` of ``asset`` (module docstring: the rule)."""
+def dn_offset(item: pystac.Item, asset: pystac.Asset, index: int) -> float | None:
+    """The DN offset to add to S2 band ``index`` of ``asset`` (module docstring: the rule);
+    None when the item says nothing of one (read as 0, but the shifted-scene guard may speak)."""
     if item.properties.get("earthsearch:boa_offset_applied") is True:
         return 0.0
     scale, offset = _scale_offset(asset, index)
     if offset is not None:
         return float(offset) / (scale or 1e-4)  # physical = DN * scale + offset
     baseline = processing_baseline(item)
-    return BASELINE_OFFSET_DN if baseline is not None and baseline >= 4.0 else 0.0
+    if baseline is None:
+        return None
+    return BASELINE_OFFSET_DN if baseline >= 4.0 else 0.0
 
 
 def says_linear(item: pystac.Item, linear_collections: frozenset[str]) -> bool | None:

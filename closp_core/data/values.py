@@ -6,10 +6,18 @@ and once per chip (``screen_chip``: the odd impossible pixel is masked and the c
 
 Thresholds (values of *valid* pixels, i.e. no-data already removed):
 
-- **S2 digital numbers**: ``S2_DN_RANGE = [0, 30000]``. DN = reflectance x 10000 (+1000 for
-  processing baseline >= 04.00). Real top-of-atmosphere and surface reflectance stays below
-  ~1.6 even on snow and bright clouds, i.e. below ~17000-21000 DN; 30000 leaves a wide margin.
-  65535 marks saturated pixels in L1C; negative DNs do not exist.
+- **S2 digital numbers**: ``S2_DN_RANGE = [0, 30000]``, judged *after* the offset rule
+  (``bands.remove_dn_offset``: a product's +1000 offset removed, then clipped at 0, so a DN
+  below the offset -- dark water -- is valid data here, never outside the range). Real
+  top-of-atmosphere and surface reflectance stays below ~1.6 even on snow and bright clouds,
+  i.e. below ~17000-21000 DN; 30000 leaves a wide margin. 65535 marks saturated pixels in L1C;
+  negative DNs do not exist.
+- **Shifted S2 scenes** (``offset_not_removed``): when nothing declares an offset (no product
+  metadata, no STAC offset, no ``s2_offset``) but in *every* band at least ``SHIFT_SHARE``
+  (99.9 %) of the sampled valid pixels sit at or above ``SHIFT_DN`` (1000), the scene is a
+  baseline >= 04.00 product whose +1000 was not removed: real scenes always hold dark pixels
+  (water, shadow, and the cirrus band B10 in every L1C) below 0.1 reflectance in some band.
+  The scene is indexed as it is and flagged (``SHIFT_FLAG``, with the override).
 - **S2 already scaled**: a scene whose 99th percentile is <= ``S2_SCALED_P99`` (2.0) holds
   reflectance that was already divided by 10000 (real DNs of any scene are in the hundreds at
   least): dividing again would give the model a black image.
@@ -46,6 +54,13 @@ S1_LINEAR_RANGE = (0.0, 10.0 ** (S1_DB_RANGE[1] / 10.0))
 NEGATIVE_SHARE = 0.01
 REFUSE_SHARE = 0.5
 _OVERRIDE = "pass --units-check off (units_check=False) to index the values as they are"
+SHIFT_DN = 1000.0
+SHIFT_SHARE = 0.999
+SHIFT_FLAG = (
+    "S2 scene whose every band sits at or above 1000 DN while nothing declares an offset: looks "
+    "like a +1000 offset (processing baseline >= 04.00) that was not removed; if so, add it "
+    "again with the S2 offset set to 1000 (ingest --s2-offset 1000 --force)"
+)
 
 
 def physical_range(sensor: Sensor, linear: bool) -> tuple[float, float]:
@@ -122,3 +137,16 @@ def range_flag(sensor: Sensor, linear: bool, masked: bool) -> str:
     action = "masked as no-data" if masked else "kept: units check off"
     limits = _range_text(sensor, linear)
     return f"pixels outside the physical range of {limits} ({action})"
+
+
+def offset_not_removed(sample: np.ndarray) -> bool:
+    """``(n, bands, h, w)`` S2 digital numbers (NaN no-data): True when every band has at least
+    ``SHIFT_SHARE`` of its valid pixels at or above ``SHIFT_DN`` (module docstring)."""
+    bands = np.moveaxis(np.asarray(sample, dtype=np.float32), -3, 0).reshape(sample.shape[-3], -1)
+    shares = []
+    for band in bands:
+        valid = band[np.isfinite(band)]
+        if valid.size == 0:
+            return False
+        shares.append(float((valid >= SHIFT_DN).mean()))
+    return bool(shares) and min(shares) >= SHIFT_SHARE

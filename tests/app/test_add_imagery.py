@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from closp_core.data.samples import SAMPLES_DIR
 from tests.app.test_pages import new_app, outcome, texts
+from tests.data import products
 from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import serve
@@ -156,6 +157,11 @@ def test_folder_inside_and_outside_the_allowed_folders(
     at.button(key="dir_go").click().run()
     at = finish_job(at)
     assert "indexed 4 chips" in at.code[0].value
+    product = products.write_s2_product(allowed, "L1C", zipped=True)  # as downloaded
+    at.text_input(key="dir_path").input(str(product)).run()
+    at.button(key="dir_go").click().run()
+    at = finish_job(at)
+    assert "indexed 4 chips" in at.code[0].value, at.code[0].value
 
 
 @pytest.mark.usefixtures("app_data")

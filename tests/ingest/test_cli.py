@@ -125,3 +125,27 @@ def test_unreachable_weights_fall_back_to_the_demo_model(
     args[args.index("random:closp-rn")] = "DarthReca/CLOSP-RN"
     assert main(args) == 0
     assert "DEMO" in capsys.readouterr().err
+
+
+def test_products_as_they_ship_are_indexed_with_their_dates(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ingest scene PRODUCT.zip`` and the fresh L2A item with the +1000 offset: every chip in,
+    dated from the product, nothing flagged out of range."""
+    from tests.data import products
+
+    product = products.write_s2_product(tmp_path / "dl", "L2A", zipped=True)
+    item = products.write_spain_l2a_item(tmp_path / "spain")
+    assert main(cli_args(settings, "scene", str(product))) == 0
+    assert main(cli_args(settings, "stac", str(item))) == 0
+    out = capsys.readouterr().out
+    assert "indexed 4 chips" in out and "indexed 25 chips" in out
+    assert "physical range" not in out and "no-data share" not in out
+    store = open_store(settings, "closp-rn:random-seed0")
+    try:
+        records = store.browse(filters=None, limit=100).records
+    finally:
+        store.close()
+    dated = {r.scene_id: r.acquired.isoformat() for r in records if r.acquired}
+    assert dated[products.product_name("L2A", "05.10")] == "2023-01-12T15:59:41.024000+00:00"
+    assert len(records) == 29
