@@ -21,6 +21,20 @@ from closp_core.model.config import ClospConfig
 from closp_core.model.location import LocationEncoder
 
 
+def resize_for_encoder(pixels: torch.Tensor, size: int | None) -> torch.Tensor:
+    """``(N, C, H, W)`` chips -> ``(N, C, size, size)`` as the ViT weights saw them in training.
+
+    The reference code (and torchgeo's CLOSP transforms) resize 120 -> 224 with kornia's
+    ``Resize(224)``: bilinear, ``align_corners=True``, no antialiasing. Any other sampling
+    (``align_corners=False`` is half a pixel off) gives the encoder inputs it never saw. ``size``
+    None (ResNets: native 120 x 120 chips) or equal to the chips' size returns them unchanged."""
+    if not size or tuple(pixels.shape[-2:]) == (size, size):
+        return pixels
+    return nn.functional.interpolate(
+        pixels, size=(size, size), mode="bilinear", align_corners=True, antialias=False
+    )
+
+
 class ClospModel(nn.Module):
     """Text, S1 and S2 (and location) encoders sharing one embedding space.
 
@@ -78,11 +92,7 @@ class ClospModel(nn.Module):
 
         The encoder is picked by ``sensor``; ViT variants resize to ``image_size`` first.
         """
-        size = self.config.image_size
-        if size and tuple(pixels.shape[-2:]) != (size, size):
-            pixels = nn.functional.interpolate(
-                pixels, size=(size, size), mode="bilinear", align_corners=False
-            )
+        pixels = resize_for_encoder(pixels, self.config.image_size)
         if sensor is Sensor.S1:
             features = self.s1_projection(self.s1_encoder(pixels))
         else:

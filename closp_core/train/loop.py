@@ -25,6 +25,7 @@ from closp_core.data.base import ChipSource
 from closp_core.embedder import pick_device
 from closp_core.errors import ConfigError
 from closp_core.model import ClospModel
+from closp_core.model.closp import resize_for_encoder
 from closp_core.train import checkpoints
 from closp_core.train.config import SourceSection, TrainConfig
 from closp_core.train.data import (
@@ -184,10 +185,8 @@ class Trainer:
                 self.features[(role, sensor)] = torch.cat(chunks) if chunks else empty
 
     def _backbone(self, encoder: torch.nn.Module, pixels: torch.Tensor) -> torch.Tensor:
-        size = self.model.config.image_size
         pixels = pixels.to(self.device).contiguous(memory_format=torch.channels_last)
-        if size and tuple(pixels.shape[-2:]) != (size, size):
-            pixels = torch.nn.functional.interpolate(pixels, size=(size, size), mode="bilinear")
+        pixels = resize_for_encoder(pixels, self.model.config.image_size)
         with torch.no_grad(), self._autocast():
             out: torch.Tensor = encoder(pixels).float()
         return out
