@@ -63,10 +63,18 @@ def scene_options(prefix: str) -> SceneOptions:
     )
     day = mid.date_input("Acquired (when not in the file)", value=None, key=f"{prefix}_d")
     labels = st.multiselect("Labels for every chip (optional)", LABELS, key=f"{prefix}_l")
+    shifted = st.checkbox(
+        "Sentinel-2 values carry the +1000 offset (band files of products from 2022 on, "
+        "without their metadata; chips already added are replaced)",
+        key=f"{prefix}_o",
+        help="A .SAFE product or its .zip says so itself. Checked: 1000 is removed from every "
+        "digital number, then values below 0 become 0 (dark water stays data).",
+    )
     return SceneOptions(
         sensor=None if sensor == "auto" else Sensor.parse(sensor),
         labels=tuple(labels),
         acquired=dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None,
+        s2_offset=1000.0 if shifted else None,
     )
 
 
@@ -87,7 +95,10 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
                 ctx.settings.upload_max_mb,
             )
             start_ingest_job(
-                ctx, f"{len(files or [])} uploaded file(s)", lambda: [SceneSource(folder, options)]
+                ctx,
+                f"{len(files or [])} uploaded file(s)",
+                lambda: [SceneSource(folder, options)],
+                force=options.s2_offset is not None,
             )
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
@@ -157,7 +168,12 @@ def folder_tab(ctx: AppContext, busy: bool) -> None:
     if st.button("Add this folder", disabled=busy or not text, type="primary", key="dir_go"):
         try:
             path = allowed_import_path(text, ctx.settings)
-            start_ingest_job(ctx, f"folder {path.name}", lambda: [SceneSource(path, options)])
+            start_ingest_job(
+                ctx,
+                f"folder {path.name}",
+                lambda: [SceneSource(path, options)],
+                force=options.s2_offset is not None,
+            )
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
             return

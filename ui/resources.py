@@ -246,10 +246,13 @@ def job_runner() -> JobRunner:
     return JobRunner()
 
 
-def start_ingest_job(ctx: AppContext, title: str, sources: SourceFactory) -> None:
+def start_ingest_job(
+    ctx: AppContext, title: str, sources: SourceFactory, *, force: bool = False
+) -> None:
     """Start the background job ingesting ``sources()`` into the app's own store, its forward
-    passes on the background thread budget (queries keep a core); ``JobBusyError`` when one
-    is running, ``StoreError`` when the index cannot take writes."""
+    passes on the background thread budget (queries keep a core); ``force`` re-embeds chips
+    already indexed. ``JobBusyError`` when one is running, ``StoreError`` when the index
+    cannot take writes."""
     if ctx.embedder is None or ctx.store is None:
         raise ClospError("the model or the index is not available; see the messages above")
     ctx.store.check_writable()
@@ -265,6 +268,7 @@ def start_ingest_job(ctx: AppContext, title: str, sources: SourceFactory) -> Non
             threads=threads_for("background", settings),
             on_batch=on_batch,
             cancel=cancel,
+            force=force,
         )
 
     job_runner().start(title, sources, ingestor)

@@ -59,7 +59,8 @@ SHIFT_SHARE = 0.999
 SHIFT_FLAG = (
     "S2 scene whose every band sits at or above 1000 DN while nothing declares an offset: looks "
     "like a +1000 offset (processing baseline >= 04.00) that was not removed; if so, add it "
-    "again with the S2 offset set to 1000 (ingest --s2-offset 1000 --force)"
+    "again with the offset removed (Add imagery: tick 'Sentinel-2 values carry the +1000 "
+    "offset'; python -m ingest scene: --s2-offset 1000 --force)"
 )
 
 

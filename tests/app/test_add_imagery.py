@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 from rasterio.windows import from_bounds
@@ -162,6 +163,29 @@ def test_folder_inside_and_outside_the_allowed_folders(
     at.button(key="dir_go").click().run()
     at = finish_job(at)
     assert "indexed 4 chips" in at.code[0].value, at.code[0].value
+
+
+def test_shifted_band_files_are_flagged_and_the_offset_box_fixes_them(
+    app_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Band files of a 2022+ product without its metadata: the job report says they look
+    shifted by +1000; ticking the offset box adds them again with the offset removed."""
+    allowed = tmp_path / "allowed"
+    for path in virginia_corner(allowed / "shifted"):
+        with rasterio.open(path, "r+") as dst:
+            data = dst.read(1)
+            dst.write(np.where(data > 0, data + 1000, 0).astype(data.dtype), 1)
+    monkeypatch.setenv("CLOSP_IMPORT_DIRS", str(allowed))
+    at = add_page()
+    at.text_input(key="dir_path").input(str(allowed / "shifted")).run()
+    at.button(key="dir_go").click().run()
+    at = finish_job(at)
+    assert "looks like a +1000 offset" in at.code[0].value, at.code[0].value
+    at.checkbox(key="dir_o").check().run()
+    at.button(key="dir_go").click().run()
+    at = finish_job(at)
+    report = at.code[0].value
+    assert "indexed 4 chips" in report and "+1000" not in report, report
 
 
 @pytest.mark.usefixtures("app_data")
