@@ -1,6 +1,8 @@
-"""Our own error classes. Each message says what was wrong and what to do next.
+"""Our own error classes, all of them, in one place. Each message says what was wrong and what
+to do next.
 
-Library code raises these; pages and CLIs catch only these and show them.
+Library code raises these; pages and CLIs catch only these and show them. The type is chosen
+where the error happens (never from a message's text afterwards).
 """
 
 from __future__ import annotations
@@ -28,3 +30,52 @@ class CheckpointMismatchError(ClospError):
 
 class LabelError(ClospError, ValueError):
     """A label is not part of our label space."""
+
+
+class DataError(ClospError):
+    """A source file or folder cannot be read; the message names it and says what is wrong."""
+
+
+class MissingBandsError(DataError):
+    """A scene or item lacks bands its sensor needs (the message names the missing ones)."""
+
+
+class HrefRefusedError(DataError):
+    """A STAC href points somewhere a catalogue may not make us read."""
+
+
+class FeedbackError(ClospError, ValueError):
+    """Relevance labels, a label file or a feedback request are invalid."""
+
+
+class TimelineError(ClospError, ValueError):
+    """A place-over-time or change request cannot be answered as asked."""
+
+
+class StoreError(ClospError):
+    """The vector store cannot do what was asked (base class of the store's errors)."""
+
+
+class StoreInputError(StoreError, ValueError):
+    """A vector, filter, record or limit given to the store is invalid."""
+
+
+class ModelMismatchError(StoreError):
+    """The collection holds vectors of another model than the one writing or querying it."""
+
+
+class StoreLockedError(StoreError):
+    """The embedded index folder is held open by another process (or another handle)."""
+
+
+class StoreClosedError(StoreError):
+    """The store was used after ``close()``."""
+
+
+class StoreUnavailableError(StoreError):
+    """The embedded index folder has gone (deleted, moved, its disk unmounted) or was replaced
+    by another folder since it was opened; ``replaced`` tells which. Nothing is written to it."""
+
+    def __init__(self, message: str, *, replaced: bool = False) -> None:
+        super().__init__(message)
+        self.replaced = replaced

@@ -44,8 +44,8 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from closp_core.bands import Sensor
 from closp_core.data import ChipSource
-from closp_core.data.chip import Chip, DataError, Tally
-from closp_core.errors import ConfigError
+from closp_core.data.chip import Chip, Tally
+from closp_core.errors import ConfigError, DataError
 from ingest.previews import write_chip_previews
 
 AHEAD = 2  # batches the reader thread may have waiting

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from closp_core.data.base import ChipSource, harmonise_labels
 from closp_core.data.bigearthnet import BigEarthNetSource
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import ChipLabeler, ChipWindow, SceneOptions
 from closp_core.data.crisislandmark import CrisisLandMarkSource
 from closp_core.data.scene import MaskLabeler, SceneSource
 from closp_core.data.stac import StacSource
 from closp_core.data.stac_api import StacSearchSource
+from closp_core.errors import DataError
 
 __all__ = [
     "BigEarthNetSource",

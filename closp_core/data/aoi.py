@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from closp_core.data.chip import DataError, LonLat
+from closp_core.data.chip import LonLat
+from closp_core.errors import DataError
 
 Ring = tuple[LonLat, ...]
 Bounds = tuple[float, float, float, float]

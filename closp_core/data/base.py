@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from closp_core.data.chip import Chip, DataError, Tally
-from closp_core.errors import LabelError
+from closp_core.data.chip import Chip, Tally
+from closp_core.errors import DataError, LabelError
 from closp_core.labels import canonical_label, map_corine, sort_labels
 
 RASTER_SUFFIXES: frozenset[str] = frozenset({".tif", ".tiff", ".jp2", ".vrt"})

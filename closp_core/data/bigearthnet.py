@@ -42,7 +42,7 @@ from closp_core.data.base import (
     harmonise_labels,
     source_label_list,
 )
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import CHIP_SIZE, SceneOptions, prepare_chip, select_bands
 from closp_core.data.geo import (
     Quad,
@@ -54,11 +54,12 @@ from closp_core.data.geo import (
     parse_crs,
     pixel_quad,
 )
-from closp_core.data.keys import key_part, payload_text
+from closp_core.data.keys import key_part, patch_key, payload_text
 from closp_core.data.raster import BandGrid, BandRef, Grid, band_from_file_name
 from closp_core.data.timestamps import check_acquired, first_time, parse_time, time_from_name
 from closp_core.data.values import check_scene_values, range_flag, screen_chip
 from closp_core.data.vrt import check_regular_file
+from closp_core.errors import DataError
 from closp_core.labels import sort_labels
 
 METADATA_SUFFIX = "_labels_metadata.json"
@@ -193,7 +194,7 @@ class BigEarthNetSource:
             if key_id != folder.name:
                 tally.flag("scene id made safe for the key (scene_id keeps the original)")
             yield Chip(
-                key=f"bigearthnet/{key_id}",
+                key=patch_key(key_id),
                 sensor=sensor,
                 pixels=pixels,
                 center=center,

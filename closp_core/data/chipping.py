@@ -67,9 +67,9 @@ from closp_core.bands import (
     prepare_s2,
 )
 from closp_core.data.base import flag_unmapped, harmonise_labels
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.geo import WGS84, check_pixel_size, crs_name, locate_quads, pixel_quad
-from closp_core.data.keys import key_part, payload_text
+from closp_core.data.keys import CHIP_SIZE, key_part, payload_text, scene_key
 from closp_core.data.raster import BandGrid, BandRef, Grid, display_path
 from closp_core.data.timestamps import (
     TIME_KEYS,
@@ -85,10 +85,9 @@ from closp_core.data.values import (
     range_flag,
     screen_chip,
 )
-from closp_core.errors import BandContractError, ConfigError
+from closp_core.errors import BandContractError, ConfigError, DataError, MissingBandsError
 from closp_core.labels import sort_labels
 
-CHIP_SIZE = 120
 _LINEAR_WORDS = ("linear", "power", "intensity")
 _DB_WORDS = ("db", "decibel")
 _UNIT_TAGS = ("units", "unit", "scale", "backscatter", "sar_units", "data_units")
@@ -180,9 +179,9 @@ def select_bands(
         wanted = S2_BANDS if "B10" in found else S2_BANDS_WITHOUT_B10
     missing = [b for b in wanted if b not in found]
     if missing and sensor is Sensor.S1:
-        raise DataError(f"{where}: S1 needs both polarisations VV and VH; found only {s1}")
+        raise MissingBandsError(f"{where}: S1 needs both polarisations VV and VH; found only {s1}")
     if missing:
-        raise DataError(
+        raise MissingBandsError(
             f"{where}: missing S2 bands {missing} (found {s2}); CLOSP needs all 13 bands "
             "(B10 may be absent)"
         )
@@ -365,7 +364,6 @@ def _block_chips(
         kept.append((col, arr))
     transforms = [g.window_transform(row, col) for col, _ in kept]
     places = locate_quads(g.crs, [pixel_quad(t, size, size) for t in transforms], scene.what)
-    suffix = "" if size == CHIP_SIZE else f"_s{size}"
     for (col, arr), transform, (center, ring) in zip(kept, transforms, places, strict=True):
         pixels = prepare_chip(arr, scene.sensor, names, scene.linear, scene.what)
         labels, original, unmapped = _chip_labels(
@@ -373,7 +371,7 @@ def _block_chips(
         )
         flag_unmapped(tally, unmapped)
         yield Chip(
-            key=f"{scene.source}/{scene.key_id}/{scene.sensor.value}/r{row}_c{col}{suffix}",
+            key=scene_key(scene.source, scene.key_id, scene.sensor.value, row, col, size),
             sensor=scene.sensor,
             pixels=pixels,
             center=center,

@@ -55,7 +55,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from closp_core.data.base import existing_path
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.crisislandmark_index import ROOT_FILE, ShardPlan, plan_shards
 from closp_core.data.crisislandmark_sample import (
     REVERSED_S1_SOURCES,
@@ -66,6 +66,7 @@ from closp_core.data.crisislandmark_sample import (
     report_bad_sample,
     text_labels,
 )
+from closp_core.errors import DataError
 
 __all__ = ["REVERSED_S1_SOURCES", "ROOT_FILE", "SOURCES", "CrisisLandMarkSource", "key_source"]
 _UNIT = re.compile(r"^(?P<file>.+)\[(?P<start>\d+):(?P<stop>\d+)\]$")

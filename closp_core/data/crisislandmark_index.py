@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 import h5py
 from h5py import h5l
 
-from closp_core.data.chip import DataError
+from closp_core.errors import DataError
 
 ROOT_FILE = "crisislandmark.h5"
 Location = tuple[str, str]  # (file name relative to the corpus folder, object path in it)

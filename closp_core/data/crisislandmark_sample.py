@@ -27,10 +27,11 @@ from rasterio.crs import CRS
 
 from closp_core.bands import Sensor, check_model_input, prepare_s1, prepare_s2
 from closp_core.data.base import flag_unmapped, harmonise_labels
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.geo import Quad, crs_name, locate_quads, parse_crs
+from closp_core.data.keys import corpus_key
 from closp_core.data.timestamps import parse_time
-from closp_core.errors import BandContractError
+from closp_core.errors import BandContractError, DataError
 
 SOURCES: dict[str, Sensor] = {
     "benv2s2": Sensor.S2,
@@ -170,7 +171,7 @@ class SampleReader:
         labels, unmapped = harmonise_labels(sample.names)
         flag_unmapped(self.tally, unmapped)
         return Chip(
-            key=f"crisislandmark/{sample.key}",
+            key=corpus_key(sample.key),
             sensor=SOURCES[sample.prefix],
             pixels=sample.pixels,
             center=center,

@@ -24,7 +24,8 @@ from rasterio.crs import CRS
 from rasterio.errors import CRSError, RasterioError
 from rasterio.warp import transform as warp_transform
 
-from closp_core.data.chip import DataError, LonLat
+from closp_core.data.chip import LonLat
+from closp_core.errors import DataError
 
 WGS84 = "EPSG:4326"
 PIXEL_SIZE_M = (1.0, 100.0)  # plausible ground size of one pixel of a chip grid, metres

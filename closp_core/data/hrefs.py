@@ -24,15 +24,11 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from closp_core.data.chip import DataError
+from closp_core.errors import HrefRefusedError
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 ANY_LOCAL = "*"
-
-
-class HrefRefusedError(DataError):
-    """A STAC href points somewhere a catalogue may not make us read."""
 
 
 def is_http(href: str) -> bool:

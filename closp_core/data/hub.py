@@ -28,7 +28,7 @@ import huggingface_hub
 from huggingface_hub import constants as hub_constants
 from huggingface_hub import errors as hub_errors
 
-from closp_core.data.chip import DataError
+from closp_core.errors import DataError
 from closp_core.hubnet import hub_reachable
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")

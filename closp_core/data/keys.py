@@ -1,4 +1,11 @@
-"""Chip keys from untrusted names, and names made safe to store and to print.
+"""Chip keys -- the only place they are formed -- and names made safe to store and to print.
+
+Keys decide point ids (uuid5 of the key), so a key that drifts duplicates the index: every
+reader builds its keys with the functions below, nowhere else.
+
+- ``scene_key``: ``<source>/<scene_id>/<sensor>/r<row>_c<col>[_s<size>]`` (scenes, STAC);
+- ``patch_key``: ``bigearthnet/<patch folder>``;
+- ``corpus_key``: ``crisislandmark/<sample key>``.
 
 Scene ids come from file and folder names (or STAC item ids, or callers): anything a file
 system allows. A chip key (``scene/<scene_id>/<sensor>/r<row>_c<col>``) is a path-like id that
@@ -24,6 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+CHIP_SIZE = 120  # the native chip size: keys of other sizes carry ``_s<size>``
 _UNSAFE_IN_KEY = frozenset("<>\"'&`/\\")
 _DOTS = re.compile(r"\.{2,}")
 _KEEP_IN_DISPLAY = frozenset("\n\t")
@@ -58,3 +66,20 @@ def display_text(text: object, *, newlines: bool = True) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def scene_key(source: str, key_id: str, sensor: str, row: int, col: int, size: int) -> str:
+    """The key of the chip at pixel (``row``, ``col``) of a scene's reference grid; ``key_id``
+    is the scene id already made safe by ``key_part``."""
+    suffix = "" if size == CHIP_SIZE else f"_s{size}"
+    return f"{source}/{key_id}/{sensor}/r{row}_c{col}{suffix}"
+
+
+def patch_key(key_id: str) -> str:
+    """The key of a BigEarthNet patch (``key_id``: its folder name made safe by ``key_part``)."""
+    return f"bigearthnet/{key_id}"
+
+
+def corpus_key(sample_key: str) -> str:
+    """The key of a CrisisLandMark sample (its key in the corpus, e.g. ``benv2s2_...``)."""
+    return f"crisislandmark/{sample_key}"

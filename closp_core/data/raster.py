@@ -36,9 +36,9 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from closp_core.bands import canonical_band_name, remove_dn_offset
-from closp_core.data.chip import DataError
 from closp_core.data.keys import display_text
 from closp_core.data.vrt import check_regular_file, check_vrt, is_remote, sniff_format
+from closp_core.errors import DataError
 
 RASTER_ERRORS: tuple[type[Exception], ...] = (RasterioError, CPLE_BaseError)
 # GDAL drivers we read with: GeoTIFF/COG, JPEG2000 and (checked, see ``vrt.py``) VRT. Other

@@ -38,9 +38,8 @@ from collections.abc import Callable
 
 import rasterio
 
-from closp_core.data.chip import DataError
 from closp_core.data.raster import GDAL_CACHE_BYTES
-from closp_core.errors import ConfigError
+from closp_core.errors import ConfigError, DataError
 
 Signer = Callable[[str], str]
 PLANETARY_COMPUTER = "planetary-computer"

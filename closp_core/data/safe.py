@@ -36,9 +36,9 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from closp_core.bands import S2_BANDS, S2_BASELINE_OFFSET_DN
-from closp_core.data.chip import DataError
 from closp_core.data.raster import BandRef, band_from_file_name
 from closp_core.data.timestamps import check_acquired, parse_time
+from closp_core.errors import DataError
 
 MAX_METADATA_BYTES = 32 * 2**20  # MTD_MSIL2A.xml of a real product is ~60 kB
 S2_METADATA = ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml")

@@ -27,9 +27,10 @@ from pathlib import Path
 from closp_core.bands import Sensor
 from closp_core.data.base import ChipSource
 from closp_core.data.bigearthnet import BigEarthNetSource
-from closp_core.data.chip import Chip, DataError
+from closp_core.data.chip import Chip
 from closp_core.data.chipping import ChipWindow, SceneOptions
 from closp_core.data.scene import MaskLabeler, SceneSource
+from closp_core.errors import DataError
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 FLOOD_MIN_SHARE = 0.15

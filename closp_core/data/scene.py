@@ -39,7 +39,7 @@ from rasterio.vrt import WarpedVRT
 
 from closp_core.bands import Sensor
 from closp_core.data.base import check_labels, existing_path, is_raster_file
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import ChipWindow, SceneOptions, iter_grid_chips, select_bands
 from closp_core.data.raster import (
     RASTER_ERRORS,
@@ -50,6 +50,7 @@ from closp_core.data.raster import (
     open_raster,
 )
 from closp_core.data.safe import is_product, read_product
+from closp_core.errors import DataError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,14 +49,15 @@ from pystac.errors import STACError, STACTypeError
 from closp_core.bands import Sensor
 from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.hrefs import HrefPolicy, HrefRefusedError, is_http
+from closp_core.data.hrefs import HrefPolicy, is_http
 from closp_core.data.raster import BandRef
 from closp_core.data.remote import RemoteOptions, Signer, explain_read_error, remote_env
 from closp_core.data.scene import SceneSpec, read_scene
 from closp_core.data.stac_bands import check_signed, item_bands, says_linear
 from closp_core.data.timestamps import parse_time
+from closp_core.errors import DataError, HrefRefusedError, MissingBandsError
 
 MAX_DEPTH = 16
 MAX_DOCUMENT_BYTES = 64 * 2**20
@@ -210,11 +211,12 @@ def _stream(
                 if scene.original_id != chip.scene_id:
                     chip = dataclasses.replace(chip, scene_id=scene.original_id)
                 yield chip
+        except MissingBandsError as err:
+            raise _error(dropped)(
+                explain_read_error(str(err), read.remote) + _why(dropped)
+            ) from None
         except DataError as err:
-            message = explain_read_error(str(err), read.remote)
-            if "missing" in message or "needs both" in message:
-                raise _error(dropped)(message + _why(dropped)) from None
-            raise DataError(message) from None
+            raise DataError(explain_read_error(str(err), read.remote)) from None
 
 
 def _why(dropped: list[str]) -> str:

@@ -43,11 +43,12 @@ from urllib3.util.retry import Retry
 
 from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import SceneOptions
 from closp_core.data.hrefs import HrefPolicy, is_http
 from closp_core.data.remote import RETRY_CODES, RemoteOptions, Signer
 from closp_core.data.stac import SceneItems, StacRead, group_scenes, read_unit
+from closp_core.errors import DataError
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _QUERY_EXPR = re.compile(r"^\s*([A-Za-z0-9:_.\-]+)\s*(<=|>=|!=|<|>|=)\s*(.+?)\s*$")

@@ -40,9 +40,8 @@ from typing import Any
 import pystac
 
 from closp_core.bands import S1_BANDS, S2_BASELINE_OFFSET_DN
-from closp_core.data.chip import DataError
-from closp_core.data.hrefs import HrefRefusedError
 from closp_core.data.raster import BandRef, band_from_label
+from closp_core.errors import DataError, HrefRefusedError
 
 COMMON_NAMES: dict[str, str] = {
     "coastal": "B1", "blue": "B2", "green": "B3", "red": "B4", "rededge1": "B5",

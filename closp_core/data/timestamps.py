@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 
-from closp_core.data.chip import DataError
+from closp_core.errors import DataError
 
 FIRST_ACQUISITION = dt.datetime(2014, 4, 3, tzinfo=dt.UTC)
 CLOCK_SKEW = dt.timedelta(days=1)

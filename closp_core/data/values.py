@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from closp_core.bands import Sensor
-from closp_core.data.chip import DataError
+from closp_core.errors import DataError
 
 S2_DN_RANGE = (0.0, 30000.0)
 S2_SCALED_P99 = 2.0

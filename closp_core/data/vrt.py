@@ -23,7 +23,7 @@ import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from closp_core.data.chip import DataError
+from closp_core.errors import DataError
 
 MAX_VRT_BYTES = 1 << 20  # a hand-written or gdalbuildvrt VRT of a scene is a few kB
 _SOURCE_TAGS = ("sourcefilename", "sourcedataset")

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from closp_core.errors import FeedbackError
 from closp_core.feedback.labelfile import (
     export_labels,
     import_labels,
@@ -19,7 +20,6 @@ from closp_core.feedback.labels import (
     MAX_LABELS,
     NOT_RELEVANT,
     RELEVANT,
-    FeedbackError,
     FeedbackLabels,
     ResolvedLabels,
     decode_labels,

@@ -26,11 +26,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from closp_core.errors import FeedbackError
 from closp_core.feedback.labels import (
     MAX_LABELS,
     NOT_RELEVANT,
     RELEVANT,
-    FeedbackError,
     FeedbackLabels,
     ResolvedLabels,
 )

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from closp_core.errors import ClospError
+from closp_core.errors import FeedbackError
 from closp_core.store.payload import point_id
 
 if TYPE_CHECKING:
@@ -38,10 +38,6 @@ MAX_LABELS = 1_000  # labels per session (the classifier and the URL stay small)
 _ID_BYTES = 16
 _ID_CHARS = 22  # base64url of 16 bytes, unpadded (a whole part is shorter: 21.33 per id)
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-
-
-class FeedbackError(ClospError, ValueError):
-    """Relevance labels, a label file or a feedback request are invalid."""
 
 
 def _check_value(value: int, key: str) -> int:

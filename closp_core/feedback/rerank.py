@@ -41,7 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from closp_core.bands import Sensor
-from closp_core.feedback.labels import RELEVANT, FeedbackError, FeedbackLabels
+from closp_core.errors import FeedbackError
+from closp_core.feedback.labels import RELEVANT, FeedbackLabels
 from closp_core.store import MAX_LIMIT, ChipRecord, Hit, SearchFilters, VectorStore
 from closp_core.store.types import check_vector
 

@@ -22,10 +22,8 @@ Unindexed points are always searched exactly, so results are correct before and 
 
 from __future__ import annotations
 
-from closp_core.errors import ConfigError
-from closp_core.settings import Settings
-from closp_core.store.base import VectorStore
-from closp_core.store.errors import (
+from closp_core.errors import (
+    ConfigError,
     ModelMismatchError,
     StoreClosedError,
     StoreError,
@@ -33,6 +31,8 @@ from closp_core.store.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
+from closp_core.settings import Settings
+from closp_core.store.base import VectorStore
 from closp_core.store.payload import point_id
 from closp_core.store.types import (
     DIM,

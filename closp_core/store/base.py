@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from closp_core.store.errors import ModelMismatchError, StoreClosedError, StoreInputError
+from closp_core.errors import ModelMismatchError, StoreClosedError, StoreInputError
 from closp_core.store.payload import COUNT_FIELD_PAYLOAD, from_payload, point_id, to_payload
 from closp_core.store.types import (
     COUNT_FIELDS,

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
+from closp_core.errors import StoreError, StoreUnavailableError
 from closp_core.store.base import RawPoint, VectorStore
-from closp_core.store.errors import StoreError, StoreUnavailableError
 from closp_core.store.lock import FolderLock
 from closp_core.store.payload import (
     DATETIME_FIELDS,

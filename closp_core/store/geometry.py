@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from closp_core.store.errors import StoreInputError
+from closp_core.errors import StoreInputError
 
 LonLat = tuple[float, float]
 MAX_POLYGON_POINTS = 20_000

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from closp_core.store.errors import StoreLockedError
+from closp_core.errors import StoreLockedError
 
 LOCK_NAME = "closp-store.lock"
 

@@ -21,8 +21,8 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from closp_core.errors import StoreError
 from closp_core.store.base import RawPoint, VectorStore
-from closp_core.store.errors import StoreError
 from closp_core.store.payload import (
     DATETIME_FIELDS,
     GEO_FIELDS,

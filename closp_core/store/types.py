@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from closp_core.bands import Sensor
-from closp_core.errors import BandContractError
+from closp_core.errors import BandContractError, StoreInputError
 from closp_core.labels import sort_labels
-from closp_core.store.errors import StoreInputError
 from closp_core.store.geometry import LonLat, check_lon_lat, check_ring
 
 DIM = 384  # CLOSP embedding size

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from closp_core.errors import TimelineError
 from closp_core.timeline.change import (
     MIN_PAIRS_FOR_Z,
     SCORE_DELTA,
@@ -19,13 +20,7 @@ from closp_core.timeline.change import (
     changed_into,
 )
 from closp_core.timeline.overlap import overlap_share
-from closp_core.timeline.place import (
-    DEFAULT_MIN_OVERLAP,
-    PlaceChip,
-    TimelineError,
-    default_pair,
-    same_place,
-)
+from closp_core.timeline.place import DEFAULT_MIN_OVERLAP, PlaceChip, default_pair, same_place
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP",

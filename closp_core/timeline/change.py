@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from closp_core.errors import TimelineError
 from closp_core.store import (
     MAX_LIMIT,
     BBox,
@@ -50,12 +51,7 @@ from closp_core.store import (
 )
 from closp_core.store.types import check_vector
 from closp_core.timeline.overlap import bounds, overlap_share
-from closp_core.timeline.place import (
-    DEFAULT_MIN_OVERLAP,
-    TimelineError,
-    as_instant,
-    check_overlap,
-)
+from closp_core.timeline.place import DEFAULT_MIN_OVERLAP, as_instant, check_overlap
 
 MIN_PAIRS_FOR_Z = 8
 _MAD_TO_SIGMA = 1.4826

@@ -24,17 +24,13 @@ import datetime as dt
 from collections.abc import Sequence
 
 from closp_core.bands import Sensor
-from closp_core.errors import ClospError
+from closp_core.errors import TimelineError
 from closp_core.store import BBox, ChipRecord, GeoPolygon, SearchFilters, VectorStore
 from closp_core.store.types import as_utc
 from closp_core.timeline.overlap import bounds, overlap_share
 
 DEFAULT_MIN_OVERLAP = 0.25
 _LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
-
-
-class TimelineError(ClospError, ValueError):
-    """A place-over-time or change request cannot be answered as asked."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from closp_core.data import SceneSource
-from closp_core.data.chip import Chip, DataError, Tally
+from closp_core.data.chip import Chip, Tally
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.embedder import Embedder
+from closp_core.errors import DataError
 from closp_core.settings import Settings
 from closp_core.store import VectorStore, open_store
 from ingest.pipeline import BatchHook, Ingestor

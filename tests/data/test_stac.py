@@ -11,7 +11,8 @@ import pytest
 
 from closp_core.bands import Sensor
 from closp_core.data import DataError, StacSource
-from closp_core.data.hrefs import HrefPolicy, HrefRefusedError, parse_roots
+from closp_core.data.hrefs import HrefPolicy, parse_roots
+from closp_core.errors import HrefRefusedError
 from tests.data.conftest import read_all
 from tests.data.stac import make_data as md
 

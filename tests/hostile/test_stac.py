@@ -20,13 +20,12 @@ import pytest
 
 from closp_core.data import BigEarthNetSource, ChipSource, Tally
 from closp_core.data.aoi import Aoi
-from closp_core.data.chip import DataError
-from closp_core.data.hrefs import HrefRefusedError
 from closp_core.data.remote import RemoteOptions
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.data.stac import StacSource
 from closp_core.data.stac_api import StacQuery, StacSearchSource
 from closp_core.embedder import Embedder
+from closp_core.errors import DataError, HrefRefusedError
 from closp_core.settings import Settings
 from closp_core.store import open_store
 from ingest.pipeline import Ingestor, IngestSummary

@@ -13,10 +13,10 @@ import pytest
 import qdrant_edge as qe
 
 from closp_core.bands import Sensor
+from closp_core.errors import StoreError
 from closp_core.labels import LABELS
 from closp_core.store import BBox, ChipRecord, GeoPolygon, SearchFilters, VectorStore, payload
 from closp_core.store.edge import EdgeStore, edge_filter
-from closp_core.store.errors import StoreError
 from closp_core.store.payload import (
     MAX_TILES,
     filter_tiles,
