@@ -13,9 +13,9 @@ from closp_core.data.aoi import Aoi
 from closp_core.data.stac_api import StacQuery, StacSearchSource, list_collections
 from closp_core.errors import ClospError
 from closp_core.labels import LABELS
+from ingest.jobs import JobStatus
 from ui import session
 from ui.imports import allowed_import_path, save_uploads
-from ui.jobs import JobStatus
 from ui.mapview import LAST_BOUNDS
 from ui.resources import AppContext, explain, get_context, job_runner, start_ingest_job
 from ui.text import md, md_code

@@ -1,7 +1,7 @@
 """Search latency in the app while its background job ingests: ``python -m bench.app_job``.
 
 One process, as in the app: the embedder loaded with the app's thread policy, one embedded
-store, the ``JobRunner`` of ``ui.jobs`` ingesting a real scene (the shipped Virginia S2 L1C,
+store, the ``JobRunner`` of ``ingest.jobs`` ingesting a real scene (the shipped Virginia S2 L1C,
 ~250 chips) on the background thread budget, and the main thread playing another session:
 encode a text query and search, again and again. Prints p50/p90 of encode + search with no
 job (baseline) and while the job runs, and the job's chips/s. The issue's target: p50 <= 150 ms
@@ -23,8 +23,8 @@ from closp_core.embedder import Embedder, threads_for
 from closp_core.model import load_model
 from closp_core.settings import Settings
 from closp_core.store import open_store
+from ingest.jobs import JobRunner
 from ingest.pipeline import BatchHook, Ingestor
-from ui.jobs import JobRunner
 
 QUERIES = (
     "flooded fields next to a river",

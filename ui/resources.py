@@ -30,8 +30,8 @@ from closp_core.store import (
     open_store,
     stored_model_id,
 )
+from ingest.jobs import JobRunner, SourceFactory
 from ingest.pipeline import BatchHook, Ingestor, IngestSummary
-from ui.jobs import JobRunner, SourceFactory
 from ui.text import md, md_code
 
 # The chip sources of the "build the demo index" button (tests swap in a smaller list).

@@ -31,8 +31,9 @@ from closp_core.data.chip import Chip
 from closp_core.data.chipping import ChipWindow, SceneOptions
 from closp_core.data.scene import MaskLabeler, SceneSource
 from closp_core.errors import DataError
+from closp_core.shipped import samples_dir
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES_DIR = samples_dir()
 FLOOD_MIN_SHARE = 0.15
 HELDOUT_OFFSET = 360
 _OFFSETS = re.compile(r"/r(\d+)_c(\d+)")

@@ -20,16 +20,15 @@ from closp_core.errors import ClospError, ConfigError
 from closp_core.evaluate import feedback
 from closp_core.evaluate.retrieval import corpus_from_store
 from closp_core.evaluate.run import (
-    config_chips,
     evaluate_chips,
     evaluate_corpus,
     find_judgements,
     summary_lines,
 )
 from closp_core.model import load_model
+from closp_core.rundata import load_data_section, role_chips
 from closp_core.settings import Settings
-from closp_core.train.config import load_config
-from closp_core.train.sources import build_source
+from closp_core.sources import build_source
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -103,7 +102,7 @@ def run_feedback(args: argparse.Namespace, settings: Settings, embedder: Embedde
         with open_store(settings, embedder.model_id) as store:
             return feedback.evaluate_feedback(store, embedder, cases, ks, args.out)
     if args.config:
-        chips: Iterator[Chip] = config_chips(load_config(args.config), args.role)
+        chips: Iterator[Chip] = role_chips(load_data_section(args.config), args.role)
     else:
         chips = _source_chips(args.source)[0]
     with RemoteStore(embedder.model_id, url=":memory:") as store:
@@ -130,9 +129,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             corpus = corpus_from_store(store)
         return evaluate_corpus(embedder, corpus, args.out, judgements, ks, args.combinations)
     if args.config:
-        config = load_config(args.config)
-        chips = config_chips(config, args.role)
-        paths = [Path(s.path) for s in config.data.sources]
+        data = load_data_section(args.config)
+        chips = role_chips(data, args.role)
+        paths = [Path(s.path) for s in data.sources]
     else:
         chips, paths = _source_chips(args.source)
     judgements = judgements or find_judgements(paths)

@@ -1,41 +1,21 @@
 """Evaluation end to end: model + corpus (chips, a training config's split, or an index) ->
-metrics written as JSON, Markdown and PNG."""
+metrics written as JSON, Markdown and PNG. A training config's split: ``rundata.role_chips``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from closp_core.data.chip import Chip, Tally
+from closp_core.data.chip import Chip
 from closp_core.embedder import Embedder
 from closp_core.evaluate.queries import Query, label_queries, read_qrels, read_queries_jsonl
 from closp_core.evaluate.report import write_report
 from closp_core.evaluate.retrieval import Corpus, embed_corpus, evaluate_retrieval
 from closp_core.metrics import DEFAULT_KS
-from closp_core.train.config import TrainConfig
-from closp_core.train.data import is_validation_key
-from closp_core.train.loop import build_sources
 
 QUERIES_NAME = "queries.jsonl"
 QRELS_NAME = "qrels"
-
-
-def config_chips(config: TrainConfig, role: str = "val") -> Iterator[Chip]:
-    """The chips of a training config's sources in ``role`` (``test``, ``val``, ``train``, ``all``),
-    split exactly as training splits them; unlabelled chips stay in (as distractors)."""
-    tally = Tally()
-    for spec, source in build_sources(config):
-        for unit in source.units():
-            for chip in source.read(unit, tally):
-                if chip.sensor not in config.sensors:
-                    continue
-                chip_role = spec.role
-                if chip_role == "auto":
-                    held_out = is_validation_key(chip.key, config.data.val_fraction)
-                    chip_role = "val" if held_out else "train"
-                if role in ("all", chip_role):
-                    yield chip
 
 
 def find_judgements(paths: Iterable[Path]) -> tuple[Path, Path] | None:

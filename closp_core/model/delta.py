@@ -5,11 +5,13 @@ A delta folder holds ``delta.json`` and ``delta.safetensors``. ``delta.json`` na
 ``create_model``), the base's ``fingerprint`` (sha256 over every tensor the delta does *not*
 replace, so a base that cannot be rebuilt bit-for-bit is refused instead of silently giving wrong
 vectors) and the model ``config``. The projections of CLOSP-RN are ~3 MB, so a model trained on
-frozen backbones ships in a few MB. ``load_model(folder)`` reads delta folders too.
+frozen backbones ships in a few MB. This module reads and applies the format; building the
+base is ``factory.load_delta``'s part (``load_model(folder)`` reads delta folders too).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
@@ -76,17 +78,20 @@ def is_delta_folder(path: str | Path) -> bool:
     return (Path(path) / DELTA_CONFIG).is_file()
 
 
-def load_base(base_model: str, base_seed: int) -> ClospModel:
-    """The base of a delta: a seeded random model or anything ``load_model`` reads."""
-    from closp_core.model.factory import RANDOM_PREFIX, create_model, load_model
+@dataclasses.dataclass(frozen=True)
+class Delta:
+    """A delta folder as read: its base, the base's fingerprint and the trained tensors."""
 
-    if base_model.startswith(RANDOM_PREFIX):
-        return create_model(base_model[len(RANDOM_PREFIX) :], seed=base_seed)
-    return load_model(base_model)
+    folder: Path
+    base_model: str  # a load_model name, or "random:<variant>" (seeded with base_seed)
+    base_seed: int
+    fingerprint: str  # base_fingerprint of the base, over every tensor not in ``tensors``
+    tensors: dict[str, torch.Tensor]
 
 
-def load_delta(folder: str | Path) -> ClospModel:
-    """Rebuild the base named in ``delta.json``, check its fingerprint, apply the tensors."""
+def read_delta(folder: str | Path) -> Delta:
+    """``delta.json`` and ``delta.safetensors`` of ``folder`` (``WeightsUnavailableError`` if
+    either is missing or unreadable). ``factory.load_model(folder)`` builds the model."""
     folder = Path(folder)
     try:
         meta = json.loads((folder / DELTA_CONFIG).read_text(encoding="utf-8"))
@@ -96,24 +101,35 @@ def load_delta(folder: str | Path) -> ClospModel:
             f"delta checkpoint {folder} is unreadable ({exc}); it needs {DELTA_CONFIG} and "
             f"{DELTA_WEIGHTS} as written by save_delta"
         ) from None
-    model = load_base(str(meta["base_model"]), int(meta.get("base_seed", 0)))
+    return Delta(
+        folder, str(meta["base_model"]), int(meta.get("base_seed", 0)), meta["fingerprint"], tensors
+    )
+
+
+def apply_delta(model: ClospModel, delta: Delta) -> ClospModel:
+    """Check that ``model`` is the base ``delta`` was trained on, then load its tensors.
+
+    Raises ``CheckpointMismatchError`` when the tensors do not fit or the base differs (its
+    fingerprint); returns ``model`` in eval mode, named after the delta.
+    """
     state = model.state_dict()
+    tensors, where = delta.tensors, delta.folder
     unknown = sorted(set(tensors) - set(state))
     misshapen = sorted(k for k in tensors if k in state and state[k].shape != tensors[k].shape)
     if unknown or misshapen:
         raise CheckpointMismatchError(
-            f"delta {folder} does not fit its base {meta['base_model']}: unknown keys "
+            f"delta {where} does not fit its base {delta.base_model}: unknown keys "
             f"{unknown[:8]}, shape mismatches {misshapen[:8]}"
         )
-    if base_fingerprint(model, tensors) != meta["fingerprint"]:
+    if base_fingerprint(model, tensors) != delta.fingerprint:
         raise CheckpointMismatchError(
-            f"the base model {meta['base_model']} (seed {meta.get('base_seed', 0)}) rebuilt "
-            f"here differs from the one {folder} was trained on (other torch/timm version?); "
+            f"the base model {delta.base_model} (seed {delta.base_seed}) rebuilt "
+            f"here differs from the one {where} was trained on (other torch/timm version?); "
             "retrain the delta with this installation or ship the full checkpoint"
         )
     model.load_state_dict(tensors, strict=False)
-    digest = file_digest(folder / DELTA_WEIGHTS)[:16]
+    digest = file_digest(where / DELTA_WEIGHTS)[:16]
     model.model_id = f"{model.config.variant}:delta-{digest}"
-    model.source = f"{folder} (delta on {meta['base_model']})"
+    model.source = f"{where} (delta on {delta.base_model})"
     model.kind = "delta"
     return model.eval()

@@ -15,11 +15,12 @@ from pathlib import Path
 from closp_core.errors import WeightsUnavailableError
 from closp_core.model.checkpoint import file_digest
 from closp_core.model.closp import ClospModel
-from closp_core.model.delta import DELTA_WEIGHTS, load_delta
-from closp_core.model.factory import RANDOM_PREFIX, load_model
+from closp_core.model.delta import DELTA_WEIGHTS
+from closp_core.model.factory import RANDOM_PREFIX, load_delta, load_model
 from closp_core.settings import Settings
+from closp_core.shipped import demo_model_dir
 
-DEMO_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "demo" / "best-delta"
+DEMO_MODEL_DIR = demo_model_dir()
 log = logging.getLogger(__name__)
 
 

@@ -31,7 +31,7 @@ from closp_core.model.checkpoint import (
 )
 from closp_core.model.closp import ClospModel
 from closp_core.model.config import VARIANTS, ClospConfig, variant_name
-from closp_core.model.delta import is_delta_folder, load_delta
+from closp_core.model.delta import apply_delta, is_delta_folder, read_delta
 from closp_core.model.text import load_text_backbone
 
 RANDOM_PREFIX = "random:"
@@ -81,6 +81,20 @@ def load_model(
     model.source = str(name_or_path) + (f"@{revision}" if revision else "")
     model.kind = "local" if Path(name_or_path).expanduser().is_dir() else "official"
     return model
+
+
+def load_base(base_model: str, base_seed: int = 0) -> ClospModel:
+    """The base of a delta: a seeded random model (``random:<variant>``) or a ``load_model``
+    name."""
+    if base_model.startswith(RANDOM_PREFIX):
+        return create_model(base_model[len(RANDOM_PREFIX) :], seed=base_seed)
+    return load_model(base_model)
+
+
+def load_delta(folder: str | Path) -> ClospModel:
+    """Rebuild the base named in ``delta.json``, check its fingerprint, apply the tensors."""
+    delta = read_delta(folder)
+    return apply_delta(load_base(delta.base_model, delta.base_seed), delta)
 
 
 def save_model(model: ClospModel, folder: Path) -> Path:

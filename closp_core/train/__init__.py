@@ -4,10 +4,11 @@
 kind; ``load_delta`` reads a delta checkpoint (trained tensors on top of a base model).
 """
 
-from closp_core.model.delta import is_delta_folder, load_delta, save_delta
+from closp_core.model.delta import is_delta_folder, save_delta
+from closp_core.model.factory import load_delta
+from closp_core.sources import ChipListSource, register_source
 from closp_core.train.config import TrainConfig, load_config
-from closp_core.train.loop import TrainResult, train
-from closp_core.train.sources import ChipListSource, register_source
+from closp_core.train.session import TrainResult, train
 
 __all__ = [
     "ChipListSource",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from closp_core.errors import ClospError
 from closp_core.train.config import load_config
-from closp_core.train.loop import train
+from closp_core.train.session import train
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

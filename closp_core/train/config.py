@@ -1,5 +1,7 @@
 """The training config: a TOML file with ``[model]``, ``[data]``, ``[train]`` and ``[output]``.
 
+``[data]`` (sources and the held-out split) is ``closp_core.rundata``'s, shared with evaluation.
+
 Every key is checked when the file is read (unknown keys, wrong types, impossible values), so a
 typo fails in a second instead of after an hour of training. Relative paths are resolved
 against the config file's folder. See ``configs/reference.toml`` for every key, commented.
@@ -8,9 +10,6 @@ against the config file's folder. See ``configs/reference.toml`` for every key, 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,9 @@ from typing import Any
 from closp_core.bands import Sensor
 from closp_core.errors import ConfigError
 from closp_core.model import variant_name
+from closp_core.rundata import DataSection, check_data_section, resolve_source_paths
+from closp_core.rundata import SourceSection as SourceSection  # train/data.py imports it here
+from closp_core.tomltables import build_dataclass, read_toml_file, resolve_path
 
 # Top-level parts of a ClospModel; trainable prefixes must start with one (or be a group).
 MODEL_PARTS = (
@@ -37,7 +39,6 @@ TRAINABLE_GROUPS: dict[str, tuple[str, ...]] = {
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _ENCODERS = ("s1_encoder", "s2_encoder")
 SAVE_MODES = ("full", "delta", "both")
-ROLES = ("auto", "train", "val", "test")  # test: never read by training; for evaluate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,25 +48,6 @@ class ModelSection:
     variant: str = "closp-rn"
     init: str = ""  # load_model name/path to start from; "" = create_model(variant, seed)
     seed: int = 42  # model init and training
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceSection:
-    """One data source: a reader ``kind``, its ``path`` and reader ``options``."""
-
-    kind: str
-    path: str
-    role: str = "auto"  # auto: split by val_fraction; train/val: all chips there; test: unused
-    limit: int = 0  # at most this many labelled chips (0 = all)
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class DataSection:
-    sources: tuple[SourceSection, ...] = ()
-    val_fraction: float = 0.1  # of chips of "auto" sources, split by a hash of the chip key
-    chip_size: int = 120  # chips of another size are resized (bilinear) to this
-    sensors: tuple[str, ...] = ("s1", "s2")  # each needs chips; each step takes one batch of each
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +91,7 @@ class TrainConfig:
 
     @property
     def sensors(self) -> tuple[Sensor, ...]:
-        return tuple(Sensor(s) for s in self.data.sensors)
+        return self.data.sensor_set
 
     @property
     def output_dir(self) -> Path:
@@ -122,7 +104,7 @@ class TrainConfig:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], base_dir: Path | None = None) -> TrainConfig:
         """Parse and check a config dict (the TOML content); paths resolve against ``base_dir``."""
-        config = _build(cls, raw, "config")
+        config = build_dataclass(cls, raw, "config")
         config = _resolve_paths(config, base_dir or Path.cwd())
         check_config(config)
         return config
@@ -133,73 +115,21 @@ class TrainConfig:
 
 def load_config(path: str | Path) -> TrainConfig:
     """Read and check a TOML training config; ``ConfigError`` says what is wrong."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ConfigError(f"training config {file} does not exist; see configs/reference.toml")
-    try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"training config {file} is not valid TOML: {exc}") from None
-    return TrainConfig.from_mapping(raw, base_dir=file.resolve().parent)
-
-
-def _build(cls: type, raw: Any, where: str) -> Any:
-    """Instantiate dataclass ``cls`` from ``raw``, rejecting unknown keys and wrong types."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: expected a table, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - fields)
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; known keys: {sorted(fields)}")
-    values = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in raw.items()}
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(typing.cast(type, hint), value, where)
-    if origin is tuple:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return tuple(
-            _convert(typing.get_args(hint)[0], v, f"{where}[{i}]") for i, v in enumerate(items)
-        )
-    if origin in (Mapping, dict) or hint is Mapping:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        return dict(value)
-    if isinstance(hint, types.UnionType):
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and (type(value) is not hint):
-        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
-    return value
+    raw, base = read_toml_file(path, "training config", "configs/reference.toml")
+    return TrainConfig.from_mapping(raw, base_dir=base)
 
 
 def _resolve_paths(config: TrainConfig, base: Path) -> TrainConfig:
-    def resolve(path: str) -> str:
-        if not path:
-            return ""
-        p = Path(path).expanduser()
-        return str(p if p.is_absolute() else base / p)
-
-    sources = tuple(dataclasses.replace(s, path=resolve(s.path)) for s in config.data.sources)
     output = dataclasses.replace(
-        config.output, dir=resolve(config.output.dir), cache_dir=resolve(config.output.cache_dir)
+        config.output,
+        dir=resolve_path(config.output.dir, base),
+        cache_dir=resolve_path(config.output.cache_dir, base),
     )
     model = config.model
     if model.init and not model.init.startswith("random:") and Path(base / model.init).exists():
-        model = dataclasses.replace(model, init=resolve(model.init))
-    return dataclasses.replace(
-        config, data=dataclasses.replace(config.data, sources=sources), output=output, model=model
-    )
+        model = dataclasses.replace(model, init=resolve_path(model.init, base))
+    data = resolve_source_paths(config.data, base)
+    return dataclasses.replace(config, data=data, output=output, model=model)
 
 
 def trainable_prefixes(items: tuple[str, ...]) -> tuple[str, ...]:
@@ -213,34 +143,10 @@ def trainable_prefixes(items: tuple[str, ...]) -> tuple[str, ...]:
 def check_config(config: TrainConfig) -> None:
     """Every check that needs no data and no model; ``ConfigError`` on the first problem."""
     variant_name(config.model.variant)  # ConfigError for an unknown variant
-    _check_data(config.data)
+    check_data_section(config.data)
     _check_train(config.train)
     if config.output.save not in SAVE_MODES:
         raise ConfigError(f"output.save must be one of {SAVE_MODES}, got {config.output.save!r}")
-
-
-def _check_data(data: DataSection) -> None:
-    if not data.sources:
-        raise ConfigError("data.sources is empty; add a [[data.sources]] table (kind, path)")
-    for i, source in enumerate(data.sources):
-        if source.role not in ROLES:
-            raise ConfigError(f"data.sources[{i}].role must be one of {ROLES}, got {source.role!r}")
-        if source.limit < 0:
-            raise ConfigError(f"data.sources[{i}].limit must be >= 0, got {source.limit}")
-        if not source.path or not Path(source.path).exists():
-            raise ConfigError(
-                f"data.sources[{i}] ({source.kind}): path {source.path!r} does not exist; "
-                "check the path (relative paths are relative to the config file)"
-            )
-    if not 0.0 <= data.val_fraction < 1.0:
-        raise ConfigError(f"data.val_fraction must be in [0, 1), got {data.val_fraction}")
-    if data.chip_size < 8:
-        raise ConfigError(f"data.chip_size must be >= 8 pixels, got {data.chip_size}")
-    if not data.sensors:
-        raise ConfigError("data.sensors is empty; use ['s1', 's2'] or one of them")
-    for sensor in data.sensors:
-        if sensor not in {s.value for s in Sensor}:
-            raise ConfigError(f"data.sensors: unknown sensor {sensor!r}; use 's1' and/or 's2'")
 
 
 def _check_train(train: TrainSection) -> None:

@@ -9,7 +9,6 @@ Validation chips are chosen by a hash of the chip key (stable across runs and re
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -22,8 +21,9 @@ from closp_core.data.base import ChipSource
 from closp_core.data.chip import Chip, Tally
 from closp_core.errors import BandContractError, ConfigError
 from closp_core.labels import label_text
+from closp_core.rundata import is_validation_key
+from closp_core.sources import build_source
 from closp_core.train.config import DataSection, SourceSection, TrainConfig
-from closp_core.train.sources import build_source
 
 ROLES = ("train", "val")
 
@@ -87,12 +87,6 @@ class _PoolWriter:
         )
         lonlat = np.asarray(self.lonlat, dtype=np.float32).reshape(-1, 2)
         return ChipPool(self.sensor, pixels, self.texts, lonlat, self.keys)
-
-
-def is_validation_key(key: str, fraction: float) -> bool:
-    """Deterministic split: the first 32 bits of sha1(key) as a fraction of 2**32."""
-    digest = int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16)
-    return digest / 2**32 < fraction
 
 
 def fit_chip(pixels: np.ndarray, sensor: Sensor, size: int) -> np.ndarray:

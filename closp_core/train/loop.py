@@ -2,62 +2,31 @@
 contrastive loss within each sensor's batch (in-batch negatives), averages, and backpropagates
 once (per micro-batch with gradient accumulation). AdamW, one-cycle LR, random flips.
 
-``train(config)`` reads the data, checks it, builds the model and runs; every bad-config path
-raises ``ConfigError`` before the first forward pass.
+``Trainer`` holds one run's model, optimizer, schedule and data and yields one log row per step;
+``session.train(config)`` reads the data, checks it, builds the model and runs it to the end.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from closp_core.bands import Sensor
-from closp_core.data.base import ChipSource
 from closp_core.embedder import pick_device
-from closp_core.errors import ConfigError
 from closp_core.model import ClospModel
 from closp_core.model.closp import resize_for_encoder
-from closp_core.train import checkpoints
-from closp_core.train.config import SourceSection, TrainConfig
-from closp_core.train.data import (
-    TrainData,
-    check_training_data,
-    epoch_batches,
-    flip_batch,
-    read_training_data,
-)
-from closp_core.train.parts import (
-    build_training_model,
-    clip_loss,
-    same_text_matrix,
-    set_phase,
-    set_train_mode,
-    trainable_names,
-)
-from closp_core.train.sources import build_source
+from closp_core.train.checkpoints import BestSaver
+from closp_core.train.config import TrainConfig
+from closp_core.train.data import TrainData, epoch_batches, flip_batch
+from closp_core.train.parts import clip_loss, same_text_matrix, set_phase, set_train_mode
 from closp_core.train.state import StepPlan, one_cycle, plan_steps
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """Where a run wrote its outputs and how it went."""
-
-    output_dir: Path
-    best_dir: Path | None  # save_model layout (output.save = full | both)
-    delta_dir: Path | None  # delta layout (output.save = delta | both)
-    best_val_loss: float
-    steps: int
-    history: list[dict[str, Any]]
-    summary: dict[str, Any]
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -81,7 +50,7 @@ class Trainer:
         if self.device.type == "cpu":
             torch.set_num_threads(config.train.threads or os.cpu_count() or 1)
         self.amp_dtype = autocast_dtype(config.train.precision, self.device)
-        self.saver = checkpoints.BestSaver(config, model, names)
+        self.saver = BestSaver(config, model, names)
         self.model = model.to(self.device)
         for encoder in (model.s1_encoder, model.s2_encoder):
             encoder.to(memory_format=torch.channels_last)
@@ -264,33 +233,3 @@ class Trainer:
                     self.saver.save_best(self.model)
             self.history.append(row)
             yield row
-
-
-def build_sources(config: TrainConfig) -> list[tuple[SourceSection, ChipSource]]:
-    """One ``ChipSource`` per ``[[data.sources]]`` entry (``ConfigError`` for bad kinds)."""
-    return [(s, build_source(s.kind, Path(s.path), s.options)) for s in config.data.sources]
-
-
-def train(
-    config: TrainConfig,
-    sources: Sequence[tuple[SourceSection, ChipSource]] | None = None,
-    resume: bool = False,
-    stop_after: int | None = None,
-) -> TrainResult:
-    """Run a training config end to end; see the module docstring.
-
-    ``stop_after``: end this session after that optimizer step (a time budget; continue later
-    with ``resume=True``, which picks up from the last validation).
-    """
-    built = list(sources) if sources is not None else build_sources(config)
-    if config.train.cache_features and config.train.frozen_backbone_epochs:
-        raise ConfigError("train.cache_features cannot be combined with frozen_backbone_epochs")
-    torch.manual_seed(config.model.seed)
-    model = build_training_model(config)
-    names = trainable_names(model, config)
-    data = read_training_data(config, built)
-    check_training_data(config, data)
-    trainer = Trainer(config, model, names, data)
-    if resume:
-        checkpoints.restore(trainer)
-    return checkpoints.run_to_end(trainer, stop_after)

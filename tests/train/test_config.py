@@ -97,7 +97,7 @@ def test_resume_without_state(tmp_path: Path) -> None:
 
 def test_samples_kind_keeps_its_split() -> None:
     from closp_core.data.chip import Tally
-    from closp_core.train.sources import build_source
+    from closp_core.sources import build_source
 
     root = REFERENCE.parents[1] / "samples"
     held_out = build_source("samples", root, {"split": "heldout"})

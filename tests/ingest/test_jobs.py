@@ -1,4 +1,4 @@
-"""The app's background ingest job (``ui.jobs``): real readers, a real model, a real store.
+"""The app's background ingest job (``ingest.jobs``): real readers, a real model, a real store.
 
 A ``GatedScene`` is the real scene reader that waits at a gate before each chip, so a test can
 hold a job in the middle of its run (to start a second one, to search, to cancel)."""
@@ -18,8 +18,8 @@ from closp_core.embedder import Embedder
 from closp_core.errors import DataError
 from closp_core.settings import Settings
 from closp_core.store import VectorStore, open_store
+from ingest.jobs import CANCELLED, DONE, FAILED, RUNNING, JobBusyError, JobRunner
 from ingest.pipeline import BatchHook, Ingestor
-from ui.jobs import CANCELLED, DONE, FAILED, RUNNING, JobBusyError, JobRunner
 
 SPAIN_S1 = SAMPLES_DIR / "sen1floods11-spain" / "Spain_7370579_S1Hand.tif"  # 25 chips
 

@@ -1,4 +1,5 @@
-"""Data-source registry: a config ``kind`` string -> a ``ChipSource`` constructor.
+"""Data-source registry: a config ``kind`` string -> a ``ChipSource`` constructor (training
+and evaluation share it, so it sits below both).
 
 Built-in kinds map to the readers in ``closp_core.data`` and are imported only when used, so
 training works with whichever readers are installed. A built-in reader is constructed as
