@@ -8,11 +8,12 @@ import datetime as dt
 import streamlit as st
 
 from closp_core.bands import Sensor
-from closp_core.data import SceneOptions, SceneSource
+from closp_core.data import SceneOptions
 from closp_core.data.aoi import Aoi
-from closp_core.data.stac_api import StacQuery, StacSearchSource, list_collections
+from closp_core.data.stac_api import StacQuery, list_collections
 from closp_core.errors import ClospError
 from closp_core.labels import LABELS
+from closp_core.sources import open_source
 from ingest.jobs import JobStatus
 from ui import session
 from ui.imports import allowed_import_path, save_uploads
@@ -97,7 +98,7 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
             start_ingest_job(
                 ctx,
                 f"{len(files or [])} uploaded file(s)",
-                lambda: [SceneSource(folder, options)],
+                lambda: [open_source("scene", folder, {"options": options})],
                 force=options.s2_offset is not None,
             )
         except ClospError as exc:
@@ -147,7 +148,9 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
         try:
             query = StacQuery(url, tuple(collections), aoi, f"{start}/{end}", max_items=int(most))
             title = f"STAC {', '.join(collections)} {start}/{end}"
-            start_ingest_job(ctx, title, lambda: [StacSearchSource(query, options)])
+            start_ingest_job(
+                ctx, title, lambda: [open_source("stac-search", query, {"options": options})]
+            )
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
             return
@@ -171,7 +174,7 @@ def folder_tab(ctx: AppContext, busy: bool) -> None:
             start_ingest_job(
                 ctx,
                 f"folder {path.name}",
-                lambda: [SceneSource(path, options)],
+                lambda: [open_source("scene", path, {"options": options})],
                 force=options.s2_offset is not None,
             )
         except ClospError as exc:

@@ -16,7 +16,7 @@ from closp_core.bands import Sensor
 from closp_core.data.base import ChipSource
 from closp_core.data.chip import Chip, Tally
 from closp_core.errors import ConfigError
-from closp_core.sources import build_source
+from closp_core.sources import build_source, iter_chips
 from closp_core.tomltables import build_dataclass, read_toml_file, resolve_path
 
 ROLES = ("auto", "train", "val", "test")  # test: never read by training; for evaluate
@@ -73,13 +73,12 @@ def role_chips(data: DataSection, role: str = "val") -> Iterator[Chip]:
     tally = Tally()
     sensors = data.sensor_set
     for spec, source in build_sources(data):
-        for unit in source.units():
-            for chip in source.read(unit, tally):
-                if chip.sensor in sensors and role in (
-                    "all",
-                    chip_role(spec, chip.key, data.val_fraction),
-                ):
-                    yield chip
+        for chip in iter_chips([source], tally):
+            if chip.sensor in sensors and role in (
+                "all",
+                chip_role(spec, chip.key, data.val_fraction),
+            ):
+                yield chip
 
 
 def resolve_source_paths(data: DataSection, base: Path) -> DataSection:

@@ -1,11 +1,13 @@
-"""Data-source registry: a config ``kind`` string -> a ``ChipSource`` constructor (training
-and evaluation share it, so it sits below both).
+"""The source registry: every kind of imagery we read -> its reader, what it reads, a line for
+people. The ingest CLI, training, evaluation and Add imagery all open sources here, so adding a
+reader is one ``SourceKind`` entry plus its module.
 
-Built-in kinds map to the readers in ``closp_core.data`` and are imported only when used, so
-training works with whichever readers are installed. A built-in reader is constructed as
-``Reader(path, **kwargs)``: option keys that are constructor parameters pass straight through;
-the rest fill the reader's options dataclass (its ``options`` parameter), e.g. ``SceneOptions``.
-Other kinds (tests, a team's own format) register a factory with ``register_source``.
+``open_source(kind, target, options)`` imports the reader only when used and constructs it as
+``reader(target, **options)``: option keys that are parameters of the reader pass straight
+through; the rest fill the reader's options dataclass (its ``options`` parameter, e.g.
+``SceneOptions``), or a ready one is passed as ``options``. Other kinds (tests, a team's own
+format) register a factory with ``register_source``. ``iter_chips`` is the one loop over every
+chip of some sources.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import dataclasses
 import importlib
 import inspect
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,58 @@ from closp_core.errors import ConfigError
 
 SourceFactory = Callable[[Path, Mapping[str, Any]], ChipSource]
 
-# kind -> (module, class) of the readers in closp_core.data
-BUILTIN_READERS: dict[str, tuple[str, str]] = {
-    "bigearthnet": ("closp_core.data.bigearthnet", "BigEarthNetSource"),
-    "scene": ("closp_core.data.scene", "SceneSource"),
-    "crisislandmark": ("closp_core.data.crisislandmark", "CrisisLandMarkSource"),
-    "stac": ("closp_core.data.stac", "StacSource"),
+
+@dataclasses.dataclass(frozen=True)
+class SourceKind:
+    """One kind of source: ``reader`` is ``"module:callable"`` taking ``target`` first."""
+
+    kind: str
+    reader: str
+    target: str  # what the first argument is, for help texts
+    description: str
+
+
+SOURCE_KINDS: dict[str, SourceKind] = {
+    k.kind: k
+    for k in (
+        SourceKind(
+            "scene",
+            "closp_core.data.scene:SceneSource",
+            "PATH...",
+            "GeoTIFF/COG/JP2 scenes (band files or stacks, any CRS) and Sentinel-2 products "
+            "(.SAFE folder or .zip)",
+        ),
+        SourceKind(
+            "bigearthnet",
+            "closp_core.data.bigearthnet:BigEarthNetSource",
+            "ROOT",
+            "BigEarthNet patch folders",
+        ),
+        SourceKind(
+            "crisislandmark",
+            "closp_core.data.crisislandmark_hub:open_crisislandmark",
+            "ROOT_OR_HUB_ID",
+            "the CrisisLandMark corpus: a local folder or the hub dataset",
+        ),
+        SourceKind(
+            "stac",
+            "closp_core.data.stac:StacSource",
+            "HREF",
+            "STAC Item/ItemCollection/Catalog",
+        ),
+        SourceKind(
+            "stac-search",
+            "closp_core.data.stac_api:StacSearchSource",
+            "QUERY",
+            "a STAC API search: the chips of an area, read from remote COGs in windows",
+        ),
+        SourceKind(
+            "samples",
+            "closp_core.sources:SamplesSource",
+            "ROOT",
+            "the real sample corpus shipped in samples/",
+        ),
+    )
 }
 
 _REGISTRY: dict[str, SourceFactory] = {}
@@ -41,34 +89,53 @@ def register_source(kind: str, factory: SourceFactory) -> None:
 
 
 def known_kinds() -> list[str]:
-    return sorted({*BUILTIN_READERS, "samples", *_REGISTRY})
+    return sorted({*SOURCE_KINDS, *_REGISTRY})
+
+
+def open_source(kind: str, target: Any, options: Mapping[str, Any] | None = None) -> ChipSource:
+    """The ``ChipSource`` of ``kind`` over ``target`` (a path, href, hub id or query, as the
+    kind says); ``ConfigError`` for an unknown kind or options the reader does not take."""
+    options = options or {}
+    if kind in _REGISTRY:
+        return _REGISTRY[kind](target, options)
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"unknown data source kind {kind!r}; known kinds: {known_kinds()}")
+    module_name, _, name = SOURCE_KINDS[kind].reader.partition(":")
+    try:
+        reader = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        raise ConfigError(
+            f"data source kind {kind!r} needs {module_name}.{name}, which is not "
+            "available in this installation"
+        ) from None
+    return _construct(reader, kind, target, options)
 
 
 def build_source(kind: str, path: Path, options: Mapping[str, Any]) -> ChipSource:
-    """The ``ChipSource`` for one ``[[data.sources]]`` entry; ``ConfigError`` if it can't be."""
-    if kind == "samples" and kind not in _REGISTRY:
-        return SamplesSource(path, **options)
-    if kind in _REGISTRY:
-        return _REGISTRY[kind](path, options)
-    if kind not in BUILTIN_READERS:
-        raise ConfigError(f"unknown data source kind {kind!r}; known kinds: {known_kinds()}")
-    module_name, class_name = BUILTIN_READERS[kind]
-    try:
-        reader = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError):
-        raise ConfigError(
-            f"data source kind {kind!r} needs {module_name}.{class_name}, which is not "
-            "available in this installation"
-        ) from None
-    return _construct(reader, kind, path, options)
+    """One ``[[data.sources]]`` entry of a training or evaluation config: ``open_source``."""
+    return open_source(kind, path, options)
 
 
-def _construct(reader: type, kind: str, path: Path, options: Mapping[str, Any]) -> ChipSource:
+def iter_chips(sources: Iterable[ChipSource], tally: Tally) -> Iterator[Chip]:
+    """Every chip of ``sources``, unit by unit, in their order; skips and flags go to ``tally``."""
+    for source in sources:
+        for unit in source.units():
+            yield from source.read(unit, tally)
+
+
+def _construct(
+    reader: Callable[..., Any], kind: str, target: Any, options: Mapping[str, Any]
+) -> ChipSource:
     params = inspect.signature(reader).parameters
-    direct = {k: v for k, v in options.items() if k in params and k != "options"}
-    rest = {k: v for k, v in options.items() if k not in direct}
+    ready = options.get("options")
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    direct = {k: v for k, v in options.items() if (k in params or takes_any) and k != "options"}
+    if ready is not None and dataclasses.is_dataclass(ready):
+        direct["options"] = ready
+    rest = {k: v for k, v in options.items() if k not in direct and k != "options"}
     if rest:
-        hints = typing.get_type_hints(reader.__init__)  # type: ignore[misc]
+        init: Any = getattr(reader, "__init__", reader) if isinstance(reader, type) else reader
+        hints = typing.get_type_hints(init)
         option_type = next(
             (a for a in typing.get_args(hints.get("options")) if dataclasses.is_dataclass(a)),
             hints.get("options"),
@@ -84,7 +151,7 @@ def _construct(reader: type, kind: str, path: Path, options: Mapping[str, Any]) 
                 f"{[p for p in params if p not in ('self', 'options')]}"
             ) from None
     try:
-        return typing.cast(ChipSource, reader(path, **direct))
+        return typing.cast(ChipSource, reader(target, **direct))
     except TypeError as exc:
         raise ConfigError(f"data source {kind!r}: {exc}") from None
 

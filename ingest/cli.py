@@ -20,23 +20,20 @@ from pathlib import Path
 
 from closp_core.bands import Sensor
 from closp_core.data import (
-    BigEarthNetSource,
     ChipSource,
     SceneOptions,
-    SceneSource,
-    StacSource,
 )
 from closp_core.data.crisislandmark import SOURCES as CLM_SOURCES
-from closp_core.data.crisislandmark_hub import open_crisislandmark
 from closp_core.data.hrefs import parse_roots
 from closp_core.data.keys import display_text
-from closp_core.data.samples import sample_sources
+from closp_core.data.samples import SAMPLES_DIR
 from closp_core.data.timestamps import check_acquired
 from closp_core.embedder import Embedder, pick_device, threads_for
 from closp_core.errors import ClospError, WeightsUnavailableError
 from closp_core.labels import LABELS
 from closp_core.model.demo import describe_model
 from closp_core.settings import Settings
+from closp_core.sources import SOURCE_KINDS, open_source
 from closp_core.store import open_store, stored_model_id
 from ingest.pipeline import Ingestor
 from ingest.reading import choose_workers
@@ -162,12 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = [_common_options()]
-    scene = commands.add_parser(
-        "scene",
-        parents=common,
-        help="GeoTIFF/COG/JP2 scenes (band files or stacks, any CRS) and Sentinel-2 products "
-        "(.SAFE folder or .zip)",
-    )
+    scene = commands.add_parser("scene", parents=common, help=SOURCE_KINDS["scene"].description)
     scene.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     scene.add_argument("--sensor", choices=[s.value for s in Sensor], help="default: from bands")
     scene.add_argument(
@@ -188,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     clm = commands.add_parser(
         "crisislandmark",
         parents=common,
-        help="the CrisisLandMark corpus: a local folder or the hub dataset",
+        help=SOURCE_KINDS["crisislandmark"].description,
         description="Index CrisisLandMark from a folder (crisislandmark.h5, its shards, "
         "metadata.parquet) or a Hugging Face dataset id (DarthReca/crisislandmark): only the "
         "files the chosen sources need are fetched into the Hugging Face cache (resumable); "
@@ -208,13 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not apply the reference loader's channel fixes (benv2s1/sen1flood/quakeset)",
     )
-    stac = commands.add_parser("stac", parents=common, help="STAC Item/ItemCollection/Catalog")
+    stac = commands.add_parser("stac", parents=common, help=SOURCE_KINDS["stac"].description)
     stac.add_argument("href", help="local JSON file or URL")
     add_stac_search_parser(commands, common)
-    ben = commands.add_parser("bigearthnet", parents=common, help="BigEarthNet patch folders")
+    ben = commands.add_parser(
+        "bigearthnet", parents=common, help=SOURCE_KINDS["bigearthnet"].description
+    )
     ben.add_argument("root", type=Path)
     _add_units_options(ben, s1_units=False)
-    commands.add_parser("demo", parents=common, help="the real sample corpus shipped in samples/")
+    commands.add_parser("demo", parents=common, help=SOURCE_KINDS["samples"].description)
     commands.add_parser("info", parents=common, help="what is indexed, with which model")
     commands.add_parser(
         "optimize",
@@ -225,31 +219,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_sources(args: argparse.Namespace) -> list[ChipSource]:
-    """The chip sources a command names."""
+    """The chip sources a command names, opened through the source registry."""
     if args.command == "scene":
-        return [SceneSource(args.paths, _scene_options(args))]
+        return [open_source("scene", args.paths, {"options": _scene_options(args)})]
     if args.command == "crisislandmark":
         raw = args.raw_channels
-        return [
-            open_crisislandmark(
-                args.root,
-                split=args.split,
-                sources=args.sources,
-                revision=args.dataset_revision,
-                keys_per_unit=CLM_KEYS_PER_UNIT,
-                reverse_s1_channels=not raw,
-                quakeset_post_event=not raw,
-            )
-        ]
+        options = {
+            "split": args.split,
+            "sources": args.sources,
+            "revision": args.dataset_revision,
+            "keys_per_unit": CLM_KEYS_PER_UNIT,
+            "reverse_s1_channels": not raw,
+            "quakeset_post_event": not raw,
+        }
+        return [open_source("crisislandmark", args.root, options)]
     if args.command == "stac":
         roots = parse_roots(Settings.load().stac_allowed_roots)
-        return [StacSource(args.href, allowed_roots=roots)]
+        return [open_source("stac", args.href, {"allowed_roots": roots})]
     if args.command == "stac-search":
         return [stac_search_source(args)]
     if args.command == "bigearthnet":
-        options = SceneOptions(units_check=args.units_check == "on")
-        return [BigEarthNetSource(args.root, options)]
-    return sample_sources()
+        options = {"units_check": args.units_check == "on"}
+        return [open_source("bigearthnet", args.root, options)]
+    return [open_source("samples", SAMPLES_DIR)]
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

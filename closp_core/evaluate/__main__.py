@@ -28,7 +28,7 @@ from closp_core.evaluate.run import (
 from closp_core.model import load_model
 from closp_core.rundata import load_data_section, role_chips
 from closp_core.settings import Settings
-from closp_core.sources import build_source
+from closp_core.sources import build_source, iter_chips
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -70,13 +70,7 @@ def _source_chips(specs: Sequence[str]) -> tuple[Iterator[Chip], list[Path]]:
             raise ConfigError(f"--source {spec!r}: expected KIND=PATH with an existing path")
         pairs.append((build_source(kind, Path(path), {}), Path(path)))
 
-    def chips() -> Iterator[Chip]:
-        tally = Tally()
-        for source, _ in pairs:
-            for unit in source.units():
-                yield from source.read(unit, tally)
-
-    return chips(), [p for _, p in pairs]
+    return iter_chips([source for source, _ in pairs], Tally()), [p for _, p in pairs]
 
 
 def _feedback_cases(specs: Sequence[str] | None) -> tuple[tuple[str, str], ...]:

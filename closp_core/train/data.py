@@ -22,7 +22,7 @@ from closp_core.data.chip import Chip, Tally
 from closp_core.errors import BandContractError, ConfigError
 from closp_core.labels import label_text
 from closp_core.rundata import is_validation_key
-from closp_core.sources import build_source
+from closp_core.sources import build_source, iter_chips
 from closp_core.train.config import DataSection, SourceSection, TrainConfig
 
 ROLES = ("train", "val")
@@ -106,18 +106,17 @@ def _source_chips(
 ) -> Iterator[Chip]:
     """Labelled chips of the wanted sensors, at most ``spec.limit`` of them."""
     taken = 0
-    for unit in source.units():
-        for chip in source.read(unit, tally):
-            if chip.sensor not in sensors:
-                tally.skip(f"sensor {chip.sensor.value} not trained")
-                continue
-            if not chip.labels:
-                tally.skip("no labels")
-                continue
-            yield chip
-            taken += 1
-            if spec.limit and taken >= spec.limit:
-                return
+    for chip in iter_chips([source], tally):
+        if chip.sensor not in sensors:
+            tally.skip(f"sensor {chip.sensor.value} not trained")
+            continue
+        if not chip.labels:
+            tally.skip("no labels")
+            continue
+        yield chip
+        taken += 1
+        if spec.limit and taken >= spec.limit:
+            return
 
 
 def read_training_data(
