@@ -28,3 +28,11 @@ class CheckpointMismatchError(ClospError):
 
 class LabelError(ClospError, ValueError):
     """A label is not part of our label space."""
+
+
+class SearchError(ClospError, ValueError):
+    """A search request is invalid or cannot be answered (``closp_core.search``)."""
+
+
+class IndexNotFoundError(ClospError):
+    """There is no index where the settings point (``closp_core.open_index``)."""

@@ -13,8 +13,10 @@ import pytest
 from streamlit_folium import _get_feature_group_string
 
 from closp_core.bands import Sensor
-from closp_core.errors import ClospError
+from closp_core.errors import ClospError, SearchError
 from closp_core.feedback import FeedbackLabels
+from closp_core.search import blend_near
+from closp_core.search.export import hits_csv, hits_geojson
 from closp_core.settings import Settings
 from closp_core.store import (
     ChipRecord,
@@ -25,11 +27,10 @@ from closp_core.store import (
     stored_model_id,
 )
 from tests.app.conftest import ROOT
-from ui.export import hits_csv, hits_geojson
 from ui.maps import hit_at, results_layers, score_colour, search_base_map
 from ui.offline import STATIC_URL, base_map
 from ui.previews import safe_preview_path
-from ui.query import blend_near, filters_for
+from ui.query import filters_for
 from ui.state import MAX_QUERY_CHARS, SearchState, from_params, to_params
 
 RING = ((10.0, 45.0), (10.02, 45.0), (10.02, 45.01), (10.0, 45.01), (10.0, 45.0))
@@ -128,8 +129,10 @@ def test_filters_for_state() -> None:
     assert filters.time.end - filters.time.start == dt.timedelta(days=1, microseconds=-1)
     assert filters.bbox is not None and filters.polygon is not None
     assert filters_for(SearchState(bbox=(-1.0, 37.0, 0.0, 39.0))).bbox is None  # not in_view
-    with pytest.raises(StoreInputError, match="reversed"):
+    with pytest.raises(SearchError, match="is after date_to"):
         filters_for(SearchState(date_from=dt.date(2020, 2, 1), date_to=dt.date(2020, 1, 1)))
+    with pytest.raises(StoreInputError, match="reversed"):
+        filters_for(SearchState(in_view=True, bbox=(1.0, 37.0, 0.0, 39.0)))
 
 
 def test_blend_near_is_a_normalised_weighted_sum() -> None:
