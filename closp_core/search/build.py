@@ -38,6 +38,16 @@ def parse_box(box: BoxLike) -> BBox:
     return BBox(*values)
 
 
+def parse_point(point: tuple[float, float] | str) -> tuple[float, float]:
+    """``(lon, lat)`` degrees from a pair or ``"LON,LAT"`` text (range checked by the request)."""
+    parts: Sequence[Any] = point.split(",") if isinstance(point, str) else point
+    try:
+        lon, lat = (float(v) for v in parts)
+    except (TypeError, ValueError):
+        raise SearchError(f"near must be two numbers lon,lat; got {point!r}") from None
+    return lon, lat
+
+
 def _polygon_geometry(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
     """The one Polygon geometry of a geometry, Feature or FeatureCollection."""
     kind = data.get("type")
@@ -127,7 +137,7 @@ def make_request(
     sensor: Sensor | str | None = None,
     date_from: dt.date | str | None = None,
     date_to: dt.date | str | None = None,
-    near: tuple[float, float] | None = None,
+    near: tuple[float, float] | str | None = None,
     like: str | None = None,
     vector: np.ndarray | None = None,
     text_weight: float = DEFAULT_TEXT_WEIGHT,
@@ -146,7 +156,7 @@ def make_request(
         text=text,
         vector=vector,
         like=like,
-        near=near,
+        near=parse_point(near) if near is not None else None,
         text_weight=text_weight,
         labels=tuple(labels),
         sensor=parse_sensor(sensor),

@@ -12,11 +12,13 @@ The embedded index has one owning process at a time: close the ``Index`` (or use
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from closp_core.embedder import Embedder
 from closp_core.errors import IndexNotFoundError, SearchError
+from closp_core.feedback import ResolvedLabels, import_labels
 from closp_core.search.build import make_request
 from closp_core.search.outcome import SearchOutcome
 from closp_core.search.request import SearchRequest
@@ -48,6 +50,18 @@ class Index:
         else:
             request = make_request(query, **options)
         return search(self.store, request, self.embedder)
+
+    def read_marks(self, path: str | Path) -> ResolvedLabels:
+        """The 👍 / 👎 marks of a label file (GeoJSON, as the app exports them) that fit this
+        index: ``.labels`` to pass as ``marks=``, ``.missing`` the keys not in the index.
+
+        Raises ``FeedbackError`` for a file that is not a label file or was made for another
+        model or collection, ``SearchError`` when the file cannot be read."""
+        try:
+            text = Path(path).read_bytes()
+        except OSError as exc:
+            raise SearchError(f"cannot read the label file {path}: {exc.strerror}") from None
+        return import_labels(text, self.store, self.settings.collection)
 
     def count(self) -> int:
         """Chips in the index."""
