@@ -99,6 +99,8 @@ def test_bad_usage_and_no_index(
     assert main(["water", "--json"]) == 2
     assert "no index at" in capsys.readouterr().err
     assert not (tmp_path / "empty").exists()  # nothing created
+    assert main(["water", "--data-dir", str(tmp_path / "other")]) == 2
+    assert f"no index at {tmp_path / 'other'}" in capsys.readouterr().err
     for argv in (["--sensor", "s3"], ["--limit", "many"], ["--json", "--out", "a.csv"]):
         with pytest.raises(SystemExit) as exited:
             main(argv)
