@@ -158,6 +158,11 @@ class Embedder:
         return self.model.model_id
 
     @property
+    def has_location_encoder(self) -> bool:
+        """Whether ``encode_locations`` works (GeoCLOSP models: "near here" searches)."""
+        return bool(self.model.has_location_encoder)
+
+    @property
     def autocast_dtype(self) -> torch.dtype | None:
         """The autocast dtype forward passes run in (``None``: float32)."""
         wanted = self.precision

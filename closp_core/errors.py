@@ -79,3 +79,11 @@ class StoreUnavailableError(StoreError):
     def __init__(self, message: str, *, replaced: bool = False) -> None:
         super().__init__(message)
         self.replaced = replaced
+
+
+class SearchError(ClospError, ValueError):
+    """A search request is invalid or cannot be answered (``closp_core.search``)."""
+
+
+class IndexNotFoundError(ClospError):
+    """There is no index where the settings point (``closp_core.open_index``)."""

@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from closp_core.argv import attach_values
 from closp_core.bands import Sensor
 from closp_core.data import (
     ChipSource,
@@ -327,7 +328,7 @@ def optimize_index(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv``; returns the exit status (module docstring)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(attach_values(argv))  # --bbox -75.7,... too
     try:
         return run(args)
     except ClospError as exc:

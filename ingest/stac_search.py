@@ -36,7 +36,7 @@ def add_stac_search_parser(commands: Any, parents: list[argparse.ArgumentParser]
     cmd.add_argument("--collections", required=True, metavar="C[,C...]")
     where = cmd.add_mutually_exclusive_group(required=True)
     where.add_argument(
-        "--bbox", metavar="W,S,E,N", help="degrees; write --bbox=-0.8,38.0,... when W < 0"
+        "--bbox", metavar="W,S,E,N", help="degrees, e.g. --bbox -75.7,37.6,-75.6,37.7"
     )
     where.add_argument("--intersects", type=Path, metavar="AOI.geojson", help="a polygon")
     cmd.add_argument("--datetime", required=True, metavar="START/END", help="e.g. 2023-06-01/..")

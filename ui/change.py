@@ -17,10 +17,10 @@ from typing import Any
 import streamlit as st
 
 from closp_core.errors import ClospError
+from closp_core.search.export import hits_csv, hits_geojson
 from closp_core.store import BBox, GeoPolygon, Hit
 from closp_core.timeline import ChangePair, ChangeResult, changed_into
 from ui import session
-from ui.export import hits_csv, hits_geojson
 from ui.mapview import LAST_BOUNDS
 from ui.query import filters_for
 from ui.resources import AppContext, encode_query, explain

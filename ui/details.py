@@ -8,9 +8,9 @@ import streamlit as st
 
 from closp_core.feedback import FeedbackLabels
 from closp_core.render import COMPOSITES
+from closp_core.search.export import chip_properties
 from closp_core.store import ChipRecord
 from ui import feedback, session
-from ui.export import chip_properties
 from ui.previews import preview_bytes
 from ui.resources import AppContext
 from ui.state import SearchState

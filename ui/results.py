@@ -1,23 +1,21 @@
-"""Running a search for the state and showing its results: summary, gallery, downloads."""
+"""Running the search of the state (``closp_core.search``) and showing its results: summary,
+gallery, downloads."""
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections.abc import Sequence
 
-import numpy as np
 import streamlit as st
 
-from closp_core.errors import ClospError
-from closp_core.feedback import FeedbackLabels, rerank
+from closp_core.feedback import FeedbackLabels
+from closp_core.search import SearchOutcome, search
+from closp_core.search.export import hits_csv, hits_geojson
 from closp_core.store import Hit
 from ui import feedback, session
-from ui.export import hits_csv, hits_geojson
 from ui.mapview import LAST_POINT
 from ui.previews import composite_for, preview_bytes
-from ui.query import DEFAULT_TEXT_WEIGHT, blend_near, filters_for
-from ui.resources import AppContext, encode_query
+from ui.query import DEFAULT_TEXT_WEIGHT, request_for
+from ui.resources import AppContext
 from ui.state import SearchState
 from ui.text import md
 
@@ -27,73 +25,24 @@ GALLERY_COLUMNS = 6
 # ~0.3 s on 2 cores, and the map's overlays wait for it; the map holds every result anyway.
 GALLERY_FIRST = 2 * GALLERY_COLUMNS
 _GALLERY_ALL = "s_gallery_all"
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchOutcome:
-    """Hits of one search, what was searched for, how long the two steps took, and (with
-    👍 / 👎 labels) how the labels ranked it."""
-
-    hits: list[Hit]
-    title: str
-    encode_ms: float
-    search_ms: float
-    note: str = ""
-
-
-def query_vector(ctx: AppContext, state: SearchState) -> tuple[np.ndarray, str] | None:
-    """The query vector and a title for it: "More like this", "Near here" or the text."""
-    if ctx.embedder is None or ctx.store is None:
-        return None
-    if state.like:
-        found = ctx.store.get([state.like], with_vectors=True)
-        if not found or found[0].vector is None:
-            raise ClospError(f"chip {state.like!r} is not in the index; clear 'More like this'")
-        return found[0].vector, f"chips like {state.like}"
-    text = encode_query(ctx.embedder, ctx.embedder.model_id, state.query) if state.query else None
-    if state.near and ctx.has_location_encoder:
-        lon, lat = state.near
-        location = ctx.embedder.encode_locations(np.array([[lon, lat]]))[0]
-        weight = float(st.session_state.get("w_text_weight", DEFAULT_TEXT_WEIGHT))
-        about = f"“{state.query}” " if state.query else ""
-        return blend_near(text, location, weight), f"{about}near {lat:.3f}, {lon:.3f}"
-    if text is None:
-        return None
-    return text, f"“{state.query}”"
+W_TEXT_WEIGHT = "w_text_weight"  # "Near here": the text's share (GeoCLOSP only)
 
 
 def run_search(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> SearchOutcome | None:
-    """Search once per distinct state and index size (memoised in the session: chips added by
-    a running job show up at the next rerun); ``None`` with neither a query nor a 👍 chip.
-    With labels, ``closp_core.feedback.rerank`` ranks (Rocchio, then a classifier)."""
-    key = (state.search_key(), ctx.store.count() if ctx.store is not None else 0)
+    """Search once per distinct state, text weight and index size (memoised in the session:
+    chips added by a running job show up at the next rerun) through
+    ``closp_core.search.search``; ``None`` with neither a query nor a 👍 chip."""
+    if ctx.store is None or ctx.embedder is None:
+        return None
+    weight = float(st.session_state.get(W_TEXT_WEIGHT, DEFAULT_TEXT_WEIGHT))
+    key = (state.search_key(), weight, ctx.store.count())
     memo = st.session_state.get(_MEMO)
     if memo is not None and memo[0] == key:
         return memo[1]
-    start = time.perf_counter()
-    found = query_vector(ctx, state)
-    if ctx.store is None or (found is None and not labels.positive):
+    request = request_for(state, labels, text_weight=weight, with_near=ctx.has_location_encoder)
+    if not request.has_query:
         return None
-    vector, title = found if found is not None else (None, "the chips marked relevant")
-    encoded = time.perf_counter()
-    filters = filters_for(state)
-    note = ""
-    if labels:
-        result = rerank(
-            ctx.store,
-            labels,
-            vector,
-            filters=filters,
-            limit=state.limit,
-            hide_labelled=state.hide_labelled,
-        )
-        hits, note = list(result.hits), result.note
-    elif vector is not None:
-        hits = ctx.store.search(vector, limit=state.limit, filters=filters)
-    else:
-        return None
-    done = time.perf_counter()
-    outcome = SearchOutcome(hits, title, (encoded - start) * 1e3, (done - encoded) * 1e3, note)
+    outcome = search(ctx.store, request, ctx.embedder)
     st.session_state[_MEMO] = (key, outcome)
     return outcome
 
@@ -190,7 +139,7 @@ def near_here_controls(ctx: AppContext, state: SearchState) -> None:
     if not ctx.has_location_encoder:
         return
     point = st.session_state.get(LAST_POINT)
-    st.slider("Near here: text weight", 0.0, 1.0, DEFAULT_TEXT_WEIGHT, 0.1, key="w_text_weight")
+    st.slider("Near here: text weight", 0.0, 1.0, DEFAULT_TEXT_WEIGHT, 0.1, key=W_TEXT_WEIGHT)
     if st.button("Near here", disabled=point is None, key="near_here", help="Click the map first"):
         session.update(near=point, like=None)
         st.rerun()

@@ -13,48 +13,25 @@ from typing import Any
 
 import streamlit as st
 
-from ui.state import SearchState, clean_query, from_params, to_params
+from ui.state import BY_NAME, FIELDS, SearchState, clean_query, from_params, to_params
 
-W_QUERY = "w_query"
-W_EVENTS = "w_events"
-W_COVER = "w_cover"
-W_SENSOR = "w_sensor"
-W_FROM = "w_from"
-W_TO = "w_to"
-W_LIMIT = "w_limit"
-W_IN_VIEW = "w_in_view"
-W_COMPOSITE = "w_composite"
-W_BASEMAP = "w_basemap"
-W_HIDE_LABELLED = "w_hide_labelled"
-W_MODE = "w_mode"
-W_EVENT_DATE = "w_event_date"
-WIDGETS = {
-    W_QUERY: "query",
-    W_EVENTS: "events",
-    W_COVER: "land_cover",
-    W_SENSOR: "sensor",
-    W_FROM: "date_from",
-    W_TO: "date_to",
-    W_LIMIT: "limit",
-    W_IN_VIEW: "in_view",
-    W_COMPOSITE: "composite",
-    W_BASEMAP: "basemap",
-    W_HIDE_LABELLED: "hide_labelled",
-    W_MODE: "mode",
-    W_EVENT_DATE: "event_date",
-}
-OTHERS = {
-    "s_bbox": "bbox",
-    "s_area": "area",
-    "s_view": "view",
-    "s_selected": "selected",
-    "s_like": "like",
-    "s_near": "near",
-    "s_feedback": "feedback",
-    "s_timeline": "timeline",
-    "s_compare": "compare",
-}
-_LIST_FIELDS = {"events", "land_cover"}
+# The widgets' keys (the sidebar and the pages draw their inputs with these)
+W_QUERY = BY_NAME["query"].key
+W_EVENTS = BY_NAME["events"].key
+W_COVER = BY_NAME["land_cover"].key
+W_SENSOR = BY_NAME["sensor"].key
+W_FROM = BY_NAME["date_from"].key
+W_TO = BY_NAME["date_to"].key
+W_LIMIT = BY_NAME["limit"].key
+W_IN_VIEW = BY_NAME["in_view"].key
+W_COMPOSITE = BY_NAME["composite"].key
+W_BASEMAP = BY_NAME["basemap"].key
+W_HIDE_LABELLED = BY_NAME["hide_labelled"].key
+W_MODE = BY_NAME["mode"].key
+W_EVENT_DATE = BY_NAME["event_date"].key
+WIDGETS = {field.key: field.name for field in FIELDS if field.widget}
+OTHERS = {field.key: field.name for field in FIELDS if not field.widget}
+_LIST_FIELDS = {field.name for field in FIELDS if field.widget and field.codec.repeated}
 _INIT = "s_initialised"
 ANCHOR = "s_anchor"
 

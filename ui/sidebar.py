@@ -6,7 +6,7 @@ import streamlit as st
 
 from closp_core.labels import EVENT_LABELS, LAND_COVER_LABELS
 from ui import session
-from ui.state import BASEMAPS, MAX_RESULTS, MODES, SENSORS
+from ui.state import BASEMAPS, BY_NAME, MAX_RESULTS, MODES, SENSORS
 
 MODE_NAMES = {"find": "Find chips like the query", "change": "What changed after a date"}
 SENSOR_NAMES = {"both": "SAR + optical", "s1": "SAR (Sentinel-1)", "s2": "Optical (Sentinel-2)"}
@@ -58,7 +58,7 @@ def filters(*, show_limit: bool = True) -> None:
             on_change=_clear_view_filter,
             help="Keep only chips whose centre is inside the map as it is shown now.",
         )
-        area = st.session_state.get("s_area")
+        area = st.session_state.get(BY_NAME["area"].key)
         if area:
             st.caption(f"Search area: a drawn shape with {len(area) - 1} corners.")
             st.button("Clear the drawn area", on_click=_clear_area, key="clear_area")

@@ -16,7 +16,8 @@ Folium (through branca) compiles each rendered piece of a map again as a Jinja t
 *runs on the server* (it can reach Python's ``os`` module). ``html_text`` turns braces into
 character references too, and nothing from outside reaches folium except through it.
 
-In CSV exports, cells that a spreadsheet would run as a formula are defused (``ui/export.py``).
+In CSV exports, cells that a spreadsheet would run as a formula are defused
+(``closp_core/search/export.py``).
 """
 
 from __future__ import annotations

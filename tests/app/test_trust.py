@@ -22,6 +22,7 @@ from streamlit_folium import _get_feature_group_string
 
 from closp_core.bands import Sensor
 from closp_core.feedback import FeedbackLabels
+from closp_core.search.export import defuse_formula, hits_csv
 from closp_core.settings import Settings
 from closp_core.store import (
     ChipRecord,
@@ -33,7 +34,6 @@ from closp_core.store import (
     stored_model_id,
 )
 from tests.app.test_pages import new_app, outcome, texts
-from ui.export import defuse_formula, hits_csv
 from ui.maps import collection_layers, popup_html, results_layers, search_base_map
 from ui.resources import _store_key, open_index
 from ui.state import SearchState

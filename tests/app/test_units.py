@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 from streamlit_folium import _get_feature_group_string
 
 from closp_core.bands import Sensor
-from closp_core.errors import ClospError
+from closp_core.errors import ClospError, SearchError
 from closp_core.feedback import FeedbackLabels
+from closp_core.search import blend_near
+from closp_core.search.export import hits_csv, hits_geojson
 from closp_core.settings import Settings
 from closp_core.store import (
     ChipRecord,
@@ -25,12 +28,12 @@ from closp_core.store import (
     stored_model_id,
 )
 from tests.app.conftest import ROOT
-from ui.export import hits_csv, hits_geojson
+from ui import session
 from ui.maps import hit_at, results_layers, score_colour, search_base_map
 from ui.offline import STATIC_URL, base_map
 from ui.previews import safe_preview_path
-from ui.query import blend_near, filters_for
-from ui.state import MAX_QUERY_CHARS, SearchState, from_params, to_params
+from ui.query import filters_for, request_for
+from ui.state import FIELDS, MAX_QUERY_CHARS, SearchState, from_params, to_params
 
 RING = ((10.0, 45.0), (10.02, 45.0), (10.02, 45.01), (10.0, 45.01), (10.0, 45.0))
 
@@ -88,6 +91,78 @@ def test_state_round_trips_through_the_url() -> None:
     assert to_params(SearchState()) == {}
 
 
+def test_share_links_keep_their_format() -> None:
+    """The URL a state writes, key by key, as links shared before the field table did."""
+    state = SearchState(
+        query="flooded fields",
+        events=("Flooded Area",),
+        land_cover=("Trees", "Grass"),
+        sensor="s1",
+        date_from=dt.date(2019, 9, 1),
+        limit=20,
+        in_view=True,
+        bbox=(-0.8, 38.0, -0.70001, 38.2),
+        area=RING,
+        view=(38.1, -0.75, 12),
+        selected="scene/a",
+        near=(-0.75, 38.125),
+        feedback="AbC-_.xY",
+        hide_labelled=True,
+        mode="change",
+        event_date=dt.date(2019, 9, 13),
+        timeline=True,
+        compare=("scene/a", "scene/b"),
+    )
+    assert to_params(state) == {
+        "q": "flooded fields",
+        "event": ["Flooded Area"],
+        "cover": ["Trees", "Grass"],
+        "sensor": "s1",
+        "from": "2019-09-01",
+        "n": "20",
+        "inview": "1",
+        "bbox": "-0.8,38,-0.70001,38.2",
+        "area": "10,45;10.02,45;10.02,45.01;10,45.01;10,45",
+        "view": "38.1,-0.75,12",
+        "chip": "scene/a",
+        "near": "-0.75,38.125",
+        "fb": "AbC-_.xY",
+        "hidel": "1",
+        "mode": "change",
+        "when": "2019-09-13",
+        "tl": "1",
+        "cmp": "scene/a|scene/b",
+    }
+    assert list(to_params(state)) == [f.url for f in FIELDS if f.url in to_params(state)]
+    params = {k: v if isinstance(v, list) else [v] for k, v in to_params(state).items()}
+    assert from_params(params) == state
+    link = {"q": ["a b"], "cover": ["Grass", "Trees"], "like": ["k"], "comp": ["swir"]}
+    assert from_params(link) == SearchState(
+        query="a b", land_cover=("Trees", "Grass"), like="k", composite="swir"
+    )  # labels in the label space's order, whatever the link's
+
+
+def test_the_field_table_names_each_key_once() -> None:
+    assert len({f.url for f in FIELDS}) == len({f.key for f in FIELDS}) == len(FIELDS)
+    assert {f.name for f in FIELDS} == {f.name for f in dataclasses.fields(SearchState)}
+    assert session.WIDGETS[session.W_QUERY] == "query" and session.OTHERS["s_area"] == "area"
+    assert set(session.WIDGETS) | set(session.OTHERS) == {f.key for f in FIELDS}
+    assert from_params({}) == SearchState() and to_params(SearchState()) == {}
+
+
+def test_request_for_state() -> None:
+    labels = FeedbackLabels.of({"a": 1})
+    state = SearchState(query="water", near=(1.0, 2.0), land_cover=("Water",), hide_labelled=True)
+    request = request_for(state, labels, text_weight=0.3)
+    assert (request.text, request.near, request.text_weight) == ("water", (1.0, 2.0), 0.3)
+    assert request.marks == labels and request.hide_labelled and request.labels == ("Water",)
+    assert request_for(state, with_near=False).near is None  # not a GeoCLOSP model
+    liked = request_for(dataclasses.replace(state, like="k"))
+    assert (liked.like, liked.text, liked.near) == ("k", "", None)  # "More like this" wins
+    assert request_for(SearchState(sensor="s2")).sensor is Sensor.S2
+    assert not request_for(SearchState()).has_query
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
@@ -128,8 +203,10 @@ def test_filters_for_state() -> None:
     assert filters.time.end - filters.time.start == dt.timedelta(days=1, microseconds=-1)
     assert filters.bbox is not None and filters.polygon is not None
     assert filters_for(SearchState(bbox=(-1.0, 37.0, 0.0, 39.0))).bbox is None  # not in_view
-    with pytest.raises(StoreInputError, match="reversed"):
+    with pytest.raises(SearchError, match="is after date_to"):
         filters_for(SearchState(date_from=dt.date(2020, 2, 1), date_to=dt.date(2020, 1, 1)))
+    with pytest.raises(StoreInputError, match="reversed"):
+        filters_for(SearchState(in_view=True, bbox=(1.0, 37.0, 0.0, 39.0)))
 
 
 def test_blend_near_is_a_normalised_weighted_sum() -> None:

@@ -47,6 +47,17 @@ def test_search_indexes_the_aoi_once(
     assert _keys(settings) == ["stac/S2B_18SVG_20230112_0_L2A/s2/r240_c720"]
 
 
+def test_a_negative_bbox_needs_no_equals_sign(
+    settings: Settings, files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    box = ONE_CHIP.removeprefix("--bbox=")
+    with serve(files, [layouts.earth_search_s2(files)]) as server:
+        args = cli_args(settings, "stac-search", server.base_url, *SEARCH, "--bbox", box, *FAST)
+        assert main(args) == 0
+    assert "indexed 1 chips" in capsys.readouterr().out
+    assert _keys(settings) == ["stac/S2B_18SVG_20230112_0_L2A/s2/r240_c720"]
+
+
 def test_a_failing_item_is_reported_and_the_run_goes_on(
     settings: Settings, files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,4 @@
-"""Results as downloadable files: GeoJSON (footprints + properties) and CSV (no Streamlit).
+"""Hits as files: GeoJSON (footprints + properties) and CSV, for the app's downloads and the CLI.
 
 CSV cells are opened by spreadsheets, which run a cell starting with ``=``, ``+``, ``-``, ``@``
 (or a tab / carriage return before one) as a formula. Every *text* cell starting with one of

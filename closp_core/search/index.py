@@ -1,0 +1,103 @@
+"""The Python API: ``open_index()`` opens the index of the settings with its model, and
+``Index.search`` runs one search through ``closp_core.search.search``::
+
+    import closp_core
+    idx = closp_core.open_index()
+    out = idx.search("flooded fields", bbox=(-1.0, 37.9, -0.6, 38.2))
+    gdf = out.to_geodataframe()
+
+The embedded index has one owning process at a time: close the ``Index`` (or use it in a
+``with`` block) before the app or ``python -m ingest`` opens the same folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from closp_core.embedder import Embedder
+from closp_core.errors import IndexNotFoundError, SearchError
+from closp_core.feedback import ResolvedLabels, import_labels
+from closp_core.search.build import make_request
+from closp_core.search.outcome import SearchOutcome
+from closp_core.search.request import SearchRequest
+from closp_core.search.run import search
+from closp_core.settings import Settings
+from closp_core.store import VectorStore, open_store, stored_model_id
+
+
+class Index:
+    """An open index and the model that embeds its queries (one ``VectorStore``, one
+    ``Embedder``). Build with ``open_index``; ``close()`` releases the index folder."""
+
+    def __init__(self, store: VectorStore, embedder: Embedder, settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(self, query: str | SearchRequest = "", **options: Any) -> SearchOutcome:
+        """Search with text (or a ready ``SearchRequest``) and the options of
+        ``closp_core.search.make_request``: ``bbox=(W, S, E, N)``, ``intersects=`` a GeoJSON
+        file or mapping, ``labels=`` filter labels, ``sensor=``, ``date_from=`` /
+        ``date_to=``, ``relevant=`` / ``not_relevant=`` chip keys, ``limit=`` (50)...
+
+        Raises ``SearchError`` for a bad request, the store's errors for bad filters."""
+        if isinstance(query, SearchRequest):
+            if options:
+                raise SearchError("give either a SearchRequest or text with options, not both")
+            request = query
+        else:
+            request = make_request(query, **options)
+        return search(self.store, request, self.embedder)
+
+    def read_marks(self, path: str | Path) -> ResolvedLabels:
+        """The 👍 / 👎 marks of a label file (GeoJSON, as the app exports them) that fit this
+        index: ``.labels`` to pass as ``marks=``, ``.missing`` the keys not in the index.
+
+        Raises ``FeedbackError`` for a file that is not a label file or was made for another
+        model or collection, ``SearchError`` when the file cannot be read."""
+        try:
+            text = Path(path).read_bytes()
+        except OSError as exc:
+            raise SearchError(f"cannot read the label file {path}: {exc.strerror}") from None
+        return import_labels(text, self.store, self.settings.collection)
+
+    def count(self) -> int:
+        """Chips in the index."""
+        return self.store.count()
+
+    def close(self) -> None:
+        """Release the index (the app or ``python -m ingest`` may open it afterwards)."""
+        self.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_index(settings: Settings | None = None) -> Index:
+    """Open the index of ``settings`` (default: ``Settings.load()``, i.e. ``CLOSP_*``) with
+    the model it was built with (``settings.model``; the demo model offline, see
+    ``model.demo``).
+
+    Raises ``IndexNotFoundError`` when there is no index there (nothing is created),
+    ``ModelMismatchError`` when the index holds vectors of another model, ``StoreLockedError``
+    when another process owns the embedded index folder."""
+    settings = settings or Settings.load()
+    if stored_model_id(settings) is None:
+        where = settings.store_url or settings.index_dir / settings.collection
+        raise IndexNotFoundError(
+            f"no index at {where} (collection {settings.collection!r}): build one with "
+            "`python -m ingest demo` (the shipped samples) or `python -m ingest ...`, or point "
+            "CLOSP_DATA_DIR / CLOSP_STORE_URL / CLOSP_COLLECTION at an existing one"
+        )
+    embedder = Embedder.from_settings(settings)
+    return Index(open_store(settings, embedder.model_id), embedder, settings)
