@@ -28,3 +28,20 @@ class CheckpointMismatchError(ClospError):
 
 class LabelError(ClospError, ValueError):
     """A label is not part of our label space."""
+
+
+class DataError(ClospError):
+    """A source file or folder cannot be read; the message names it and says what is wrong."""
+
+
+class GeoError(ClospError, ValueError):
+    """A coordinate, box or polygon is invalid (``closp_core.geo``); the message says which
+    point or edge and how to give it instead."""
+
+
+class StoreError(ClospError):
+    """The vector store cannot do what was asked (base class of the store's errors)."""
+
+
+class StoreInputError(StoreError, ValueError):
+    """A vector, filter, record or limit given to the store is invalid."""

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from closp_core.labels import EVENT_LABELS, LAND_COVER_LABELS
+from closp_core.records import LonLat
 from closp_core.render import S2_COMPOSITES
 
 MAX_QUERY_CHARS = 200
@@ -36,7 +37,6 @@ SENSORS = ("both", "s1", "s2")
 MODES = ("find", "change")
 MAX_FEEDBACK_CHARS = 6000  # ~280 labels: far under browsers' URL limits
 BASEMAPS = ("offline", "osm", "esri")
-LonLat = tuple[float, float]
 
 
 @dataclasses.dataclass(frozen=True)

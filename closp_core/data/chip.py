@@ -13,14 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from closp_core.bands import Sensor
-from closp_core.errors import ClospError
-from closp_core.store.types import ChipRecord, GeoPolygon
+from closp_core.errors import DataError
+from closp_core.records import ChipRecord, GeoPolygon, LonLat
 
-LonLat = tuple[float, float]
-
-
-class DataError(ClospError):
-    """A source file or folder cannot be read; the message names it and says what is wrong."""
+__all__ = ["Chip", "DataError", "Tally", "chip_record"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

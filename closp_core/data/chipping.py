@@ -65,7 +65,6 @@ from closp_core.bands import (
 )
 from closp_core.data.base import flag_unmapped, harmonise_labels
 from closp_core.data.chip import Chip, DataError, Tally
-from closp_core.data.geo import WGS84, check_pixel_size, crs_name, locate_quads, pixel_quad
 from closp_core.data.keys import key_part, payload_text
 from closp_core.data.raster import BandGrid, BandRef, Grid, display_path
 from closp_core.data.timestamps import (
@@ -77,6 +76,7 @@ from closp_core.data.timestamps import (
 )
 from closp_core.data.values import check_scene_values, range_flag, screen_chip
 from closp_core.errors import BandContractError, ConfigError
+from closp_core.geo.crs import WGS84, check_pixel_size, crs_name, locate_quads, pixel_quad
 from closp_core.labels import sort_labels
 
 CHIP_SIZE = 120

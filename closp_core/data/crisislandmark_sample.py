@@ -28,9 +28,9 @@ from rasterio.crs import CRS
 from closp_core.bands import Sensor, check_model_input, prepare_s1, prepare_s2
 from closp_core.data.base import flag_unmapped, harmonise_labels
 from closp_core.data.chip import Chip, DataError, Tally
-from closp_core.data.geo import Quad, crs_name, locate_quads, parse_crs
 from closp_core.data.timestamps import parse_time
 from closp_core.errors import BandContractError
+from closp_core.geo.crs import Quad, crs_name, locate_quads, parse_crs
 
 SOURCES: dict[str, Sensor] = {
     "benv2s2": Sensor.S2,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from closp_core.errors import ClospError
+from closp_core.errors import StoreError, StoreInputError
 
-
-class StoreError(ClospError):
-    """The vector store cannot do what was asked (base class of the store's errors)."""
-
-
-class StoreInputError(StoreError, ValueError):
-    """A vector, filter, record or limit given to the store is invalid."""
+__all__ = [
+    "ModelMismatchError",
+    "StoreClosedError",
+    "StoreError",
+    "StoreInputError",
+    "StoreLockedError",
+    "StoreUnavailableError",
+]
 
 
 class ModelMismatchError(StoreError):

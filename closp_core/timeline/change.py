@@ -49,7 +49,6 @@ from closp_core.store import (
     VectorStore,
 )
 from closp_core.store.types import check_vector
-from closp_core.timeline.overlap import bounds, overlap_share
 from closp_core.timeline.place import (
     DEFAULT_MIN_OVERLAP,
     TimelineError,
@@ -273,7 +272,7 @@ def _cell(records: Sequence[ChipRecord]) -> float:
     sizes = [0.01]
     for rec in records:
         if rec.footprint is not None:
-            w, s, e, n = bounds(rec.footprint)
+            w, s, e, n = rec.footprint.bounds
             sizes.append(max(e - w, n - s))
     return max(sizes)
 
@@ -293,7 +292,7 @@ def pair_places(
         matches = [
             (b, share)
             for b in _near(grid, a, cell)
-            if (share := overlap_share(a.footprint, b.footprint)) >= min_overlap  # type: ignore[arg-type]
+            if (share := a.footprint.overlap_share(b.footprint)) >= min_overlap  # type: ignore[arg-type]
         ]
         if not matches:
             continue
@@ -335,7 +334,7 @@ def one_per_place(pairs: Sequence[ChangePair], min_overlap: float) -> list[Chang
         a = pair.after
         assert a.footprint is not None and a.center is not None  # pair_places checked them
         if any(
-            overlap_share(a.footprint, k.footprint) >= min_overlap  # type: ignore[arg-type]
+            a.footprint.overlap_share(k.footprint) >= min_overlap  # type: ignore[arg-type]
             for k in _near(grid, a, cell)
         ):
             continue
