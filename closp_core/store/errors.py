@@ -1,4 +1,7 @@
-"""Errors of the vector store. Each message says what was wrong and what to do next."""
+"""Errors of the vector store. Each message says what was wrong and what to do next.
+
+``StoreError`` and ``StoreInputError`` are defined in ``closp_core.errors`` (the records below
+the store raise ``StoreInputError``) and re-exported here."""
 
 from __future__ import annotations
 
