@@ -54,7 +54,7 @@ def check_box(
     if w > e or (not empty_ok and w == e):
         raise GeoError(
             f"{what} is reversed: west {w} > east {e}; give (west, south, east, north) "
-            "(a box across the antimeridian must be split in two: split_at_antimeridian)"
+            "(a box across the antimeridian must be split in two at ±180°)"
             if w > e
             else f"{what} has no width: west {w} == east {e}; west must be < east"
         )
