@@ -343,7 +343,7 @@ def _coords_quad(data: h5d.DatasetID, where: str) -> Quad:
 
 def locate_samples(samples: list[RawSample]) -> list[tuple[Any, Any]]:
     """(centre, ring) in WGS84 of samples sharing one CRS, in one transform; ``DataError`` if
-    the transform fails or a chip lands off the globe (``geo.locate_quads`` checks both)."""
+    the transform fails or a chip lands off the globe (``geo.crs.locate_quads`` checks both)."""
     return locate_quads(samples[0].crs, [s.quad for s in samples], samples[0].where)
 
 

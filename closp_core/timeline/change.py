@@ -38,17 +38,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from closp_core.store import (
-    MAX_LIMIT,
-    BBox,
-    ChipRecord,
-    GeoPolygon,
-    Hit,
-    SearchFilters,
-    TimeRange,
-    VectorStore,
-)
-from closp_core.store.types import check_vector
+from closp_core.records import BBox, ChipRecord, GeoPolygon, Hit, check_vector
+from closp_core.store import MAX_LIMIT, SearchFilters, TimeRange, VectorStore
 from closp_core.timeline.place import (
     DEFAULT_MIN_OVERLAP,
     TimelineError,
