@@ -1,4 +1,5 @@
-"""Records shared by the readers, the store and the search: chips as stored, hits, places.
+"""Records shared by the readers, the store and the search: chips as stored, hits, boxes,
+polygons and UTC times.
 
 Below both ``closp_core.data`` and ``closp_core.store`` (it imports neither), so a reader can
 build a ``ChipRecord`` without the store. Vectors are CLOSP embeddings: ``(384,) float32``,
