@@ -104,14 +104,21 @@ def _local_plane(ring: Sequence[LonLat], origin: LonLat) -> np.ndarray:
 
 
 def overlap_share(footprint: Sequence[LonLat], other: Sequence[LonLat]) -> float:
-    """Share (0..1) of the closed ring ``footprint``'s area that the ring ``other`` covers."""
+    """Share (0..1) of the closed ring ``footprint``'s area that the ring ``other`` covers.
+
+    Rings are expected simple (``check_ring``); one that crosses itself is first made valid
+    (GEOS ``make_valid``: a bowtie becomes its two triangles) instead of failing."""
     origin = footprint[0]
-    mine = shapely.Polygon(_local_plane(footprint, origin))
-    theirs = shapely.Polygon(_local_plane(other, origin))
+    mine = _valid(shapely.Polygon(_local_plane(footprint, origin)))
+    theirs = _valid(shapely.Polygon(_local_plane(other, origin)))
     full = mine.area
     if full == 0.0 or theirs.area == 0.0:
         return 0.0
     return min(1.0, float(mine.intersection(theirs).area) / full)
+
+
+def _valid(shape: shapely.Polygon) -> shapely.Geometry:
+    return shape if shape.is_valid else shapely.make_valid(shape)
 
 
 def area_km2(ring: Sequence[LonLat], holes: Sequence[Sequence[LonLat]] = ()) -> float:

@@ -108,6 +108,13 @@ def test_overlap_sizes_orientation_latitude_and_concave() -> None:
     assert overlap_share(box_ring(0, 0, 2, 2), notched) == pytest.approx(0.75)
 
 
+def test_overlap_with_a_ring_that_crosses_itself() -> None:
+    bowtie = ((0, 0), (2, 2), (2, 0), (0, 1), (0, 0))  # triangles of 1/3 and 4/3 (sum 5/3)
+    full = box_ring(0, 0, 2, 2)
+    assert overlap_share(full, bowtie) == pytest.approx((5 / 3) / 4)
+    assert overlap_share(bowtie, full) == pytest.approx(1.0)
+
+
 def test_overlap_of_rotated_and_antimeridian_footprints() -> None:
     diamond = ((0.0, -H), (H, 0.0), (0.0, H), (-H, 0.0), (0.0, -H))
     inscribed = square(0.0, 0.0, half=H / 2)
