@@ -52,6 +52,11 @@ class TimelineError(ClospError, ValueError):
     """A place-over-time or change request cannot be answered as asked."""
 
 
+class GeoError(ClospError, ValueError):
+    """A coordinate, box or polygon is invalid (``closp_core.geo``); the message says which
+    point or edge and how to give it instead."""
+
+
 class StoreError(ClospError):
     """The vector store cannot do what was asked (base class of the store's errors)."""
 

@@ -13,13 +13,14 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from closp_core.records import LonLat
+
 MAX_QUERY_CHARS = 200
 MAX_KEY_CHARS = 300
 MAX_AREA_POINTS = 200
 MAX_FEEDBACK_CHARS = 6000  # ~280 labels: far under browsers' URL limits
 DEFAULT_LIMIT = 50
 MAX_RESULTS = 200
-LonLat = tuple[float, float]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,6 +29,7 @@ from folium.map import Layer
 from folium.raster_layers import ImageOverlay
 from jinja2 import Template
 
+from closp_core import geo
 from closp_core.bands import Sensor
 from closp_core.feedback import FeedbackLabels
 from closp_core.labels import EVENT_LABELS
@@ -50,23 +51,23 @@ def score_colour(score: float, low: float, high: float) -> str:
     return SCORE_COLOURS[index]
 
 
+def leaflet_bounds(box: geo.Bounds | None) -> Bounds | None:
+    """``(west, south, east, north)`` -> ``[[south, west], [north, east]]`` (Leaflet order)."""
+    if box is None:
+        return None
+    west, south, east, north = box
+    return [[south, west], [north, east]]
+
+
 def footprint_bounds(record: ChipRecord) -> Bounds | None:
     """``[[south, west], [north, east]]`` of the chip footprint (Leaflet order)."""
-    if record.footprint is None:
-        return None
-    lons = [p[0] for p in record.footprint.exterior]
-    lats = [p[1] for p in record.footprint.exterior]
-    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+    return leaflet_bounds(record.footprint.bounds if record.footprint is not None else None)
 
 
 def union_bounds(bounds: Sequence[Bounds]) -> Bounds | None:
-    """The box around several boxes (``None`` for none)."""
-    if not bounds:
-        return None
-    return [
-        [min(b[0][0] for b in bounds), min(b[0][1] for b in bounds)],
-        [max(b[1][0] for b in bounds), max(b[1][1] for b in bounds)],
-    ]
+    """The box around several Leaflet boxes (``None`` for none)."""
+    boxes = [(b[0][1], b[0][0], b[1][1], b[1][0]) for b in bounds]
+    return leaflet_bounds(geo.union_bounds(boxes))
 
 
 MARKS = ((1, "✓ relevant", "relevant"), (-1, "✗ not relevant", "not relevant"))
@@ -377,12 +378,12 @@ def collection_layers(
     drawn area; framed once per ``fit_key`` (None: never)."""
     layers = Layers(name="collection")
     cluster = offline(folium.plugins.MarkerCluster(name="chips")).add_to(layers)
-    points = []
+    points: list[LonLat] = []
     for rec in records:
         if rec.center is None:
             continue
         lon, lat = rec.center
-        points.append([lat, lon])
+        points.append(rec.center)
         folium.CircleMarker(
             (lat, lon),
             radius=6,
@@ -405,27 +406,17 @@ def collection_layers(
             fill=False,
         ).add_to(layers)
     add_area(layers, state.area)
-    if fit_key is not None and points:
-        lats, lons = [p[0] for p in points], [p[1] for p in points]
-        bounds = [[min(lats), min(lons)], [max(lats), max(lons)]]
+    bounds = leaflet_bounds(geo.points_bounds(points))
+    if fit_key is not None and bounds is not None:
         FitBoundsOnce(bounds, fit_key).add_to(layers)
     return stable_ids(layers)
-
-
-def point_in_ring(lon: float, lat: float, ring: Sequence[LonLat]) -> bool:
-    """Ray casting: is ``(lon, lat)`` inside the closed ring?"""
-    inside = False
-    for (x1, y1), (x2, y2) in itertools.pairwise(ring):
-        if (y1 > lat) != (y2 > lat) and lon < (x2 - x1) * (lat - y1) / (y2 - y1) + x1:
-            inside = not inside
-    return inside
 
 
 def hit_at(hits: Sequence[Hit], lon: float, lat: float) -> str | None:
     """Key of the best-scoring hit whose footprint contains the point (else ``None``)."""
     for hit in sorted(hits, key=lambda h: -h.score):
         footprint = hit.record.footprint
-        if footprint is not None and point_in_ring(lon, lat, footprint.exterior):
+        if footprint is not None and geo.covers_point(footprint.exterior, lon, lat):
             return hit.key
     return None
 
@@ -434,11 +425,6 @@ def nearest_record(
     records: Sequence[ChipRecord], lon: float, lat: float, max_deg: float = 0.05
 ) -> str | None:
     """Key of the chip whose centre is nearest the point, within ``max_deg`` degrees."""
-    best: tuple[float, str] | None = None
-    for rec in records:
-        if rec.center is None:
-            continue
-        dist = (rec.center[0] - lon) ** 2 + (rec.center[1] - lat) ** 2
-        if best is None or dist < best[0]:
-            best = (dist, rec.key)
-    return best[1] if best is not None and best[0] <= max_deg**2 else None
+    placed = [rec for rec in records if rec.center is not None]
+    index = geo.nearest_point([rec.center for rec in placed if rec.center], (lon, lat), max_deg)
+    return None if index is None else placed[index].key

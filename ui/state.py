@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from closp_core.labels import EVENT_LABELS, LAND_COVER_LABELS
+from closp_core.records import LonLat
 from closp_core.render import S2_COMPOSITES
 from ui import codecs
 from ui.codecs import (
@@ -35,7 +36,6 @@ from ui.codecs import (
     MAX_QUERY_CHARS,
     MAX_RESULTS,
     Codec,
-    LonLat,
     clean_query,
 )
 

@@ -6,9 +6,11 @@ or a Feature / FeatureCollection of them; RFC 7946: https://datatracker.ietf.org
 outside -180..180 / -90..90, a box crossing the antimeridian) is a ``DataError`` saying what to
 give instead.
 
-A chip is kept when its footprint overlaps the AOI with a positive area
-(``Aoi.meets(ring)``): a chip that only touches the AOI's edge is left out, so an item that
-only touches the AOI gives no chips. Reads are limited to the AOI's bounding box transformed
+The rings are checked and the overlap computed by ``closp_core.geo`` (``Region``): a ring must
+be closed, simple (no crossing edges) and enclose an area, holes inside their polygon. A chip
+is kept when its footprint overlaps the AOI with a positive area (``Aoi.meets(ring)``): a chip
+that only touches the AOI's edge is left out, so an item that only touches the AOI gives no
+chips. Reads are limited to the AOI's bounding box transformed
 into the scene's CRS first (see ``chipping.offsets_in_bounds``; that box is a little larger
 than the AOI); the overlap test then drops the chips read there that miss the AOI itself (a
 polygon's concave parts, a box's corners turned by the projection), counted as skipped.
@@ -16,20 +18,25 @@ polygon's concave parts, a box's corners turned by the projection), counted as s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import itertools
+import functools
 import json
-import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from closp_core.data.chip import LonLat
-from closp_core.errors import DataError
+from closp_core.errors import DataError, GeoError
+from closp_core.geo import Bounds, LonLat, Region, Ring, box_ring, check_box
 
-Ring = tuple[LonLat, ...]
-Bounds = tuple[float, float, float, float]
-_EPS = 1e-12
+
+@contextlib.contextmanager
+def _as_data_error() -> Iterator[None]:
+    """Re-raise a ``GeoError`` as the ``DataError`` readers and their callers handle."""
+    try:
+        yield
+    except GeoError as err:
+        raise DataError(str(err)) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +46,15 @@ class Aoi:
     polygons: tuple[tuple[Ring, ...], ...]
     is_box: bool = False
 
+    @functools.cached_property
+    def region(self) -> Region:
+        """The polygons as a ``closp_core.geo.Region`` (checked when the AOI was built)."""
+        return Region(self.polygons)
+
     @property
     def bounds(self) -> Bounds:
         """(west, south, east, north)."""
-        lons = [p[0] for poly in self.polygons for p in poly[0]]
-        lats = [p[1] for poly in self.polygons for p in poly[0]]
-        return min(lons), min(lats), max(lons), max(lats)
+        return self.region.bounds
 
     def geometry(self) -> dict[str, Any]:
         """GeoJSON geometry (for the STAC API ``intersects`` parameter)."""
@@ -63,14 +73,9 @@ class Aoi:
             raise DataError(
                 f"bbox {value!r}: give four numbers W,S,E,N in degrees (e.g. -0.8,38.0,-0.7,38.1)"
             ) from None
-        _check_lonlat(((west, south), (east, north)), f"bbox {value!r}")
-        if not (west < east and south < north):
-            raise DataError(
-                f"bbox {value!r}: west must be < east and south < north (a box crossing the "
-                "antimeridian must be split in two searches)"
-            )
-        ring = ((west, south), (east, south), (east, north), (west, north), (west, south))
-        return cls(((ring,),), is_box=True)
+        with _as_data_error():
+            box = check_box(west, south, east, north, f"bbox {value!r}", empty_ok=False)
+        return cls(((box_ring(*box),),), is_box=True)
 
     @classmethod
     def from_geojson(cls, source: str | Path | dict[str, Any]) -> Aoi:
@@ -80,11 +85,13 @@ class Aoi:
         polygons = _polygons(doc, what)
         if not polygons:
             raise DataError(f"{what}: holds no polygon; give a Polygon or MultiPolygon")
-        return cls(tuple(polygons))
+        with _as_data_error():
+            region = Region.of(polygons, what)
+        return cls(region.polygons)
 
     def meets(self, ring: Sequence[LonLat]) -> bool:
         """Whether the closed ring (a chip footprint) overlaps the AOI with positive area."""
-        return any(_overlap(poly, tuple(ring)) for poly in self.polygons)
+        return self.region.meets(ring)
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -119,6 +126,7 @@ def _polygons(doc: Any, what: str) -> list[tuple[Ring, ...]]:
 
 
 def _polygon(coords: Any, what: str) -> tuple[Ring, ...]:
+    """Rings of one GeoJSON polygon as float pairs (checked later, by ``Region.of``)."""
     if not isinstance(coords, list) or not coords:
         raise DataError(f"{what}: a polygon needs a list of rings")
     rings: list[Ring] = []
@@ -127,59 +135,5 @@ def _polygon(coords: Any, what: str) -> tuple[Ring, ...]:
             ring = tuple((float(p[0]), float(p[1])) for p in raw)
         except (TypeError, ValueError, IndexError):
             raise DataError(f"{what}: ring positions must be [lon, lat] numbers") from None
-        if len(ring) < 4 or ring[0] != ring[-1]:
-            raise DataError(f"{what}: a ring needs >= 4 positions, the first repeated last")
-        _check_lonlat(ring, what)
         rings.append(ring)
     return tuple(rings)
-
-
-def _check_lonlat(points: Sequence[LonLat], what: str) -> None:
-    for lon, lat in points:
-        if not (math.isfinite(lon) and math.isfinite(lat)) or abs(lon) > 180 or abs(lat) > 90:
-            raise DataError(f"{what}: ({lon}, {lat}) is not a WGS84 longitude, latitude")
-
-
-def _inside(point: LonLat, ring: Ring) -> bool:
-    """Strictly inside a closed ring (even-odd rule); points on the boundary are not."""
-    x, y = point
-    inside = False
-    for (x1, y1), (x2, y2) in itertools.pairwise(ring):
-        if _on_segment(point, (x1, y1), (x2, y2)):
-            return False
-        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
-            inside = not inside
-    return inside
-
-
-def _in_polygon(point: LonLat, poly: tuple[Ring, ...]) -> bool:
-    return _inside(point, poly[0]) and not any(_inside(point, hole) for hole in poly[1:])
-
-
-def _cross(o: LonLat, a: LonLat, b: LonLat) -> float:
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-
-def _on_segment(p: LonLat, a: LonLat, b: LonLat) -> bool:
-    if abs(_cross(a, b, p)) > _EPS:
-        return False
-    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
-
-
-def _proper_cross(a: LonLat, b: LonLat, c: LonLat, d: LonLat) -> bool:
-    """Segments ab and cd cross at a single interior point of both."""
-    d1, d2 = _cross(c, d, a), _cross(c, d, b)
-    d3, d4 = _cross(a, b, c), _cross(a, b, d)
-    return d1 * d2 < -_EPS and d3 * d4 < -_EPS
-
-
-def _overlap(poly: tuple[Ring, ...], ring: Ring) -> bool:
-    """Positive-area overlap of a polygon and a small convex ring (a chip footprint)."""
-    center = (sum(p[0] for p in ring[:-1]) / (len(ring) - 1),
-              sum(p[1] for p in ring[:-1]) / (len(ring) - 1))  # fmt: skip
-    if any(_in_polygon(p, poly) for p in (*ring[:-1], center)):
-        return True
-    if any(_inside(p, ring) for p in poly[0][:-1]):
-        return True
-    edges = list(itertools.pairwise(ring))
-    return any(_proper_cross(a, b, c, d) for c, d in itertools.pairwise(poly[0]) for a, b in edges)

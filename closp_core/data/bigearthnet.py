@@ -44,22 +44,22 @@ from closp_core.data.base import (
 )
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import CHIP_SIZE, SceneOptions, prepare_chip, select_bands
-from closp_core.data.geo import (
-    Quad,
-    box_quad,
-    check_pixel_size,
-    crs_name,
-    distance_m,
-    locate_quads,
-    parse_crs,
-    pixel_quad,
-)
 from closp_core.data.keys import key_part, patch_key, payload_text
 from closp_core.data.raster import BandGrid, BandRef, Grid, band_from_file_name
 from closp_core.data.timestamps import check_acquired, first_time, parse_time, time_from_name
 from closp_core.data.values import check_scene_values, range_flag, screen_chip
 from closp_core.data.vrt import check_regular_file
 from closp_core.errors import DataError
+from closp_core.geo import distance_m
+from closp_core.geo.crs import (
+    Quad,
+    box_quad,
+    check_pixel_size,
+    crs_name,
+    locate_quads,
+    parse_crs,
+    pixel_quad,
+)
 from closp_core.labels import sort_labels
 
 METADATA_SUFFIX = "_labels_metadata.json"

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from closp_core.bands import Sensor
-from closp_core.store.types import ChipRecord, GeoPolygon
+from closp_core.records import ChipRecord, GeoPolygon, LonLat
 
-LonLat = tuple[float, float]
+__all__ = ["Chip", "Tally", "chip_record"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -68,7 +68,6 @@ from closp_core.bands import (
 )
 from closp_core.data.base import flag_unmapped, harmonise_labels
 from closp_core.data.chip import Chip, Tally
-from closp_core.data.geo import WGS84, check_pixel_size, crs_name, locate_quads, pixel_quad
 from closp_core.data.keys import CHIP_SIZE, key_part, payload_text, scene_key
 from closp_core.data.raster import BandGrid, BandRef, Grid, display_path
 from closp_core.data.timestamps import (
@@ -86,6 +85,7 @@ from closp_core.data.values import (
     screen_chip,
 )
 from closp_core.errors import BandContractError, ConfigError, DataError, MissingBandsError
+from closp_core.geo.crs import WGS84, check_pixel_size, crs_name, locate_quads, pixel_quad
 from closp_core.labels import sort_labels
 
 _LINEAR_WORDS = ("linear", "power", "intensity")

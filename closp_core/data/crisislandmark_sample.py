@@ -28,10 +28,10 @@ from rasterio.crs import CRS
 from closp_core.bands import Sensor, check_model_input, prepare_s1, prepare_s2
 from closp_core.data.base import flag_unmapped, harmonise_labels
 from closp_core.data.chip import Chip, Tally
-from closp_core.data.geo import Quad, crs_name, locate_quads, parse_crs
 from closp_core.data.keys import corpus_key
 from closp_core.data.timestamps import parse_time
 from closp_core.errors import BandContractError, DataError
+from closp_core.geo.crs import Quad, crs_name, locate_quads, parse_crs
 
 SOURCES: dict[str, Sensor] = {
     "benv2s2": Sensor.S2,
@@ -344,7 +344,7 @@ def _coords_quad(data: h5d.DatasetID, where: str) -> Quad:
 
 def locate_samples(samples: list[RawSample]) -> list[tuple[Any, Any]]:
     """(centre, ring) in WGS84 of samples sharing one CRS, in one transform; ``DataError`` if
-    the transform fails or a chip lands off the globe (``geo.locate_quads`` checks both)."""
+    the transform fails or a chip lands off the globe (``geo.crs.locate_quads`` checks both)."""
     return locate_quads(samples[0].crs, [s.quad for s in samples], samples[0].where)
 
 

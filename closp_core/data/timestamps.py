@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from closp_core.errors import DataError
+from closp_core.records import as_utc
 
 FIRST_ACQUISITION = dt.datetime(2014, 4, 3, tzinfo=dt.UTC)
 CLOCK_SKEW = dt.timedelta(days=1)
@@ -35,13 +36,6 @@ TIME_KEYS: tuple[str, ...] = (
 _SAFE_STAMP = re.compile(r"(?<!\d)((?:19|20)\d{6})T(\d{6})(?!\d)")
 _DATE8 = re.compile(r"(?<!\d)((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 _ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """Naive times are taken as UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
 
 
 def parse_time(value: object) -> dt.datetime | None:

@@ -172,9 +172,7 @@ def filter_tiles(filters: SearchFilters) -> list[str] | None:
         b = filters.bbox
         cover.append(tiles_covering(b.west, b.south, b.east, b.north, open_edges=True))
     if filters.polygon is not None:
-        xs = [x for x, _ in filters.polygon.exterior]
-        ys = [y for _, y in filters.polygon.exterior]
-        cover.append(tiles_covering(min(xs), min(ys), max(xs), max(ys)))
+        cover.append(tiles_covering(*filters.polygon.bounds))
     known = [set(c) for c in cover if c is not None]
     if not known:
         return None

@@ -4,7 +4,7 @@
   date; overlap threshold documented there) and ``default_pair(records, date)``.
 - ``change``: ``changed_into(store, query_vector, date, area, filters)`` -> ``ChangeResult``
   (places ranked by their change towards the query; a reason when there is none).
-- ``overlap``: footprint overlap in plain numpy.
+Footprint overlap: ``GeoPolygon.overlap_share`` (``closp_core.geo``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from closp_core.timeline.change import (
     ChangeResult,
     changed_into,
 )
-from closp_core.timeline.overlap import overlap_share
 from closp_core.timeline.place import DEFAULT_MIN_OVERLAP, PlaceChip, default_pair, same_place
 
 __all__ = [
@@ -34,6 +33,5 @@ __all__ = [
     "TimelineError",
     "changed_into",
     "default_pair",
-    "overlap_share",
     "same_place",
 ]

@@ -39,18 +39,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from closp_core.errors import TimelineError
-from closp_core.store import (
-    MAX_LIMIT,
-    BBox,
-    ChipRecord,
-    GeoPolygon,
-    Hit,
-    SearchFilters,
-    TimeRange,
-    VectorStore,
-)
-from closp_core.store.types import check_vector
-from closp_core.timeline.overlap import bounds, overlap_share
+from closp_core.records import BBox, ChipRecord, GeoPolygon, Hit, check_vector
+from closp_core.store import MAX_LIMIT, SearchFilters, TimeRange, VectorStore
 from closp_core.timeline.place import DEFAULT_MIN_OVERLAP, as_instant, check_overlap
 
 MIN_PAIRS_FOR_Z = 8
@@ -269,7 +259,7 @@ def _cell(records: Sequence[ChipRecord]) -> float:
     sizes = [0.01]
     for rec in records:
         if rec.footprint is not None:
-            w, s, e, n = bounds(rec.footprint)
+            w, s, e, n = rec.footprint.bounds
             sizes.append(max(e - w, n - s))
     return max(sizes)
 
@@ -289,7 +279,7 @@ def pair_places(
         matches = [
             (b, share)
             for b in _near(grid, a, cell)
-            if (share := overlap_share(a.footprint, b.footprint)) >= min_overlap  # type: ignore[arg-type]
+            if (share := a.footprint.overlap_share(b.footprint)) >= min_overlap  # type: ignore[arg-type]
         ]
         if not matches:
             continue
@@ -331,7 +321,7 @@ def one_per_place(pairs: Sequence[ChangePair], min_overlap: float) -> list[Chang
         a = pair.after
         assert a.footprint is not None and a.center is not None  # pair_places checked them
         if any(
-            overlap_share(a.footprint, k.footprint) >= min_overlap  # type: ignore[arg-type]
+            a.footprint.overlap_share(k.footprint) >= min_overlap  # type: ignore[arg-type]
             for k in _near(grid, a, cell)
         ):
             continue

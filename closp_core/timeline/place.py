@@ -13,8 +13,8 @@ kept, so the strip shows one thumbnail per acquisition.
 **Candidates** come from the store's box filter (on chip centres): the selected footprint's
 bounding box grown by its own width and height on every side, so every chip no larger than
 the selected one that touches the footprint has its centre inside. The exact overlap is then
-computed on the footprint rings (``overlap.py``). Boxes are clipped at ±180°/±90°: a chip
-whose neighbours straddle the antimeridian only sees its own side.
+computed on the footprint rings (``closp_core.geo.overlap_share``). Boxes are clipped at
+±180°/±90°: a chip whose neighbours straddle the antimeridian only sees its own side.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from collections.abc import Sequence
 
 from closp_core.bands import Sensor
 from closp_core.errors import TimelineError
-from closp_core.store import BBox, ChipRecord, GeoPolygon, SearchFilters, VectorStore
-from closp_core.store.types import as_utc
-from closp_core.timeline.overlap import bounds, overlap_share
+from closp_core.records import BBox, ChipRecord, GeoPolygon, as_utc
+from closp_core.store import SearchFilters, VectorStore
 
 DEFAULT_MIN_OVERLAP = 0.25
 _LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
@@ -63,7 +62,7 @@ def footprint_of(record: ChipRecord) -> GeoPolygon:
 
 def search_box(footprint: GeoPolygon) -> BBox:
     """The footprint's bounding box grown by its own size on each side, clipped to the globe."""
-    west, south, east, north = bounds(footprint)
+    west, south, east, north = footprint.bounds
     dx, dy = east - west, north - south
     return BBox(
         max(-180.0, west - dx), max(-90.0, south - dy), min(180.0, east + dx), min(90.0, north + dy)
@@ -97,7 +96,7 @@ def same_place(
     for other in candidates:
         if other.key == record.key or other.footprint is None:
             continue
-        share = overlap_share(footprint, other.footprint)
+        share = footprint.overlap_share(other.footprint)
         if share >= min_overlap:
             found[other.key] = PlaceChip(other, share)
     chips = list(found.values())

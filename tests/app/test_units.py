@@ -29,7 +29,15 @@ from closp_core.store import (
 )
 from tests.app.conftest import ROOT
 from ui import session
-from ui.maps import hit_at, results_layers, score_colour, search_base_map
+from ui.maps import (
+    footprint_bounds,
+    hit_at,
+    nearest_record,
+    results_layers,
+    score_colour,
+    search_base_map,
+    union_bounds,
+)
 from ui.offline import STATIC_URL, base_map
 from ui.previews import safe_preview_path
 from ui.query import filters_for, request_for
@@ -276,6 +284,21 @@ def test_hit_at_and_score_colours() -> None:
     assert hit_at(hits, 11.0, 45.005) is None
     assert score_colour(0.9, 0.1, 0.9) != score_colour(0.1, 0.1, 0.9)
     assert score_colour(0.5, 0.5, 0.5) == score_colour(1.0, 0.0, 1.0)
+
+
+def test_map_boxes_in_leaflet_order_and_the_nearest_chip() -> None:
+    assert footprint_bounds(record()) == [[45.0, 10.0], [45.01, 10.02]]  # [[S, W], [N, E]]
+    assert union_bounds([[[45.0, 10.0], [45.01, 10.02]], [[-1.0, 5.0], [0.0, 6.0]]]) == [
+        [-1.0, 5.0],
+        [45.01, 10.02],
+    ]
+    assert union_bounds([]) is None
+    far = ChipRecord(key="far", vector=None, sensor=Sensor.S1, source="test", center=(11.0, 45.0))
+    records = [ChipRecord(key="none", vector=None, sensor=Sensor.S1, source="t"), record(), far]
+    assert nearest_record(records, 10.0, 45.0) == "k1"
+    assert nearest_record(records, 10.96, 45.0) == "far"
+    assert nearest_record(records, 10.5, 45.0) is None  # nothing within 0.05 degrees
+    assert hit_at([Hit(record(), 0.5)], 10.0, 45.005) == "k1"  # on the footprint's edge
 
 
 def test_layers_give_st_folium_the_same_script_without_folium_html(app_data: Path) -> None:

@@ -17,9 +17,9 @@ import pytest
 from closp_core.bands import Sensor, check_model_input, prepare_s1, prepare_s2
 from closp_core.data import DataError, SceneOptions, SceneSource
 from closp_core.errors import BandContractError, ClospError
+from closp_core.geo import MAX_POLYGON_POINTS
 from closp_core.store import ChipRecord, GeoPolygon, SearchFilters, StoreInputError
 from closp_core.store.edge import EdgeStore
-from closp_core.store.geometry import MAX_POLYGON_POINTS
 from tests.data.conftest import read_all
 from tests.hostile.harness import S1_SAMPLE, baseline_records, shared_embedder, write_stack
 
@@ -45,6 +45,11 @@ def _circle(n: int, radius: float = 10.0, wobble: float = 0.0) -> tuple[tuple[fl
         for i in range(n)
     ]
     return (*points, points[0])
+
+
+def _crossed(ring: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    """``ring`` with one last edge back across it (from its centre, out past its rim)."""
+    return (*ring[:-1], (0.0, 45.0), (16.0, 60.0), ring[0])
 
 
 def _scene(**kwargs: Any) -> Callable[[], object]:
@@ -157,11 +162,11 @@ API: dict[str, tuple[str, type[Exception], Callable[[], object], str]] = {
         lambda: GeoPolygon(_circle(MAX_POLYGON_POINTS + 10)),
         rf"{MAX_POLYGON_POINTS + 11} points is more than the {MAX_POLYGON_POINTS} a polygon",
     ),
-    "polygon_too_tangled": (
-        "refused",
+    "polygon_big_tangle": (
+        "error",
         StoreInputError,
-        lambda: GeoPolygon(_circle(10_000, wobble=6.0)),
-        r"polygon of 10000 edges is too tangled to check",
+        lambda: GeoPolygon(_crossed(_circle(10_000, wobble=6.0))),
+        r"polygon is self-intersecting \(Self-intersection\[",
     ),
     "polygon_big_bowtie": (
         "error",

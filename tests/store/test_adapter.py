@@ -21,7 +21,6 @@ from closp_core.store import (
     VectorStore,
     point_id,
 )
-from closp_core.store.geometry import segments_intersect
 
 from .conftest import SERVER
 
@@ -243,10 +242,3 @@ def test_search_works_before_and_after_optimize(
     store.upsert(later)  # points added after the index was built are found too
     assert store.count() == 2550
     assert store.search(later[7].vector, limit=1)[0].key == later[7].key
-
-
-def test_segments_intersect() -> None:
-    assert segments_intersect((0, 0), (2, 2), (0, 2), (2, 0))
-    assert not segments_intersect((0, 0), (1, 0), (0, 1), (1, 1))
-    assert segments_intersect((0, 0), (2, 0), (1, 0), (3, 0))  # collinear overlap
-    assert segments_intersect((0, 0), (1, 1), (1, 1), (2, 0))  # touching end points

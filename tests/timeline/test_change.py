@@ -23,7 +23,6 @@ from closp_core.timeline import (
     ChangeReason,
     TimelineError,
     changed_into,
-    overlap_share,
 )
 from tests.timeline.conftest import preflood_id
 
@@ -62,7 +61,7 @@ def test_flooded_places_rank_first(multidate_store: VectorStore, flood_query: np
     for i, a in enumerate(result.pairs):  # one pair per place and sensor
         for b in result.pairs[i + 1 :]:
             if a.after.sensor is b.after.sensor:
-                assert overlap_share(a.after.footprint, b.after.footprint) < 0.25  # type: ignore[arg-type]
+                assert a.after.footprint.overlap_share(b.after.footprint) < 0.25  # type: ignore[union-attr,arg-type]
 
 
 def test_per_sensor_rankings(multidate_store: VectorStore, flood_query: np.ndarray) -> None:

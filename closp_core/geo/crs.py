@@ -1,4 +1,4 @@
-"""Chip location in WGS84: centre (lon, lat) and footprint ring, from corners in any CRS.
+"""Chip location in WGS84 from corners in any CRS (rasterio): centre and footprint ring.
 
 Coordinates are ``(lon, lat)`` in degrees, longitude first as in GeoJSON. A footprint is a
 closed, counter-clockwise ring of 5 points (first repeated last) through the chip's four
@@ -14,22 +14,21 @@ coordinates read as degrees give pixels of hundreds of kilometres).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
+import shapely
 from affine import Affine
 from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.errors import CRSError, RasterioError
 from rasterio.warp import transform as warp_transform
 
-from closp_core.data.chip import LonLat
 from closp_core.errors import DataError
+from closp_core.geo.points import LonLat, distance_m
 
 WGS84 = "EPSG:4326"
 PIXEL_SIZE_M = (1.0, 100.0)  # plausible ground size of one pixel of a chip grid, metres
-_EARTH_RADIUS_M = 6_371_008.8
 Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
 
 
@@ -94,14 +93,6 @@ def _to_wgs84(crs: CRS, xs: list[float], ys: list[float], what: str) -> tuple[np
     return lon_arr, lat_arr
 
 
-def distance_m(a: LonLat, b: LonLat) -> float:
-    """Great-circle distance between two (lon, lat) points, metres (haversine)."""
-    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2
-    h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
 def check_pixel_size(crs: CRS, transform: Affine, row: int, col: int, what: str) -> float:
     """Ground size (metres, the larger of both axes) of the pixel at (``row``, ``col``) of a
     grid; ``DataError`` outside ``PIXEL_SIZE_M`` (the CRS does not fit the coordinates, or the
@@ -143,17 +134,8 @@ def locate_quads(
     for i in range(len(quads)):
         base = 5 * i
         ring = [(float(lon_arr[base + k]), float(lat_arr[base + k])) for k in range(4)]
-        if _ring_area2(ring) == 0.0:
+        if shapely.Polygon(ring).area == 0.0:
             raise DataError(f"{what}: a chip's corners {ring} enclose no area in WGS84")
         ring.append(ring[0])
         out.append(((float(lon_arr[base + 4]), float(lat_arr[base + 4])), tuple(ring)))
     return out
-
-
-def _ring_area2(corners: Sequence[LonLat]) -> float:
-    """Twice the signed area of an open ring (shoelace)."""
-    n = len(corners)
-    return sum(
-        corners[i][0] * corners[(i + 1) % n][1] - corners[(i + 1) % n][0] * corners[i][1]
-        for i in range(n)
-    )
