@@ -90,6 +90,21 @@ def _common_options() -> argparse.ArgumentParser:
         "--workers", type=int, help="reader processes (0: a thread; default: per machine)"
     )
     run = common.add_argument_group("run")
+    run.add_argument(
+        "--engine",
+        choices=["plain", "ray"],
+        default="plain",
+        help="plain (default): this process; ray: units as Ray tasks on a cluster (pip install "
+        "'.[ray]'; the embedded index: this machine only, see --store-url)",
+    )
+    run.add_argument(
+        "--address",
+        metavar="auto|ray://HOST:PORT",
+        help="with --engine ray: join this cluster (default: a private Ray on this machine)",
+    )
+    run.add_argument(
+        "--encoders", type=int, help="with --engine ray: encoder actors (default: one per GPU)"
+    )
     run.add_argument("--force", action="store_true", help="re-embed chips already indexed")
     run.add_argument("--limit", type=int, help="stop after this many chips")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -266,17 +281,14 @@ def run(args: argparse.Namespace) -> int:
     sources = make_sources(args)
     for source in sources:
         source.units()  # a missing path or empty folder stops here, before any model loads
-    try:
-        workers = settings.ingest_workers
-        if workers is None:
-            workers = choose_workers(device=pick_device(settings.device).type)
-        threads = threads_for("ingest", settings, workers=workers)
-        embedder = Embedder.from_settings(settings, threads=threads)
-    except WeightsUnavailableError as exc:
-        raise WeightsUnavailableError(
-            f"{exc}\nTo try the pipeline without weights, pass --model random:closp-rn "
-            "(random embeddings: search results are meaningless)."
-        ) from None
+    if args.engine == "ray":
+        return run_ray(args, settings, sources)
+    if args.address is not None or args.encoders is not None:
+        raise ClospError("--address and --encoders go with --engine ray")
+    workers = settings.ingest_workers
+    if workers is None:
+        workers = choose_workers(device=pick_device(settings.device).type)
+    embedder = _load_embedder(settings, threads_for("ingest", settings, workers=workers))
     print(
         f"model: {describe_model(embedder.model)} on {embedder.device} "
         f"(batches of {embedder.batch_size}, {embedder.threads} threads, "
@@ -302,6 +314,38 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     print(summary.report())
     return EXIT_OK if summary.ok else EXIT_SOME_FAILED
+
+
+def run_ray(args: argparse.Namespace, settings: Settings, sources: list[ChipSource]) -> int:
+    """``--engine ray`` (``ingest.ray_engine``; Ray is imported only here)."""
+    from ingest.ray_engine import RayOptions, StoreSettingsOpener, run_on_ray
+
+    if args.encoders is not None and args.encoders < 1:
+        raise ClospError(f"--encoders {args.encoders}: give at least 1")
+    model_id = _load_embedder(settings, threads=1).model_id  # weights checked before Ray starts
+    print(f"model: {model_id}; engine: ray ({args.address or 'this machine'})", file=sys.stderr)
+    summary = run_on_ray(
+        sources,
+        settings,
+        StoreSettingsOpener(settings, model_id),
+        force=args.force,
+        limit=args.limit,
+        progress=not args.no_progress,
+        build=not args.no_optimize,
+        options=RayOptions(address=args.address, encoders=args.encoders),
+    )
+    print(summary.report())
+    return EXIT_OK if summary.ok else EXIT_SOME_FAILED
+
+
+def _load_embedder(settings: Settings, threads: int) -> Embedder:
+    try:
+        return Embedder.from_settings(settings, threads=threads)
+    except WeightsUnavailableError as exc:
+        raise WeightsUnavailableError(
+            f"{exc}\nTo try the pipeline without weights, pass --model random:closp-rn "
+            "(random embeddings: search results are meaningless)."
+        ) from None
 
 
 def optimize_index(settings: Settings) -> int:

@@ -71,6 +71,18 @@ class IngestSummary:
         self.seconds += other.seconds
         self.cancelled = self.cancelled or other.cancelled
 
+    def add_unit(self, report: UnitReport) -> None:
+        """Count what a unit's reader skipped and flagged; a failed unit lands in ``failed``."""
+        self.skipped.update(report.tally.skipped)
+        self.flagged.update(report.tally.flagged)
+        self.flag_units.update(report.tally.flag_units)
+        if report.error is not None:
+            self.failed[report.unit] = report.error
+        elif bad := report.tally.bad_items:
+            self.failed[report.unit] = (
+                f"{len(bad)} bad item(s) skipped, the rest of this unit indexed; first: {bad[0]}"
+            )
+
     def report(self) -> str:
         """A few lines for people; each count names what it counts (chips, pixels, scenes),
         each failed file gets one ``FAILED <file>: <reason>`` line (printable: control
@@ -269,15 +281,7 @@ class _Progress:
 
 
 def _note_unit(report: UnitReport, summary: IngestSummary, progress: _Progress) -> None:
-    summary.skipped.update(report.tally.skipped)
-    summary.flagged.update(report.tally.flagged)
-    summary.flag_units.update(report.tally.flag_units)
-    if report.error is not None:
-        summary.failed[report.unit] = report.error
-    elif bad := report.tally.bad_items:
-        summary.failed[report.unit] = (
-            f"{len(bad)} bad item(s) skipped, the rest of this unit indexed; first: {bad[0]}"
-        )
+    summary.add_unit(report)
     progress.announce({report.unit: report.tally.expected})
     progress.skipped += sum(report.tally.skipped.values())
     progress.bar.set_description(_short(report.unit))

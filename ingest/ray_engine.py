@@ -1,0 +1,271 @@
+"""``python -m ingest ... --engine ray``: the same ingest, with units spread over a Ray cluster.
+
+Units (scenes, patch folders, key ranges, STAC items) become Ray tasks that read on CPU workers
+on any machine; encoder actors load the model once (one per GPU with ``num_gpus=1`` where the
+cluster has GPUs, else CPU actors; batch size per device as in the plain run); one writer actor
+owns the store (``ray_units`` has the parts that run in the cluster). Same keys, vectors,
+payloads and previews as the plain run: point ids derive from chip keys, so reruns and retried
+units never duplicate a chip, and chips already indexed are skipped before embedding.
+
+- **Where the index is**: a Qdrant server or cluster (``--store-url``) takes writes from
+  every machine. The embedded index (Qdrant Edge) is a folder with one writing process: the
+  writer actor runs on this machine, and a cluster of several machines is refused (the other
+  machines could neither open that folder nor share its lock), as is a ``ray://`` address of
+  another host.
+- **Failures**: a unit whose worker process died is run again (``UNIT_RETRIES`` times, by
+  Ray); a unit that still fails, or whose reader raised ``DataError``, lands in
+  ``summary.failed`` and the others go on (exit status 1, as in the plain run).
+- **Previews** are written by the reading tasks under ``data_dir`` of the machine they run
+  on: on several machines, give ``--data-dir`` a folder they share (deploy/README.md).
+- **Address**: ``None`` starts a private Ray instance on this machine (stopped at the end);
+  ``auto`` joins the cluster this machine belongs to; ``ray://HOST:PORT`` connects a Ray client.
+
+Ray is an optional extra (``pip install '.[ray]'``) imported only here, only when used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+from tqdm import tqdm
+
+from closp_core.data import ChipSource
+from closp_core.data.chip import Tally
+from closp_core.errors import ConfigError
+from closp_core.settings import Settings
+from closp_core.store import open_store
+from ingest.pipeline import IngestSummary
+from ingest.ray_units import ChipEncoder, RunFigures, StoreOpener, UnitJob, UnitWriter, read_unit
+from ingest.reading import UnitReport
+
+UNIT_RETRIES = 3  # runs of a unit after its worker died
+POLL_S = 0.5  # progress refresh while units run
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclasses.dataclass(frozen=True)
+class RayOptions:
+    """``address``: see the module docstring; ``encoders``: encoder actors (``None``: one per
+    GPU, else one per 4 CPUs, at least one); ``in_flight``: units running at once (``None``:
+    twice the cluster's CPUs)."""
+
+    address: str | None = None
+    encoders: int | None = None
+    in_flight: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreSettingsOpener:
+    """Opens the configured store (``open_store``) in the writer actor; picklable."""
+
+    settings: Settings
+    model_id: str
+
+    def __call__(self) -> Any:
+        return open_store(self.settings, self.model_id)
+
+
+def import_ray() -> ModuleType:
+    """The ``ray`` module, or ``ConfigError`` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "--engine ray needs Ray, an optional extra: pip install 'closp-search[ray]' "
+            "(from a checkout: pip install '.[ray]'), or use the default --engine plain"
+        ) from None
+    return ray
+
+
+def check_address(address: str | None, embedded: bool) -> None:
+    """Refuse a ``ray://`` address of another machine for the embedded index, and addresses
+    that are neither ``auto`` nor ``ray://HOST:PORT``."""
+    if address is None or address == "auto":
+        return
+    parts = urlsplit(address)
+    if parts.scheme != "ray" or not parts.hostname:
+        raise ConfigError(f"--address {address!r}: use auto or ray://HOST:PORT (port 10001)")
+    if embedded and not _is_local(parts.hostname):
+        raise ConfigError(_ONE_MACHINE.format(what=f"--address {address} is another machine"))
+
+
+_ONE_MACHINE = (
+    "{what}, but the index is the embedded one (Qdrant Edge): a folder that one process on one "
+    "machine writes, so --engine ray runs it on this machine only. To index from several "
+    "machines, run a Qdrant server or cluster (deploy/) and pass --store-url (CLOSP_STORE_URL); "
+    "or drop --address to use this machine's cores."
+)
+
+
+def _is_local(host: str) -> bool:
+    if host in LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def connect(ray: ModuleType, address: str | None, embedded: bool) -> bool:
+    """Join or start Ray; True when this call started it (and must stop it). A multi-machine
+    cluster with the embedded index is refused (``ConfigError``, Ray left as it was)."""
+    check_address(address, embedded)
+    if ray.is_initialized():
+        started = False
+    else:
+        root = str(Path(__file__).resolve().parents[1])  # workers import closp_core, ingest
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        env = {"env_vars": {"PYTHONPATH": path}} if address is None else None
+        ray.init(
+            address=address,
+            include_dashboard=False if address is None else None,
+            runtime_env=env,
+            logging_level="WARNING",
+            log_to_driver=True,
+        )
+        started = True
+    machines = sum(1 for node in ray.nodes() if node.get("Alive"))
+    if embedded and machines > 1:
+        if started:
+            ray.shutdown()
+        raise ConfigError(_ONE_MACHINE.format(what=f"the Ray cluster has {machines} machines"))
+    return started
+
+
+def run_on_ray(
+    sources: Sequence[ChipSource],
+    settings: Settings,
+    opener: StoreOpener,
+    *,
+    force: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+    build: bool = True,
+    options: RayOptions | None = None,
+) -> IngestSummary:
+    """Ingest every unit of ``sources`` on Ray into the store ``opener`` opens (in the writer
+    actor), as ``Ingestor.run_many`` does in one process; ``build``: build the search graph when
+    due and at the end. ``ConfigError`` when Ray is missing or the address is refused."""
+    options = options or RayOptions()
+    ray = import_ray()
+    embedded = not settings.store_url
+    started = connect(ray, options.address, embedded)
+    try:
+        return _Run(ray, sources, settings, opener, force, limit, progress, build, options).go()
+    finally:
+        if started:
+            ray.shutdown()
+
+
+class _Run:
+    """One run on a connected Ray: the actors, the unit tasks, progress, the summary."""
+
+    def __init__(
+        self,
+        ray: ModuleType,
+        sources: Sequence[ChipSource],
+        settings: Settings,
+        opener: StoreOpener,
+        force: bool,
+        limit: int | None,
+        progress: bool,
+        build: bool,
+        options: RayOptions,
+    ) -> None:
+        self.ray, self.settings, self.force, self.build = ray, settings, force, build
+        self.units = [(i, unit) for i, source in enumerate(sources) for unit in source.units()]
+        self.sources_ref = ray.put(list(sources))
+        self.writer = self._start_writer(opener, limit)
+        self.encoders = self._start_encoders(options.encoders)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.in_flight = options.in_flight or max(2, 2 * cpus)
+        self.read = ray.remote(read_unit).options(num_cpus=1, max_retries=UNIT_RETRIES)
+        self.summary = IngestSummary()
+        self.bar = tqdm(total=len(self.units), unit="unit", disable=not progress)
+
+    def _start_writer(self, opener: StoreOpener, limit: int | None) -> Any:
+        """The writer actor, on this machine for the embedded index (its folder is here)."""
+        ray = self.ray
+        placement: dict[str, Any] = {"num_cpus": 0}
+        if not self.settings.store_url:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            here = ray.get_runtime_context().get_node_id()
+            placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(here, soft=False)
+        writer = ray.remote(UnitWriter).options(**placement).remote(opener, limit, self.build)
+        ray.get(writer.figures.remote())  # the store's errors (locked, model mismatch) now
+        return writer
+
+    def _start_encoders(self, count: int | None) -> list[Any]:
+        """One actor per GPU (``num_gpus=1``) where the cluster has GPUs, else CPU actors."""
+        resources = self.ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        cpus = int(resources.get("CPU", 1))
+        count = count or (gpus or max(1, cpus // 4))
+        settings = self.settings
+        if gpus:
+            actor = self.ray.remote(ChipEncoder).options(num_gpus=1, num_cpus=1)
+            settings = settings.replace(device="cuda")
+        else:
+            actor = self.ray.remote(ChipEncoder).options(num_cpus=1)
+            settings = settings.replace(device="cpu")
+        threads = settings.ingest_threads or 1
+        encoders = [actor.remote(settings, threads) for _ in range(count)]
+        self.batch_size = settings.batch_size or (512 if gpus else 64)
+        return encoders
+
+    def go(self) -> IngestSummary:
+        start = time.perf_counter()
+        running: dict[Any, tuple[int, str]] = {}
+        queue = list(enumerate(self.units))
+        with self.bar:
+            while queue or running:
+                figures = self._refresh(start)
+                while queue and len(running) < self.in_flight and not figures.exhausted:
+                    number, (source, unit) = queue.pop(0)
+                    running[self._submit(number, source, unit)] = (source, unit)
+                if figures.exhausted and not running:
+                    break
+                done, _ = self.ray.wait(list(running), num_returns=1, timeout=POLL_S)
+                for ref in done:
+                    self._note(ref, running.pop(ref))
+        figures = self.ray.get(self.writer.close.remote(self.build))
+        self.summary.indexed = figures.indexed
+        self.summary.already_indexed = figures.already_indexed
+        self.summary.seconds = time.perf_counter() - start
+        return self.summary
+
+    def _submit(self, number: int, source: int, unit: str) -> Any:
+        job = UnitJob(source, unit, self.batch_size, self.settings.data_dir, self.force)
+        encoder = self.encoders[number % len(self.encoders)]
+        return self.read.remote(self.sources_ref, job, self.writer, encoder)
+
+    def _note(self, ref: Any, unit: tuple[int, str]) -> None:
+        """A unit ended: its report, or the failure of its last run."""
+        exceptions = self.ray.exceptions
+        try:
+            report: UnitReport = self.ray.get(ref)
+        except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as exc:
+            report = UnitReport(
+                unit[1], Tally(), f"its Ray worker died {UNIT_RETRIES + 1} times: {exc}"
+            )
+        self.summary.add_unit(report)
+        self.bar.update(1)
+
+    def _refresh(self, start: float) -> RunFigures:
+        figures: RunFigures = self.ray.get(self.writer.figures.remote())
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        self.bar.set_postfix_str(
+            f"{figures.indexed} chips indexed, {figures.indexed / elapsed:.1f} chips/s, "
+            f"{figures.already_indexed} already there",
+            refresh=False,
+        )
+        return figures
