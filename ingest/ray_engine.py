@@ -55,7 +55,7 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 class RayOptions:
     """``address``: see the module docstring; ``encoders``: encoder actors (``None``: one per
     GPU, else one per 4 CPUs, at least one); ``in_flight``: units running at once (``None``:
-    twice the cluster's CPUs)."""
+    the cluster's CPUs not held by encoders)."""
 
     address: str | None = None
     encoders: int | None = None
@@ -185,8 +185,10 @@ class _Run:
         self.sources_ref = ray.put(list(sources))
         self.writer = self._start_writer(opener, limit)
         self.encoders = self._start_encoders(options.encoders)
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.in_flight = options.in_flight or max(2, 2 * cpus)
+        cpus = int(ray.cluster_resources().get("CPU", 1)) - self.encoder_cpus
+        # no more units than free CPUs: a unit task waiting on an actor frees its CPU, and a
+        # queued task would then start a new worker process (seconds: it imports torch)
+        self.in_flight = options.in_flight or max(1, cpus)
         self.read = ray.remote(read_unit).options(num_cpus=1, max_retries=UNIT_RETRIES)
         self.summary = IngestSummary()
         self.bar = tqdm(total=len(self.units), unit="unit", disable=not progress)
@@ -219,6 +221,7 @@ class _Run:
             settings = settings.replace(device="cpu")
         threads = settings.ingest_threads or 1
         encoders = [actor.remote(settings, threads) for _ in range(count)]
+        self.encoder_cpus = count
         self.batch_size = settings.batch_size or (512 if gpus else 64)
         return encoders
 

@@ -60,27 +60,26 @@ class UnitWriter:
         self.indexed = 0
         self.already_indexed = 0
 
-    def begin(self, unit: str) -> None:
-        """A unit starts (again, after its worker died: its claims are given back)."""
-        self.taken -= self.claimed.pop(unit, 0)
-        self.written.setdefault(unit, set())
-
-    def claim(self, unit: str, count: int) -> int:
-        """How many of ``count`` chips the unit may still take (``limit``)."""
-        granted = count if self.limit is None else max(0, min(count, self.limit - self.taken))
+    def admit(self, unit: str, keys: list[str], force: bool, first: bool) -> tuple[list[int], bool]:
+        """Rows of a batch's ``keys`` to embed: within ``limit``, and not in the store (with
+        ``force``: not written by this unit in this run, so a retried unit never re-embeds
+        what was acknowledged). ``first``: the unit's first batch in this attempt (a unit run
+        again after its worker died gives back what it took against ``limit``). Also returns
+        whether ``limit`` cut this batch (the unit stops)."""
+        if first:
+            self.taken -= self.claimed.pop(unit, 0)
+        mine = self.written.setdefault(unit, set())
+        granted = len(keys)
+        if self.limit is not None:
+            granted = max(0, min(granted, self.limit - self.taken))
         self.taken += granted
         self.claimed[unit] = self.claimed.get(unit, 0) + granted
-        return granted
-
-    def unindexed(self, unit: str, keys: list[str], force: bool) -> list[int]:
-        """Rows of ``keys`` to embed: those not in the store (with ``force``: those this unit
-        has not written in this run, so a retried unit never re-embeds what was acknowledged)."""
-        mine = self.written[unit]
+        cut, keys = granted < len(keys), keys[:granted]
         if force:
-            return [i for i, key in enumerate(keys) if key not in mine]
-        present = {record.key for record in self.store.get(keys)}
+            return [i for i, key in enumerate(keys) if key not in mine], cut
+        present = {record.key for record in self.store.get(keys)} if keys else set()
         self.already_indexed += len(present - mine)
-        return [i for i, key in enumerate(keys) if key not in present]
+        return [i for i, key in enumerate(keys) if key not in present], cut
 
     def upsert(self, unit: str, records: list[ChipRecord]) -> int:
         """Write ``records``; returns once the store acknowledged them."""
@@ -155,23 +154,21 @@ def read_unit(sources: Sequence[ChipSource], job: UnitJob, writer: Any, encoder:
     dead attempt had acknowledged)."""
     import ray
 
-    ray.get(writer.begin.remote(job.uid))
     tally = Tally()
     error = None
     chips: Iterator[Chip] | None = None
     in_flight: list[Any] = []
     try:
         chips = sources[job.source].read(job.unit, tally)
-        for batch in _batches(chips, job.batch_size):
-            granted = ray.get(writer.claim.remote(job.uid, len(batch)))
-            batch = batch.head(granted)
+        for number, batch in enumerate(_batches(chips, job.batch_size)):
             keys = [chip.key for chip in batch.chips]
-            rows = ray.get(writer.unindexed.remote(job.uid, keys, job.force)) if keys else []
+            admit = writer.admit.remote(job.uid, keys, job.force, number == 0)
+            if len(in_flight) > 1:  # one batch embeds and writes while the next is read
+                ray.get(in_flight.pop(0))
+            rows, cut = ray.get(admit)
             if rows:
                 in_flight.append(_send(batch.select(rows), job, writer, encoder))
-            if len(in_flight) > 1:  # one batch embeds and writes while this one is read
-                ray.get(in_flight.pop(0))
-            if granted < len(keys) or not granted:
+            if cut:
                 break  # ``limit`` reached
     except DataError as exc:
         error = str(exc)
@@ -179,7 +176,7 @@ def read_unit(sources: Sequence[ChipSource], job: UnitJob, writer: Any, encoder:
         if isinstance(chips, Generator):
             chips.close()
     ray.get(in_flight)
-    ray.get(writer.finish.remote(job.uid))
+    writer.finish.remote(job.uid)  # no need to wait: it only frees the unit's key set
     return UnitReport(job.unit, tally, error)
 
 

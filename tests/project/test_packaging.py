@@ -117,7 +117,7 @@ def test_an_undeclared_import_is_caught(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("requirements", "extras"),
-    [("requirements.txt", ("app",)), ("requirements-dev.txt", ("dev",))],
+    [("requirements.txt", ("app",)), ("requirements-dev.txt", ("dev", "ray"))],
 )
 def test_pyproject_ranges_hold_the_exact_pins(requirements: str, extras: tuple[str, ...]) -> None:
     """``name~=X.Y.Z`` in pyproject.toml for each ``name==X.Y.Z`` that make run/test install."""
