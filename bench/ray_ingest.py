@@ -124,8 +124,8 @@ def plain_run(settings: Settings, sources: list[ChipSource]) -> tuple[int, float
 def actors_start(ray: Any, settings: Settings, model_id: str) -> float:
     """Seconds until a writer and an encoder actor answer (what every ``--engine ray`` run
     pays before its first chip)."""
-    from ingest.ray_engine import StoreSettingsOpener
-    from ingest.ray_units import ChipEncoder, UnitWriter
+    from ingest.ray_units import ChipEncoder
+    from ingest.ray_writer import StoreSettingsOpener, UnitWriter
 
     start = time.perf_counter()
     opener = StoreSettingsOpener(settings, model_id)
@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from ingest.ray_engine import StoreSettingsOpener, run_on_ray
+    from ingest.ray_engine import run_on_ray
+    from ingest.ray_writer import StoreSettingsOpener
 
     print(f"load average before: {os.getloadavg()}")
     sources = make_sources(args.copies)

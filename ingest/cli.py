@@ -318,7 +318,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_ray(args: argparse.Namespace, settings: Settings, sources: list[ChipSource]) -> int:
     """``--engine ray`` (``ingest.ray_engine``; Ray is imported only here)."""
-    from ingest.ray_engine import RayOptions, StoreSettingsOpener, run_on_ray
+    from ingest.ray_engine import RayOptions, run_on_ray
+    from ingest.ray_writer import StoreSettingsOpener
 
     if args.encoders is not None and args.encoders < 1:
         raise ClospError(f"--encoders {args.encoders}: give at least 1")

@@ -41,9 +41,9 @@ from closp_core.data import ChipSource
 from closp_core.data.chip import Tally
 from closp_core.errors import ConfigError
 from closp_core.settings import Settings
-from closp_core.store import open_store
 from ingest.pipeline import IngestSummary
-from ingest.ray_units import ChipEncoder, RunFigures, StoreOpener, UnitJob, UnitWriter, read_unit
+from ingest.ray_units import ChipEncoder, UnitJob, read_unit
+from ingest.ray_writer import RunFigures, StoreOpener, UnitWriter
 from ingest.reading import UnitReport
 
 UNIT_RETRIES = 3  # runs of a unit after its worker died
@@ -60,17 +60,6 @@ class RayOptions:
     address: str | None = None
     encoders: int | None = None
     in_flight: int | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class StoreSettingsOpener:
-    """Opens the configured store (``open_store``) in the writer actor; picklable."""
-
-    settings: Settings
-    model_id: str
-
-    def __call__(self) -> Any:
-        return open_store(self.settings, self.model_id)
 
 
 def import_ray() -> ModuleType:

@@ -24,7 +24,8 @@ from closp_core.store import ChipRecord, VectorStore, open_store
 from closp_core.store.remote import RemoteStore
 from ingest.cli import EXIT_NOT_STARTED, EXIT_OK, main
 from ingest.pipeline import Ingestor
-from ingest.ray_engine import StoreSettingsOpener, check_address, run_on_ray
+from ingest.ray_engine import check_address, run_on_ray
+from ingest.ray_writer import StoreSettingsOpener
 from tests.ingest.conftest import cli_args
 
 S1_PATCHES = SAMPLES_DIR / "bigearthnet" / "BigEarthNet-S1-Example"  # 6 one-chip folders
