@@ -4,15 +4,18 @@ rule. One Ray session for every test here (``ray_session``)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from qdrant_client import QdrantClient
 
 from closp_core.data import BigEarthNetSource, ChipSource, SceneSource
 from closp_core.data.chip import Chip, Tally
@@ -27,6 +30,7 @@ from ingest.pipeline import Ingestor
 from ingest.ray_engine import check_address, run_on_ray
 from ingest.ray_writer import StoreSettingsOpener
 from tests.ingest.conftest import cli_args
+from tests.store.conftest import server_address
 
 S1_PATCHES = SAMPLES_DIR / "bigearthnet" / "BigEarthNet-S1-Example"  # 6 one-chip folders
 SPAIN_S1 = SAMPLES_DIR / "sen1floods11-spain" / "Spain_7370579_S1Hand.tif"  # 25 chips
@@ -57,6 +61,41 @@ class _RemoteOpener:
 
     def __call__(self) -> VectorStore:
         return RemoteStore(self.model_id, path=self.path)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ServerOpener:
+    """A ``closp_test_*`` collection on the server at ``CLOSP_TEST_QDRANT_URL``."""
+
+    url: str
+    api_key: str | None
+    collection: str
+    model_id: str
+
+    def __call__(self) -> VectorStore:
+        return RemoteStore(
+            self.model_id, url=self.url, api_key=self.api_key, collection=self.collection
+        )
+
+
+@contextlib.contextmanager
+def _opener(kind: str, tmp_path: Path, model_id: str) -> Iterator[Callable[[], VectorStore]]:
+    """qdrant-client's local mode, or (``pytest -m server``) a collection on the test server,
+    deleted afterwards."""
+    if kind == "local":
+        yield _RemoteOpener(tmp_path / "local-qdrant", model_id)
+        return
+    url, api_key = server_address()
+    name = f"closp_test_ray_{uuid.uuid4().hex[:12]}"
+    try:
+        yield _ServerOpener(url, api_key, name, model_id)
+    finally:
+        client = QdrantClient(url=url, api_key=api_key)
+        try:
+            if client.collection_exists(name):
+                client.delete_collection(name)
+        finally:
+            client.close()
 
 
 @dataclasses.dataclass
@@ -138,8 +177,9 @@ def _compare_stores(plain: Settings, ours: Settings, model_id: str, keys: list[s
             assert (plain.data_dir / path).read_bytes() == (ours.data_dir / path).read_bytes()
 
 
+@pytest.mark.parametrize("kind", ["local", pytest.param("server", marks=pytest.mark.server)])
 def test_a_worker_killed_mid_unit_loses_and_duplicates_nothing(
-    ray_session: Any, tmp_path: Path, rn_embedder: Embedder
+    ray_session: Any, tmp_path: Path, kind: str
 ) -> None:
     """The worker reading the 25-chip scene dies after 13 chips (3 batches sent); Ray runs the
     unit again; qdrant-client's local mode holds every chip once, counted once."""
@@ -147,18 +187,20 @@ def test_a_worker_killed_mid_unit_loses_and_duplicates_nothing(
     marker = tmp_path / "killed"
     sources: list[ChipSource] = [_DyingSource(SceneSource(SPAIN_S1), marker, after=13)]
     model_id = Embedder.from_settings(settings, threads=1).model_id
-    opener = _RemoteOpener(tmp_path / "local-qdrant", model_id)
-    summary = run_on_ray(sources, settings, opener, progress=False, build=False)
-    assert marker.exists(), "the worker was not killed: this test tests nothing"
-    assert summary.ok, summary.report()
-    assert (summary.indexed, summary.already_indexed) == (25, 0)
-    store = opener()
-    try:
-        assert store.count() == 25  # point ids are keys: a duplicate would not add, a loss would
-        keys = sorted(_all_keys([SceneSource(SPAIN_S1)]))
-        assert sorted(r.key for r in store.get(keys)) == keys
-    finally:
-        store.close()
+    with _opener(kind, tmp_path, model_id) as opener:
+        if isinstance(opener, _ServerOpener):  # the writer may run on any machine then
+            settings = settings.replace(store_url=opener.url)
+        summary = run_on_ray(sources, settings, opener, progress=False, build=False)
+        assert marker.exists(), "the worker was not killed: this test tests nothing"
+        assert summary.ok, summary.report()
+        assert (summary.indexed, summary.already_indexed) == (25, 0)
+        store = opener()
+        try:
+            assert store.count() == 25  # ids are keys: a duplicate would not add, a loss would
+            keys = sorted(_all_keys([SceneSource(SPAIN_S1)]))
+            assert sorted(r.key for r in store.get(keys)) == keys
+        finally:
+            store.close()
 
 
 def test_limit_and_the_cli(ray_session: Any, tmp_path: Path) -> None:
