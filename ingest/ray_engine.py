@@ -25,6 +25,8 @@ Ray is an optional extra (``pip install '.[ray]'``) imported only here, only whe
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import ipaddress
 import os
@@ -110,16 +112,7 @@ def connect(ray: ModuleType, address: str | None, embedded: bool) -> bool:
     if ray.is_initialized():
         started = False
     else:
-        root = str(Path(__file__).resolve().parents[1])  # workers import closp_core, ingest
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-        env = {"env_vars": {"PYTHONPATH": path}} if address is None else None
-        ray.init(
-            address=address,
-            include_dashboard=False if address is None else None,
-            runtime_env=env,
-            logging_level="WARNING",
-            log_to_driver=True,
-        )
+        ray.init(address=address, **(_private_ray() if address is None else {}))
         started = True
     machines = sum(1 for node in ray.nodes() if node.get("Alive"))
     if embedded and machines > 1:
@@ -127,6 +120,21 @@ def connect(ray: ModuleType, address: str | None, embedded: bool) -> bool:
             ray.shutdown()
         raise ConfigError(_ONE_MACHINE.format(what=f"the Ray cluster has {machines} machines"))
     return started
+
+
+def _private_ray() -> dict[str, Any]:
+    """``ray.init`` options of a Ray on this machine only: 127.0.0.1, no dashboard, no usage
+    reports; workers import closp_core and ingest from here (a checkout works too)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    env = {"PYTHONPATH": path, "RAY_USAGE_STATS_ENABLED": "0"}
+    return {
+        "include_dashboard": False,
+        "_node_ip_address": "127.0.0.1",
+        "runtime_env": {"env_vars": env},
+        "logging_level": "WARNING",
+    }
 
 
 def run_on_ray(
@@ -215,25 +223,38 @@ class _Run:
         return encoders
 
     def go(self) -> IngestSummary:
+        """Run every unit; the writer closes the store at the end, or first thing on an error
+        (a ``KeyboardInterrupt`` too: acknowledged chips stay indexed), and the actors end."""
         start = time.perf_counter()
+        try:
+            self._run_units(start)
+            figures = self.ray.get(self.writer.close.remote(self.build))
+        except BaseException:
+            with contextlib.suppress(self.ray.exceptions.RayError):  # the writer may be dead
+                self.ray.get(self.writer.close.remote(False))  # frees the embedded index's lock
+            raise
+        finally:
+            for actor in (self.writer, *self.encoders):
+                self.ray.kill(actor)
+        self.summary.indexed = figures.indexed
+        self.summary.already_indexed = figures.already_indexed
+        self.summary.seconds = time.perf_counter() - start
+        return self.summary
+
+    def _run_units(self, start: float) -> None:
         running: dict[Any, tuple[int, str]] = {}
-        queue = list(enumerate(self.units))
+        queue = collections.deque(enumerate(self.units))
         with self.bar:
             while queue or running:
                 figures = self._refresh(start)
                 while queue and len(running) < self.in_flight and not figures.exhausted:
-                    number, (source, unit) = queue.pop(0)
+                    number, (source, unit) = queue.popleft()
                     running[self._submit(number, source, unit)] = (source, unit)
                 if figures.exhausted and not running:
                     break
                 done, _ = self.ray.wait(list(running), num_returns=1, timeout=POLL_S)
                 for ref in done:
                     self._note(ref, running.pop(ref))
-        figures = self.ray.get(self.writer.close.remote(self.build))
-        self.summary.indexed = figures.indexed
-        self.summary.already_indexed = figures.already_indexed
-        self.summary.seconds = time.perf_counter() - start
-        return self.summary
 
     def _submit(self, number: int, source: int, unit: str) -> Any:
         job = UnitJob(source, unit, self.batch_size, self.settings.data_dir, self.force)
@@ -245,7 +266,11 @@ class _Run:
         exceptions = self.ray.exceptions
         try:
             report: UnitReport = self.ray.get(ref)
-        except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as exc:
+        except (
+            exceptions.WorkerCrashedError,
+            exceptions.NodeDiedError,
+            exceptions.OutOfMemoryError,
+        ) as exc:
             report = UnitReport(
                 unit[1], Tally(), f"its Ray worker died {UNIT_RETRIES + 1} times: {exc}"
             )

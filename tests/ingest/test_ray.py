@@ -230,3 +230,14 @@ def test_ray_options_need_the_ray_engine(
     args = cli_args(settings, "scene", str(SPAIN_S1), "--address", "auto")
     assert main(args) == EXIT_NOT_STARTED
     assert "--address and --encoders go with --engine ray" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_another_machine_for_the_embedded_index(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("ray")
+    remote = ("--engine", "ray", "--address", "ray://10.1.2.3:10001")
+    assert main(cli_args(settings, "scene", str(SPAIN_S1), *remote)) == EXIT_NOT_STARTED
+    err = capsys.readouterr().err
+    assert "ray://10.1.2.3:10001 is another machine" in err and "--store-url" in err
+    assert not (settings.data_dir / "index").exists()  # nothing was opened
