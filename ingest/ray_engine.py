@@ -12,6 +12,9 @@ units never duplicate a chip, and chips already indexed are skipped before embed
   writer actor runs on this machine, and a cluster of several machines is refused (the other
   machines could neither open that folder nor share its lock), as is a ``ray://`` address of
   another host.
+- **One writer**, with a server too: it caps a run at the store's upsert rate (~2,000
+  chips/s measured on the embedded index; docs/scale.md, section 4). A writer per machine for
+  ``--store-url`` is the next step, not built.
 - **Failures**: a unit whose worker process died is run again (``UNIT_RETRIES`` times, by
   Ray); a unit that still fails, or whose reader raised ``DataError``, lands in
   ``summary.failed`` and the others go on (exit status 1, as in the plain run).
