@@ -54,6 +54,7 @@ from ingest.reading import UnitReport
 UNIT_RETRIES = 3  # runs of a unit after its worker died
 POLL_S = 0.5  # progress refresh while units run
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+RESTART = {"max_restarts": 3, "max_task_retries": 3}  # an encoder that died comes back
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,10 +215,10 @@ class _Run:
         count = count or (gpus or max(1, cpus // 4))
         settings = self.settings
         if gpus:
-            actor = self.ray.remote(ChipEncoder).options(num_gpus=1, num_cpus=1)
+            actor = self.ray.remote(ChipEncoder).options(num_gpus=1, num_cpus=1, **RESTART)
             settings = settings.replace(device="cuda")
         else:
-            actor = self.ray.remote(ChipEncoder).options(num_cpus=1)
+            actor = self.ray.remote(ChipEncoder).options(num_cpus=1, **RESTART)
             settings = settings.replace(device="cpu")
         threads = settings.ingest_threads or 1
         encoders = [actor.remote(settings, threads) for _ in range(count)]
