@@ -92,3 +92,7 @@ class SearchError(ClospError, ValueError):
 
 class IndexNotFoundError(ClospError):
     """There is no index where the settings point (``closp_core.open_index``)."""
+
+
+class ScoreMapError(ClospError, ValueError):
+    """A score map, change map or its export cannot be made as asked (``closp_core.scoremap``)."""

@@ -63,6 +63,10 @@ class Settings:
     upload_max_mb: int = 200  # largest GeoTIFF one upload may be (also server.maxUploadSize)
     import_dirs: str = ""  # folders the app may ingest from by path (os.pathsep list); "" = none
     stac_api_url: str = "https://earth-search.aws.element84.com/v1"  # suggested STAC API
+    # score maps
+    score_map_max_chips: int = 1_000_000  # the most chips one score map scores
+    score_map_max_pixels: int = 2048  # long side of the score raster, pixels
+    score_map_cache_areas: int = 4  # areas whose chips (vectors, footprints) stay in memory
 
     @property
     def index_dir(self) -> Path:
