@@ -153,3 +153,30 @@ def write_stac(smap: ScoreMap, path: str | Path, assets: dict[str, Path]) -> Pat
     body = stac_collection(smap, assets).to_dict()
     path.write_text(json.dumps(body, indent=1, sort_keys=True), encoding="utf-8")
     return path
+
+
+def write_exports(
+    smap: ScoreMap,
+    *,
+    score_map: Path | None = None,
+    area: Path | None = None,
+    stac: Path | None = None,
+) -> dict[str, Path]:
+    """Write the asked files (COG, area, STAC describing the other two); name -> path.
+    Every path is checked before anything is written."""
+    checks = (
+        (score_map, (".tif", ".tiff"), "score map"),
+        (area, tuple(AREA_DRIVERS), "area"),
+        (stac, (".json",), "STAC"),
+    )
+    for path, suffixes, what in checks:
+        if path is not None:
+            _check_out(path, suffixes, what)
+    written: dict[str, Path] = {}
+    if score_map is not None:
+        written["score"] = write_cog(smap, score_map)
+    if area is not None:
+        written["area"] = write_area(smap, area)
+    if stac is not None:
+        written["stac"] = write_stac(smap, stac, dict(written))
+    return written

@@ -56,7 +56,8 @@ def grid_frame(table: ChipTable, max_pixels: int) -> tuple[Affine, int, int, flo
 def burn(
     table: ChipTable, scores: np.ndarray, rows: np.ndarray, frame: tuple[Affine, int, int, float]
 ) -> np.ndarray:
-    """``(H, W) float32`` of ``scores[rows]`` over the footprints of ``rows`` (NaN elsewhere)."""
+    """``(H, W) float32`` of ``scores[rows]`` over the footprints of ``rows`` (NaN elsewhere;
+    ``rows`` must have finite scores)."""
     from rasterio.features import rasterize  # GDAL: only when drawing
 
     transform, width, height, _ = frame
@@ -95,8 +96,9 @@ def draw(
 ) -> tuple[ScoreGrid, dict[str, ScoreGrid]]:
     """The combined grid and one grid per sensor (``"s1"``, ``"s2"``) on one frame."""
     frame = grid_frame(table, max_pixels)
+    scored = np.isfinite(scores)  # a change map leaves before chips unscored (NaN)
     per_sensor = {
-        name: burn(table, scores, np.flatnonzero(table.sensors == code), frame)
+        name: burn(table, scores, np.flatnonzero((table.sensors == code) & scored), frame)
         for code, name in enumerate(("s1", "s2"))
     }
     grids = {name: ScoreGrid(values, frame[0], frame[3]) for name, values in per_sensor.items()}

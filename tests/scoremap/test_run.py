@@ -96,6 +96,8 @@ def test_change_map(multidate_store: VectorStore, demo_embedder: Embedder) -> No
     assert smap.scores[after & flooded].mean() > smap.scores[after & ~flooded].mean() + 0.02
     assert np.abs(smap.scores[after & ~flooded]).max() < 0.1  # little change without water
     assert smap.side is not None and np.isnan(smap.side.values).all()  # both sides seen
+    # the grid shows the after chips' changes (the unscored before chips never cover them)
+    assert np.nanmax(smap.grid.values) == pytest.approx(float(np.nanmax(smap.scores)), abs=1e-6)
 
 
 def test_places_seen_on_one_side(multidate_store: VectorStore, demo_embedder: Embedder) -> None:
