@@ -9,6 +9,7 @@ import collections
 import dataclasses
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from closp_core.scoremap.change import ChangeScores, change_scores
 from closp_core.scoremap.grid import ScoreGrid, burn, draw, grid_frame
 from closp_core.scoremap.request import ScoreMapRequest
 from closp_core.scoremap.score import ScoreKind, cosine_scores, score_chips, suggested_threshold
-from closp_core.scoremap.table import ChipTable, fetch_table
+from closp_core.scoremap.sidefile import load_table, select
+from closp_core.scoremap.table import ChipTable, fetch_table, too_many
 from closp_core.search.query import QueryEncoder, query_vector
 from closp_core.settings import Settings
 from closp_core.store import VectorStore
@@ -78,10 +80,15 @@ class ScoreMap:
 
 
 class AreaCache:
-    """The chip tables of the last ``size`` areas, per model (thread-safe, in memory)."""
+    """The chip tables of the last ``size`` areas, per model (thread-safe, in memory).
 
-    def __init__(self, size: int) -> None:
+    A table comes from the numpy side file ``side_file`` (``sidefile.py``) when one is given,
+    exists and matches the store's count (the faster way: ``bench/scoremap.py``), else from
+    the store (scroll, then retrieve with vectors)."""
+
+    def __init__(self, size: int, side_file: Path | None = None) -> None:
         self.size = max(0, int(size))
+        self.side_file = side_file
         self._tables: collections.OrderedDict[tuple[object, ...], ChipTable] = (
             collections.OrderedDict()
         )
@@ -89,17 +96,32 @@ class AreaCache:
 
     def table(self, store: VectorStore, request: ScoreMapRequest, max_chips: int) -> ChipTable:
         """The area's chips, fetched from ``store`` the first time."""
-        key = (store.model_id, store.count(), *request.cache_key())
+        count = store.count()
+        key = (store.model_id, count, *request.cache_key())
         with self._lock:
             if key in self._tables:
                 self._tables.move_to_end(key)
                 return self._tables[key]
-        table = fetch_table(store, request.search.filters(), max_chips)
+        table = self._fetch(store, request, max_chips, count)
         with self._lock:
             self._tables[key] = table
             while len(self._tables) > self.size:
                 self._tables.popitem(last=False)
         return table
+
+    def _fetch(
+        self, store: VectorStore, request: ScoreMapRequest, max_chips: int, count: int
+    ) -> ChipTable:
+        filters = request.search.filters()
+        if self.side_file is None or not (self.side_file / "count.txt").exists():
+            return fetch_table(store, filters, max_chips)
+        try:
+            table = select(load_table(self.side_file, count), filters)
+        except ScoreMapError:  # stale, or a filter it cannot apply: the store answers
+            return fetch_table(store, filters, max_chips)
+        if len(table) > max_chips:
+            raise ScoreMapError(too_many(len(table), max_chips))
+        return table  # in memory: select copies the rows out of the mmap
 
 
 def score_map(

@@ -106,15 +106,20 @@ def _quad(record: ChipRecord) -> list[tuple[float, float]]:
     return [(west, south), (east, south), (east, north), (west, north)]
 
 
+def too_many(n: int, max_chips: int) -> str:
+    """The message for an area of ``n`` chips over the limit."""
+    return (
+        f"{n:,} chips match this area, more than the {max_chips:,} a score map scores "
+        "(CLOSP_SCORE_MAP_MAX_CHIPS): zoom in, draw a smaller area or add filters"
+    )
+
+
 def fetch_table(store: VectorStore, filters: SearchFilters, max_chips: int) -> ChipTable:
     """Every chip of ``store`` matching ``filters`` with its vector: the payloads page by page
     (scroll), then each page's vectors in one retrieve. ``ScoreMapError`` past ``max_chips``."""
     n = store.count(filters)
     if n > max_chips:
-        raise ScoreMapError(
-            f"{n:,} chips match this area, more than the {max_chips:,} a score map scores "
-            "(CLOSP_SCORE_MAP_MAX_CHIPS): zoom in, draw a smaller area or add filters"
-        )
+        raise ScoreMapError(too_many(n, max_chips))
     return ChipTable.from_records(list(_with_vectors(store, filters)))
 
 
