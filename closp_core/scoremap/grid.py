@@ -2,9 +2,9 @@
 
 CRS EPSG:4326 (WGS84 lon/lat), square pixels of ``pixel_deg`` degrees, north up; ``(H, W)
 float32``; NaN where no chip (the GeoTIFF's nodata). Where footprints overlap, a pixel takes the
-highest score of its sensor (chips are burnt in rising score order). The pixel size is the
+highest score of its sensor. The pixel size is the
 larger of the area's long side / ``max_pixels`` and the median chip side / ``CHIP_PIXELS``.
-Rendered by GDAL (``rasterio.features.rasterize``), not as one shape per chip in the browser.
+Rendered server-side in numpy (``burn``), not as one shape per chip in the browser.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import shapely
 from affine import Affine
 
 from closp_core.errors import ScoreMapError
@@ -57,24 +56,29 @@ def burn(
     table: ChipTable, scores: np.ndarray, rows: np.ndarray, frame: tuple[Affine, int, int, float]
 ) -> np.ndarray:
     """``(H, W) float32`` of ``scores[rows]`` over the footprints of ``rows`` (NaN elsewhere;
-    ``rows`` must have finite scores)."""
-    from rasterio.features import rasterize  # GDAL: only when drawing
+    ``rows`` must have finite scores); a pixel takes the highest score covering it.
 
-    transform, width, height, _ = frame
-    out = np.full((height, width), np.nan, np.float32)
+    A footprint is drawn as the pixels whose centres fall in its lon/lat bounding box (at
+    least one pixel), in numpy: ~10x faster than GDAL's polygon rasterizer, which spends its
+    time converting shapes. A UTM chip's outline is a slightly rotated square in lon/lat; its
+    box is wider by under 2 % of its side at |lat| < 60° (half a pixel at the finest grid)."""
+    transform, width, height, pixel = frame
+    out = np.full(height * width, np.nan, np.float32)
     if not len(rows):
-        return out
-    rows = rows[np.argsort(scores[rows], kind="stable")]
-    polygons = shapely.polygons(table.quads[rows])
-    values = scores[rows].astype(np.float32)
-    rasterize(
-        zip(polygons, values.tolist(), strict=True),
-        out=out,
-        transform=transform,
-        all_touched=False,
-        dtype="float32",
-    )
-    return out
+        return out.reshape(height, width)
+    quads = table.quads[rows]
+    west, north = transform.c, transform.f
+    c0 = np.clip(np.round((quads[..., 0].min(1) - west) / pixel), 0, width - 1).astype(np.int64)
+    c1 = np.clip(np.round((quads[..., 0].max(1) - west) / pixel), c0 + 1, width).astype(np.int64)
+    r0 = np.clip(np.round((north - quads[..., 1].max(1)) / pixel), 0, height - 1).astype(np.int64)
+    r1 = np.clip(np.round((north - quads[..., 1].min(1)) / pixel), r0 + 1, height).astype(np.int64)
+    w, h = c1 - c0, r1 - r0
+    n = w * h
+    chip = np.repeat(np.arange(len(rows)), n)
+    k = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)  # pixel number in its chip
+    flat = (r0[chip] + k // w[chip]) * width + c0[chip] + k % w[chip]
+    np.fmax.at(out, flat, scores[rows][chip].astype(np.float32))
+    return out.reshape(height, width)
 
 
 def combine(s1: np.ndarray, s2: np.ndarray, how: Combine) -> np.ndarray:
