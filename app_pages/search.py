@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import streamlit as st
+from folium.raster_layers import ImageOverlay
 
 from closp_core.errors import ClospError
 from closp_core.feedback import FeedbackLabels
 from closp_core.store import Hit
-from ui import change, feedback, session, timeline
+from ui import change, feedback, scoremap, session, timeline
 from ui.details import chip_details
 from ui.maps import hit_at, results_layers, search_base_map
 from ui.mapview import show_map
@@ -99,7 +100,11 @@ def result_table(hits: list[Hit], labels: FeedbackLabels) -> None:
 
 @st.fragment
 def results_map(
-    ctx: AppContext, state: SearchState, hits: list[Hit], labels: FeedbackLabels
+    ctx: AppContext,
+    state: SearchState,
+    hits: list[Hit],
+    labels: FeedbackLabels,
+    score_layer: ImageOverlay | None = None,
 ) -> None:
     """The results map. A fragment: panning or zooming (the map reports its view, and every
     new result list moves it once) reruns only this, not the page; anything else it reports
@@ -107,6 +112,8 @@ def results_map(
     anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
     fit_key = None if state.in_view else state.search_id()
     layers = results_layers(hits, ctx.settings.data_dir, state, fit_key=fit_key, labels=labels)
+    if score_layer is not None:
+        score_layer.add_to(layers)
     show_map(
         search_base_map(state),
         layers,
@@ -124,6 +131,9 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: Feedba
     place in the page, so the browser keeps it and only swaps its result layers."""
     scores = {hit.key: hit.score for hit in hits}
     map_col, side_col = st.columns([3, 2], gap="medium")
+    smap = scoremap.current_map(ctx, state, labels) if state.score_map and hits else None
+    with side_col:
+        score_layer = score_map_panel(smap, state, hits)
     with map_col:
         st.radio(
             "S2 composite",
@@ -133,7 +143,7 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: Feedba
             horizontal=True,
             help="Sentinel-1 chips always show the SAR composite.",
         )
-        results_map(ctx, state, hits, labels)
+        results_map(ctx, state, hits, labels, score_layer)
     with side_col:
         if state.selected:
             chip_details(
@@ -156,6 +166,24 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: Feedba
     feedback.label_files(ctx, labels, state.query)
     if hits:
         gallery(ctx, hits, state, labels)
+
+
+def score_map_panel(
+    smap: scoremap.ScoreMap | None, state: SearchState, hits: list[Hit]
+) -> ImageOverlay | None:
+    """The score-map button and, when on, its controls, figures and downloads; the overlay."""
+    if hits:
+        label = "Hide the score map" if state.score_map else "Score every chip in view"
+        st.button(label, key="score_map_button", on_click=session.update,
+                  kwargs={"score_map": not state.score_map, "score_threshold": None},
+                  help="Score every indexed chip in the map view (or drawn area) and draw "
+                  "the scores as a grid, with a threshold and the area above it.")  # fmt: skip
+    if smap is None:
+        return None
+    threshold = scoremap.threshold_of(state, smap)
+    opacity = scoremap.controls(smap, state)
+    scoremap.downloads(smap, threshold)
+    return scoremap.overlay(smap, threshold, opacity)
 
 
 def search_notice(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> list[Hit]:

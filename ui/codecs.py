@@ -133,6 +133,15 @@ def parse_limit(text: str) -> int:
         return DEFAULT_LIMIT
 
 
+def parse_threshold(text: str) -> float | None:
+    """A score threshold: a finite number in [-1, 1] (cosine, probability, change)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if -1.0 <= value <= 1.0 else None
+
+
 def num(value: float) -> str:
     """A number as short as it can be written (at most 5 decimals)."""
     return f"{value:.5f}".rstrip("0").rstrip(".")
@@ -153,6 +162,7 @@ POINT = Codec(_last(parse_lon_lat), _nums)
 KEY = Codec(_last(parse_key), str)
 FEEDBACK = Codec(_last(parse_feedback), str)
 PAIR = Codec(_last(parse_pair), "|".join)
+THRESHOLD = Codec(_last(parse_threshold), lambda value: num(value))
 
 
 def choice(options: Sequence[str]) -> Codec:

@@ -29,6 +29,7 @@ W_BASEMAP = BY_NAME["basemap"].key
 W_HIDE_LABELLED = BY_NAME["hide_labelled"].key
 W_MODE = BY_NAME["mode"].key
 W_EVENT_DATE = BY_NAME["event_date"].key
+W_SCORE_COMBINE = BY_NAME["score_combine"].key
 WIDGETS = {field.key: field.name for field in FIELDS if field.widget}
 OTHERS = {field.key: field.name for field in FIELDS if not field.widget}
 _LIST_FIELDS = {field.name for field in FIELDS if field.widget and field.codec.repeated}
