@@ -18,6 +18,7 @@ from closp_core.errors import ClospError
 from closp_core.feedback import FeedbackLabels
 from closp_core.scoremap import AreaCache, ScoreKind, ScoreMap, ScoreMapRequest, score_map
 from closp_core.scoremap.export import write_area, write_cog
+from closp_core.scoremap.sidefile import side_file_path
 from ui import session
 from ui.query import request_for
 from ui.resources import AppContext, explain
@@ -35,9 +36,10 @@ COMBINE_LABELS = {
 
 
 @st.cache_resource(show_spinner=False)
-def area_cache(model_id: str, location: str, size: int) -> AreaCache:
-    """The areas' chips of one index and model, kept for the whole app."""
-    return AreaCache(size)
+def area_cache(model_id: str, location: str, size: int, side_file: Path) -> AreaCache:
+    """The areas' chips of one index and model, kept for the whole app (read from the side
+    file when it is there and current)."""
+    return AreaCache(size, side_file)
 
 
 def scoremap_request(state: SearchState, labels: FeedbackLabels) -> ScoreMapRequest:
@@ -63,9 +65,9 @@ def current_map(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> 
         memo = st.session_state.get(_MEMO)
         if memo is not None and memo[0] == key:
             return memo[1]  # type: ignore[no-any-return]
-        cache = area_cache(
-            ctx.store.model_id, str(ctx.settings.data_dir), ctx.settings.score_map_cache_areas
-        )
+        settings = ctx.settings
+        side = side_file_path(settings)
+        cache = area_cache(ctx.store.model_id, str(side), settings.score_map_cache_areas, side)
         with st.spinner("Scoring every chip in view…"):
             smap = score_map(ctx.store, request, ctx.embedder, settings=ctx.settings, cache=cache)
     except ClospError as exc:

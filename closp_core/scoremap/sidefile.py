@@ -4,8 +4,10 @@ instead of scrolled out of the store (``bench/scoremap.py`` measures both).
 
 Disk: 1,536 bytes of vector + 64 of footprint + 16 of centre + 16 of id + 9 of sensor and time
 a chip (≈ 1.64 kB, 1.6 GB per million chips) plus the keys (``keys.npy``, object array
-pickled: ~60 bytes a key). It is a copy: rebuild it after every ingest (``count.txt`` holds the
-store's count at writing; ``load_table`` refuses a side file whose count differs).
+pickled: ~60 bytes a key). It lives beside the index (``side_file_path``; ``write_side_file``
+or ``Index.write_score_map_side_file()`` writes it) and is a copy: rebuild it after every
+ingest (``count.txt`` holds the store's count at writing; ``load_table`` refuses a side file
+whose count differs).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import numpy as np
 import shapely
 
 from closp_core.errors import ScoreMapError
-from closp_core.scoremap.table import SENSORS, ChipTable
-from closp_core.store import SearchFilters
+from closp_core.scoremap.table import SENSORS, ChipTable, fetch_table
+from closp_core.settings import Settings
+from closp_core.store import SearchFilters, VectorStore
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(ChipTable))
 
@@ -82,3 +85,16 @@ def select(table: ChipTable, filters: SearchFilters) -> ChipTable:
         if filters.time.end is not None:
             keep &= table.times <= int(filters.time.end.timestamp())
     return table.take(np.flatnonzero(keep))
+
+
+def side_file_path(settings: Settings) -> Path:
+    """Where the side file of the settings' embedded index lives (beside the index folder)."""
+    return settings.index_dir / f"{settings.collection}.scoremap"
+
+
+def write_side_file(store: VectorStore, settings: Settings) -> Path:
+    """Fetch every chip of ``store`` with its vector and write the side file at
+    ``side_file_path(settings)``; returns its folder. Run it after each ingest."""
+    count = store.count()
+    table = fetch_table(store, SearchFilters(), max(count, 1))
+    return save_table(table, side_file_path(settings), count)

@@ -74,6 +74,7 @@ class Index:
 
         Raises ``ScoreMapError`` / ``SearchError`` for a bad request or an empty area."""
         from closp_core.scoremap import AreaCache, ScoreMapRequest, score_map
+        from closp_core.scoremap.sidefile import side_file_path
         from closp_core.search.build import parse_day
 
         if isinstance(query, ScoreMapRequest):
@@ -94,10 +95,20 @@ class Index:
                 max_pixels=max_pixels,
             )
         if self._areas is None:
-            self._areas = AreaCache(self.settings.score_map_cache_areas)
+            side = side_file_path(self.settings)
+            self._areas = AreaCache(self.settings.score_map_cache_areas, side)
         return score_map(
             self.store, request, self.embedder, settings=self.settings, cache=self._areas
         )
+
+    def write_score_map_side_file(self) -> Path:
+        """Write the numpy side file score maps read an area's vectors from (~90x faster than
+        the store; 1.66 kB a chip on disk; ``closp_core.scoremap.sidefile``). Rebuild it after
+        each ingest: a side file of another chip count is not used."""
+        from closp_core.scoremap.sidefile import write_side_file
+
+        self._areas = None
+        return write_side_file(self.store, self.settings)
 
     def read_marks(self, path: str | Path) -> ResolvedLabels:
         """The 👍 / 👎 marks of a label file (GeoJSON, as the app exports them) that fit this

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyogrio
 import pytest
 
@@ -46,3 +47,14 @@ def test_cli_refuses_bad_score_map_input(
     assert "name a .tif or .tiff file" in capsys.readouterr().err
     assert main(["flooded", "--area", str(tmp_path / "a.gpkg"), "--change-after", "soon"]) == 2
     assert "change_after must be a date" in capsys.readouterr().err
+
+
+def test_the_api_reads_its_side_file_once_written(multidate_data: Path) -> None:
+    with closp_core.open_index() as idx:
+        plain = idx.score_map("flooded fields", bbox=SPAIN)
+        folder = idx.write_score_map_side_file()
+        assert (folder / "vectors.npy").exists() and folder.parent == idx.settings.index_dir
+        fast = idx.score_map("flooded fields", bbox=SPAIN)
+    assert fast.table is not plain.table  # a new cache, filled from the side file
+    assert fast.top_keys == plain.top_keys
+    assert (fast.grid.values == plain.grid.values)[~np.isnan(plain.grid.values)].all()
