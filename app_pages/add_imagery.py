@@ -16,6 +16,7 @@ from closp_core.labels import LABELS
 from closp_core.sources import open_source
 from ingest.jobs import JobStatus
 from ui import session
+from ui.dates import sentinel_date
 from ui.imports import allowed_import_path, save_uploads
 from ui.mapview import LAST_BOUNDS
 from ui.resources import AppContext, explain, get_context, job_runner, start_ingest_job
@@ -62,7 +63,9 @@ def scene_options(prefix: str) -> SceneOptions:
     sensor = left.selectbox(
         "Sensor", list(SENSOR_CHOICES), format_func=SENSOR_CHOICES.__getitem__, key=f"{prefix}_s"
     )
-    day = mid.date_input("Acquired (when not in the file)", value=None, key=f"{prefix}_d")
+    day = sentinel_date(
+        "Acquired (when not in the file)", key=f"{prefix}_d", container=mid, value=None
+    )
     labels = st.multiselect("Labels for every chip (optional)", LABELS, key=f"{prefix}_l")
     shifted = st.checkbox(
         "Sentinel-2 values carry the +1000 offset (band files of products from 2022 on, "
@@ -139,8 +142,10 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
         st.caption(f"Area: {md(where)}")
     today = dt.date.today()
     left, right = st.columns(2)
-    start = left.date_input("From", value=today - dt.timedelta(days=14), key="stac_from")
-    end = right.date_input("To", value=today, key="stac_to")
+    start = sentinel_date(
+        "From", key="stac_from", container=left, value=today - dt.timedelta(days=14)
+    )
+    end = sentinel_date("To", key="stac_to", container=right, value=today)
     most = st.number_input("At most this many items", 1, 500, 10, key="stac_max")
     options = scene_options("stac")
     ready = aoi is not None and bool(collections) and not busy
