@@ -106,7 +106,10 @@ def results_map(
     reruns the page (``ui.mapview.show_map``)."""
     anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
     fit_key = None if state.in_view else state.search_id()
-    layers = results_layers(hits, ctx.settings.data_dir, state, fit_key=fit_key, labels=labels)
+    cleared = st.session_state.get(session.AREA_CLEARED, 0)
+    layers = results_layers(
+        hits, ctx.settings.data_dir, state, fit_key=fit_key, labels=labels, cleared=cleared
+    )
     show_map(
         search_base_map(state),
         layers,

@@ -34,6 +34,8 @@ OTHERS = {field.key: field.name for field in FIELDS if not field.widget}
 _LIST_FIELDS = {field.name for field in FIELDS if field.widget and field.codec.repeated}
 _INIT = "s_initialised"
 ANCHOR = "s_anchor"
+DRAWN = "s_drawn"  # the area last drawn on the map (None once cleared, either way)
+AREA_CLEARED = "s_area_cleared"  # how often the sidebar cleared the area (the map follows)
 
 
 def init_from_url() -> None:

@@ -20,7 +20,10 @@ BASEMAP_NAMES = {
 
 
 def _clear_area() -> None:
+    """The sidebar's clear: the filter, and (``ui.maps.ClearDrawings``) the shape on the map."""
     session.update(area=None)
+    st.session_state[session.AREA_CLEARED] = st.session_state.get(session.AREA_CLEARED, 0) + 1
+    st.session_state[session.DRAWN] = None
 
 
 def _clear_view_filter() -> None:
