@@ -148,8 +148,12 @@ def test_what_changed_into_flooded_area() -> None:
     lines = plain(texts(at))
     assert "places** changed into" in lines, lines
     assert "after 2019-09-01" in lines
-    # a date before every chip: said so, no empty map silently
+    # a date before the first Sentinel image: left out of the link, and said so
     at = search("flooded area", mode="change", when="2001-01-01")
+    assert not at.exception
+    assert any("Left out of the link, not valid: when" in plain(w.value) for w in at.warning)
+    # a date before every chip of the index: said so, no empty map silently
+    at = search("flooded area", mode="change", when="2014-05-01")
     assert not at.exception
     assert any("outside the index's time range" in plain(w.value) for w in at.warning)
 

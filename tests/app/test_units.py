@@ -43,7 +43,7 @@ from ui.mapview import area_change
 from ui.offline import STATIC_URL, base_map
 from ui.previews import safe_preview_path
 from ui.query import filters_for, request_for
-from ui.state import FIELDS, MAX_QUERY_CHARS, SearchState, from_params, to_params
+from ui.state import FIELDS, MAX_QUERY_CHARS, SearchState, dropped_params, from_params, to_params
 
 RING = ((10.0, 45.0), (10.02, 45.0), (10.02, 45.01), (10.0, 45.01), (10.0, 45.0))
 
@@ -388,3 +388,12 @@ def test_sidebar_clear_reaches_the_map_and_the_area_stays_in_the_frame(app_data:
     boxes = [footprint_bounds(h.record) for h in hits]
     area_box = [[38.0, -0.9], [38.2, -0.7]]
     assert json.dumps(union_bounds([*boxes, area_box])) in framed
+
+
+def test_a_link_says_what_it_could_not_use() -> None:
+    params = {"q": ["water"], "from": ["2001-01-01"], "to": ["2099-01-01"], "n": ["7"],
+              "bbox": ["not,a,box"], "sensor": [""]}  # fmt: skip
+    assert dropped_params(params) == ["from", "to", "bbox"]
+    state = from_params(params)
+    assert state.query == "water" and state.date_from is None and state.limit == 7
+    assert dropped_params({"from": ["2016-01-12"]}) == []
