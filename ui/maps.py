@@ -464,13 +464,21 @@ def collection_layers(
     return stable_ids(layers)
 
 
+def hits_at(hits: Sequence[Hit], lon: float, lat: float) -> list[str]:
+    """Keys of every hit whose footprint contains the point, best score first (where S1 and
+    S2 footprints overlap, a click is on all of them)."""
+    return [
+        hit.key
+        for hit in sorted(hits, key=lambda h: -h.score)
+        if hit.record.footprint is not None
+        and geo.covers_point(hit.record.footprint.exterior, lon, lat)
+    ]
+
+
 def hit_at(hits: Sequence[Hit], lon: float, lat: float) -> str | None:
     """Key of the best-scoring hit whose footprint contains the point (else ``None``)."""
-    for hit in sorted(hits, key=lambda h: -h.score):
-        footprint = hit.record.footprint
-        if footprint is not None and geo.covers_point(footprint.exterior, lon, lat):
-            return hit.key
-    return None
+    found = hits_at(hits, lon, lat)
+    return found[0] if found else None
 
 
 def nearest_record(
