@@ -65,6 +65,7 @@ def _open_row() -> None:
     rows = st.session_state["result_table"].selection.rows
     hits = st.session_state.get("s_table_keys", [])
     if rows and rows[0] < len(hits):
+        st.session_state[session.PICKED_ON_MAP] = None  # the map goes to the chip
         session.update(selected=hits[rows[0]])
 
 
@@ -144,8 +145,16 @@ def results_map(
     anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
     fit_key = None if state.in_view else state.search_id()
     cleared = st.session_state.get(session.AREA_CLEARED, 0)
+    picked = st.session_state.get(session.PICKED_ON_MAP)
+    opened = state.selected if state.selected != picked else None  # a map click: in view
     layers = results_layers(
-        hits, ctx.settings.data_dir, state, fit_key=fit_key, labels=labels, cleared=cleared
+        hits,
+        ctx.settings.data_dir,
+        state,
+        fit_key=fit_key,
+        labels=labels,
+        cleared=cleared,
+        opened=opened,
     )
     show_map(
         search_base_map(state),

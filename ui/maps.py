@@ -353,11 +353,13 @@ def results_layers(
     fit_key: str | None = None,
     labels: FeedbackLabels | None = None,
     cleared: int = 0,
+    opened: str | None = None,
 ) -> Layers:
     """The results as one layer group: previews at their footprints, outlines coloured by
     score, popups (with 👍 / 👎 when ``labels`` are given), centre dots, the drawn area;
     framed once per ``fit_key`` (None: never), the drawn area kept in the frame; ``cleared``:
-    how often the sidebar cleared the area (the map's drawings follow, ``ClearDrawings``)."""
+    how often the sidebar cleared the area (the map's drawings follow, ``ClearDrawings``);
+    ``opened``: a chip opened from the gallery or the table (outlined, brought into view)."""
     layers = Layers(name="results")
     scores = [h.score for h in hits]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
@@ -396,9 +398,9 @@ def results_layers(
     everything = union_bounds([*boxes, *([area_box] if area_box else [])])  # keep the area in view
     if fit_key is not None and everything is not None:
         FitBoundsOnce(everything, fit_key).add_to(layers)
-    opened = next((h.record for h in hits if h.key == state.selected), None)
-    if opened is not None:
-        add_opened_chip(layers, opened)
+    chip = next((h.record for h in hits if opened is not None and h.key == opened), None)
+    if chip is not None:
+        add_opened_chip(layers, chip)
     return stable_ids(layers)
 
 

@@ -147,6 +147,7 @@ def _changes(
         chip = pick(clicked["lng"], clicked["lat"])
         if chip is not None and chip != state.selected:
             changes["selected"] = chip
+            st.session_state[session.PICKED_ON_MAP] = chip  # already in view: no jump, no outline
     point = out.get("last_clicked")
     if point and point != st.session_state.get(_HANDLED_POINT):
         st.session_state[_HANDLED_POINT] = point

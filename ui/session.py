@@ -43,6 +43,7 @@ _LIST_FIELDS = {field.name for field in FIELDS if field.widget and field.codec.r
 _INIT = "s_initialised"
 ANCHOR = "s_anchor"
 DRAWN = "s_drawn"  # the area last drawn on the map (None once cleared, either way)
+PICKED_ON_MAP = "s_picked_on_map"  # the chip last opened by a click on the map itself
 UNDER_POINT = "s_under_point"  # keys of every chip under the last clicked map point
 URL_NOTE = "s_url_note"  # what the opening link held that could not be used
 AREA_CLEARED = "s_area_cleared"  # how often the sidebar cleared the area (the map follows)

@@ -347,7 +347,8 @@ def test_an_opened_chip_is_outlined_and_brought_into_view_once(app_data: Path) -
     )
     state = SearchState(query="q", selected=opened.key)
     script = _get_feature_group_string(
-        results_layers(hits, app_data, state, fit_key="f"), search_base_map(state)
+        results_layers(hits, app_data, state, fit_key="f", opened=opened.key),
+        search_base_map(state),
     )
     assert OPENED_COLOUR not in plain
     assert script.count("closp-opened") == 1 and OPENED_COLOUR in script
