@@ -38,47 +38,66 @@ import functools
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pystac
-import requests
-from pystac.errors import STACError, STACTypeError
 
 from closp_core.bands import Sensor
 from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
 from closp_core.data.chip import Chip, DataError, Tally
 from closp_core.data.chipping import SceneOptions
+from closp_core.data.fetch import HostPolicy, get_json_bytes, resolve_redirects
 from closp_core.data.hrefs import HrefPolicy, HrefRefusedError, is_http
 from closp_core.data.raster import BandRef
 from closp_core.data.remote import RemoteOptions, Signer, explain_read_error, remote_env
 from closp_core.data.scene import SceneSpec, read_scene
 from closp_core.data.stac_bands import check_signed, item_bands, says_linear
+from closp_core.data.stac_item import item_kind as _kind
+from closp_core.data.stac_item import make_item
 from closp_core.data.timestamps import parse_time
 
 MAX_DEPTH = 16
 MAX_DOCUMENT_BYTES = 64 * 2**20
 LINEAR_S1_COLLECTIONS = frozenset({"sentinel-1-rtc"})  # Planetary Computer: linear gamma0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_ITEM_ERRORS = (STACError, STACTypeError, KeyError, TypeError, ValueError)
 
 
 @dataclasses.dataclass(frozen=True)
 class StacRead:
-    """How item assets are read: where hrefs may point, signing, remote options, AOI."""
+    """How item assets are read: where hrefs may point (local folders, remote hosts), signing,
+    remote options, AOI. ``hosts``: ``None`` -> ``remote.hosts`` only."""
 
     policy: HrefPolicy
     signer: Signer | None = None
     remote: RemoteOptions = dataclasses.field(default_factory=RemoteOptions)
     aoi: Aoi | None = None
+    hosts: HostPolicy | None = None
 
     def resolve(self, href: str, base: str) -> str:
+        """The URL or path for ``href``: remote ones on an allowed host, signed."""
         target = self.policy.resolve(href, base)
-        if self.signer is not None and is_http(target):
+        if not is_http(target):
+            return target
+        self.host_policy().check(target)
+        if self.signer is not None:
             return check_signed(target, self.signer(target))
         return target
+
+    def host_policy(self) -> HostPolicy:
+        return self.hosts or HostPolicy(self.remote.hosts)
+
+    def landed(self, bands: dict[str, BandRef]) -> dict[str, BandRef]:
+        """``bands`` with each URL replaced by the one it redirects to (each hop checked;
+        see ``remote.py``): GDAL, which follows redirects unchecked, gets the final URL."""
+        final: dict[str, str] = {}
+        for ref in bands.values():
+            if is_http(ref.path) and ref.path not in final:
+                final[ref.path] = resolve_redirects(ref.path, self.remote, self.host_policy())
+        return {b: dataclasses.replace(r, path=final.get(r.path, r.path)) for b, r in bands.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +187,7 @@ def read_scene_items(
             f"STAC {base}: item {scene.key_id!r} has no usable band assets (name them in "
             f"eo:bands or with keys like B02, B8A, vv, vh); assets: {assets}" + _why(dropped)
         )
+    bands = read.landed(bands)
     if scene.key_id != scene.original_id:
         tally.flag("STAC item id made safe for keys (original kept as scene_id)")
     spec = SceneSpec(scene.key_id, f"STAC item {scene.key_id!r}", bands=bands,
@@ -226,13 +246,14 @@ def _error(dropped: list[str]) -> type[DataError]:
     return HrefRefusedError if any("refused" in why for why in dropped) else DataError
 
 
-def read_document(href: str, timeout_s: float) -> Any:
-    """The JSON at a local path or http(s) URL; ``DataError`` naming it otherwise."""
+def read_document(href: str, remote: RemoteOptions, hosts: HostPolicy | None = None) -> Any:
+    """The JSON at a local path or http(s) URL (fetched under ``remote``'s budgets, from a host
+    ``hosts`` allows); ``DataError`` naming it otherwise."""
     try:
         if is_http(href):
-            response = requests.get(href, timeout=timeout_s)
-            response.raise_for_status()
-            data = response.content
+            deadline = time.monotonic() + remote.timeout_s
+            policy = hosts or HostPolicy.for_url(href, remote)
+            data = get_json_bytes(href, remote, policy, deadline)
         else:
             path = Path(href)
             if path.stat().st_size > MAX_DOCUMENT_BYTES:
@@ -241,27 +262,13 @@ def read_document(href: str, timeout_s: float) -> Any:
         return json.loads(data)
     except FileNotFoundError:
         raise DataError(f"STAC {href}: no such file; give a STAC JSON file or URL") from None
+    except RecursionError:
+        raise DataError(f"STAC {href}: cannot read it (its JSON nests too deep)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         what = "cannot reach" if is_http(href) else "cannot read"
         raise DataError(f"STAC {href}: {what} it ({type(err).__name__}: {err})") from None
-
-
-def make_item(doc: Any, href: str) -> pystac.Item:
-    """A STAC Item from its JSON; ``DataError`` naming ``href`` when it is not one."""
-    if not isinstance(doc, dict) or doc.get("type") != "Feature":
-        raise DataError(f"STAC {href}: not a STAC Item (type {_kind(doc)!r})")
-    if not isinstance(doc.get("id"), str) or not doc["id"]:
-        raise DataError(f"STAC {href}: an item without an id")
-    if not isinstance(doc.get("assets"), dict) or not isinstance(doc.get("properties"), dict):
-        raise DataError(f"STAC {href}: item {doc['id']!r} lacks assets or properties objects")
-    try:
-        return pystac.Item.from_dict(doc, href=href, migrate=False, preserve_dict=True)
-    except _ITEM_ERRORS as err:
-        raise DataError(f"STAC {href}: malformed item ({type(err).__name__}: {err})") from None
-
-
-def _kind(doc: Any) -> str | None:
-    return doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+    except DataError as err:
+        raise type(err)(f"STAC {href}: {err}") from None
 
 
 @dataclasses.dataclass
@@ -272,10 +279,10 @@ class Found:
     failures: dict[str, DataError] = dataclasses.field(default_factory=dict)
 
 
-def walk_stac(href: str, policy: HrefPolicy, timeout_s: float = 30.0) -> Found:
+def walk_stac(href: str, policy: HrefPolicy, read: StacRead) -> Found:
     """Items under a STAC document (module docstring); ``DataError`` if the top one fails."""
     found = Found()
-    doc = read_document(href, timeout_s)
+    doc = read_document(href, read.remote, read.hosts)
     kind = _kind(doc)
     if kind == "Feature":
         found.items.append((make_item(doc, href), href))
@@ -286,7 +293,7 @@ def walk_stac(href: str, policy: HrefPolicy, timeout_s: float = 30.0) -> Found:
         for i, feature in enumerate(features):
             _add_item(found, feature, href, f"{href}#features[{i}]")
     elif kind in ("Catalog", "Collection"):
-        _walk_catalog(found, doc, href, policy, timeout_s)
+        _walk_catalog(found, doc, href, policy, read)
     else:
         raise DataError(f"STAC {href}: not a STAC Item, ItemCollection or Catalog")
     if not found.items and not found.failures:
@@ -301,7 +308,7 @@ def _add_item(found: Found, doc: Any, base: str, where: str) -> None:
         found.failures[where] = DataError(str(err).replace(f"STAC {base}:", f"STAC {where}:"))
 
 
-def _walk_catalog(found: Found, doc: Any, href: str, policy: HrefPolicy, timeout: float) -> None:
+def _walk_catalog(found: Found, doc: Any, href: str, policy: HrefPolicy, read: StacRead) -> None:
     visited = {href}
     queue: list[tuple[Any, str, int]] = [(doc, href, 0)]
     while queue:
@@ -323,7 +330,7 @@ def _walk_catalog(found: Found, doc: Any, href: str, policy: HrefPolicy, timeout
                 continue
             visited.add(target)
             try:
-                child = read_document(target, timeout)
+                child = read_document(target, read.remote, read.hosts)
             except DataError as err:
                 found.failures[target] = err
                 continue
@@ -359,14 +366,16 @@ class StacSource:
         self.options = options or SceneOptions()
         check_labels(self.options.labels, "STAC labels")
         policy = HrefPolicy.for_document(self.href, tuple(allowed_roots))
-        self.read_with = StacRead(policy, signer, remote or RemoteOptions(), aoi)
+        remote = remote or RemoteOptions()
+        hosts = HostPolicy.for_url(self.href if is_http(self.href) else None, remote)
+        self.read_with = StacRead(policy, signer, remote, aoi, hosts)
         self._scenes: dict[str, SceneItems] | None = None
         self._failures: dict[str, DataError] = {}
 
     def units(self) -> list[str]:
         """``<href>#<item id>`` per scene, then the documents that could not be read."""
         if self._scenes is None:
-            found = walk_stac(self.href, self.read_with.policy, self.read_with.remote.timeout_s)
+            found = walk_stac(self.href, self.read_with.policy, self.read_with)
             scenes = group_scenes(found.items)
             self._scenes = {f"{self.href}#{s.key_id}": s for s in scenes}
             self._failures = found.failures

@@ -37,7 +37,9 @@ from tests.data.stac_api.helpers import ALL_TIME, S1, WORLD, serve
 from tests.data.stac_api.server import Fault
 from tests.hostile.harness import index_fingerprint
 
-FAST = RemoteOptions(timeout_s=1.0, connect_timeout_s=1.0, retries=1, retry_delay_s=0.05)
+FAST = RemoteOptions(
+    timeout_s=1.0, connect_timeout_s=1.0, retries=1, retry_delay_s=0.05, hosts=("127.0.0.1",)
+)
 S2_VIRGINIA = (-75.64, 37.66, -75.637, 37.662)  # one chip of the Virginia strip
 B05 = f"/files/s2/{md.S2_STEM}_B05.tif"
 error, refused, flagged = (pytest.mark.hostile(v) for v in ("error", "refused", "flagged"))
