@@ -264,7 +264,8 @@ def fetch(
                     f"({remote.deadline_words()})"
                 ) from None
             raise DataError(
-                f"{host}: cannot reach it ({type(err).__name__}; {remote.retries} retries)"
+                f"{host}: cannot reach it ({type(err).__name__}, after {remote.retries} "
+                "retries); check the URL and the network"
             ) from None
 
 

@@ -78,7 +78,8 @@ PUBLIC_HOSTS = (
 )
 MB = 2**20
 RETRY_CODES = "429,500,502,503,504"
-_ALLOWED_EXTENSIONS = ".tif,.tiff,.jp2,.TIF,.TIFF,.JP2"
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2")
+_ALLOWED_EXTENSIONS = ",".join(RASTER_SUFFIXES + tuple(s.upper() for s in RASTER_SUFFIXES))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +182,12 @@ def remote_env(options: RemoteOptions) -> rasterio.Env:
 
 
 def explain_read_error(message: str, options: RemoteOptions) -> str:
-    """A DataError message from a remote read -> what happened, with what to do next."""
+    """A DataError message from a remote read -> what happened, with what to do next (a slow
+    or failing server is not called corrupt)."""
+    low = message.lower()
+    if "timed out" in low or "response code" in low or "http error code" in low:
+        for guess in ("; file corrupt or truncated?", " (corrupt, truncated or not an image)"):
+            message = message.replace(guess, "")
     if "response code: 403" in message or "HTTP error code: 403" in message:
         how = (
             "sign it (--sign planetary-computer for Microsoft Planetary Computer, with the "
@@ -194,15 +200,13 @@ def explain_read_error(message: str, options: RemoteOptions) -> str:
             f"{message} -- HTTP 403 Forbidden: the asset URL is not signed or its signature "
             f"expired; {how}"
         )
-    if "timed out" in message.lower():
-        message = message.replace("; file corrupt or truncated?", "")
+    if "timed out" in low:
         return (
             f"{message} -- the server was too slow: no complete answer within "
             f"{options.deadline_words()}, still after {options.retries} retries with "
             "back-off; try again later"
         )
     if any(f"code: {c}" in message for c in (500, 502, 503)):
-        message = message.replace("; file corrupt or truncated?", "")
         return (
             f"{message} -- the server failed, still after {options.retries} retries with "
             "back-off; try again later"

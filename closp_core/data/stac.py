@@ -42,6 +42,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pystac
 
@@ -50,10 +51,16 @@ from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
 from closp_core.data.chip import Chip, DataError, Tally
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.fetch import HostPolicy, get_json_bytes, resolve_redirects
+from closp_core.data.fetch import HostPolicy, get_json_bytes, host_of, resolve_redirects
 from closp_core.data.hrefs import HrefPolicy, HrefRefusedError, is_http
 from closp_core.data.raster import BandRef
-from closp_core.data.remote import RemoteOptions, Signer, explain_read_error, remote_env
+from closp_core.data.remote import (
+    RASTER_SUFFIXES,
+    RemoteOptions,
+    Signer,
+    explain_read_error,
+    remote_env,
+)
 from closp_core.data.scene import SceneSpec, read_scene
 from closp_core.data.stac_bands import check_signed, item_bands, says_linear
 from closp_core.data.stac_item import item_kind as _kind
@@ -96,7 +103,13 @@ class StacRead:
         final: dict[str, str] = {}
         for ref in bands.values():
             if is_http(ref.path) and ref.path not in final:
-                final[ref.path] = resolve_redirects(ref.path, self.remote, self.host_policy())
+                url = resolve_redirects(ref.path, self.remote, self.host_policy())
+                if url != ref.path and not urlsplit(url).path.lower().endswith(RASTER_SUFFIXES):
+                    raise HrefRefusedError(
+                        f"STAC asset {ref.path} redirects to {url}, which is not a raster file "
+                        f"({', '.join(RASTER_SUFFIXES)}); refused"
+                    )
+                final[ref.path] = url
         return {b: dataclasses.replace(r, path=final.get(r.path, r.path)) for b, r in bands.items()}
 
 
@@ -268,7 +281,8 @@ def read_document(href: str, remote: RemoteOptions, hosts: HostPolicy | None = N
         what = "cannot reach" if is_http(href) else "cannot read"
         raise DataError(f"STAC {href}: {what} it ({type(err).__name__}: {err})") from None
     except DataError as err:
-        raise type(err)(f"STAC {href}: {err}") from None
+        message = str(err).removeprefix(f"{host_of(href)}: ")
+        raise type(err)(f"STAC {href}: {message}") from None
 
 
 @dataclasses.dataclass

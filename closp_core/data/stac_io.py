@@ -62,7 +62,7 @@ class BudgetedStacApiIO(StacApiIO):
     ) -> str:
         """The text at ``href`` (see the module docstring)."""
         method = (method or "GET").upper()
-        landing = method == "GET" and href == self.url and not parameters
+        landing = method == "GET" and href.rstrip("/") == self.url.rstrip("/") and not parameters
         if landing and self._landing is not None:
             return self._landing  # read once: checked first, then opened by pystac-client
         if method in _BODY_METHODS:
@@ -70,13 +70,16 @@ class BudgetedStacApiIO(StacApiIO):
         else:
             request = Request(method, href, headers=headers, params=deepcopy(parameters) or {})
         prepared = self.checked.prepare_request(request)
-        if time.monotonic() >= self.deadline:
-            raise DeadlineError(
-                f"STAC API {host_of(self.url)}: the search ran past its deadline of "
-                f"{self.remote.search_deadline_s:g} s (setting stac_search_deadline_s); stopped"
-            )
-        deadline = min(self.deadline, time.monotonic() + self.remote.timeout_s)
-        status, body = fetch(self.checked, prepared, self.remote, deadline)
+        now = time.monotonic()
+        if now >= self.deadline:
+            raise self._past_search_deadline()
+        deadline = min(self.deadline, now + self.remote.timeout_s)
+        try:
+            status, body = fetch(self.checked, prepared, self.remote, deadline)
+        except DataError as err:
+            if isinstance(err, DeadlineError) and deadline == self.deadline:
+                raise self._past_search_deadline() from None
+            raise type(err)(f"STAC API {err}") from None
         if not 200 <= status < 300:
             error = APIError(f"HTTP {status}")
             error.status_code = status
@@ -119,6 +122,12 @@ class BudgetedStacApiIO(StacApiIO):
                 return str(urljoin(self.url, link["href"]))
         return self.url.rstrip("/") + "/collections"
 
+    def _past_search_deadline(self) -> DeadlineError:
+        return DeadlineError(
+            f"STAC API {host_of(self.url)}: the search ran past its deadline of "
+            f"{self.remote.search_deadline_s:g} s (setting stac_search_deadline_s); stopped"
+        )
+
     def json_loads(self, txt: str, *args: Any, **kwargs: Any) -> Any:
         """JSON of a document; ``NotStacError`` when it is not JSON."""
         try:
@@ -143,7 +152,7 @@ class BudgetedStacApiIO(StacApiIO):
                 return
             mark = json.dumps(link, sort_keys=True, default=str)
             if mark in followed:
-                self.notes.append(f"search ended: the API's next link repeats ({link['href']})")
+                self.notes.append("search ended: the API's next link repeats one followed before")
                 return
             if count >= self.remote.max_pages:
                 self.notes.append(
