@@ -135,8 +135,8 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
     remote = RemoteOptions.from_settings(ctx.settings)
     listed = st.session_state.get(_COLLECTIONS)
     if st.button("List its collections", key="stac_list"):
-        try:  # the page waits at most one request's deadline
-            limit = min(remote.timeout_s, remote.search_deadline_s)
+        try:  # the page waits at most two requests' deadlines
+            limit = min(2 * remote.timeout_s, remote.search_deadline_s)
             found = list_collections(url, dataclasses.replace(remote, search_deadline_s=limit))
             st.session_state[_COLLECTIONS] = listed = (url, list(found.entries))
             for note in found.notes:

@@ -13,8 +13,8 @@ deadline)`` with a ``CheckedSession``:
   each hop is checked before it is requested and a redirect's body is never read.
 - **Deadline**: ``deadline`` (a ``time.monotonic()`` instant) bounds the whole request,
   connection, retries, headers and body together. A watchdog shuts the socket down when it
-  passes, so a server that trickles one byte per second ends there (``DeadlineError``); a
-  per-read timeout alone would wait forever.
+  passes (``http_deadline.py``), so a server that trickles one byte per second ends there
+  (``DeadlineError``); a per-read timeout alone would wait forever.
 - **Bytes**: at most ``max_document_bytes`` on the wire and ``max_inflated_bytes`` once
   inflated (gzip / deflate are inflated here, in bounded steps: a small gzip bomb is refused
   before it takes the memory, ``TooLargeError``); other content encodings are refused.
@@ -23,32 +23,25 @@ deadline)`` with a ``CheckedSession``:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import ipaddress
 import socket
-import threading
 import time
 import zlib
-from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.util.retry import Retry
 
 from closp_core.data.chip import DataError
 from closp_core.data.hrefs import HrefRefusedError
+from closp_core.data.http_deadline import DeadlineRetry, Watch, WatchedAdapter
 from closp_core.data.remote import RETRY_CODES, RemoteOptions
 
 _CHUNK = 64 * 2**10
 _ENCODINGS = ("gzip", "x-gzip", "deflate")
 _REDIRECTS = (301, 302, 303, 307, 308)
-_ACTIVE = threading.local()
 
 
 class HostRefusedError(HrefRefusedError):
@@ -127,93 +120,6 @@ class HostPolicy:
             )
 
 
-class _Watch:
-    """Shuts down the sockets of one request when its deadline passes."""
-
-    def __init__(self, seconds: float) -> None:
-        self.expired = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Watch:
-        _ACTIVE.watch = self
-        self._timer.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._timer.cancel()
-        _ACTIVE.watch = None
-
-    def add(self, sock: socket.socket | None) -> None:
-        if sock is None:
-            return
-        with self._lock:
-            if sock not in self._sockets:
-                self._sockets.append(sock)
-            if self.expired:
-                _shut(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shut(sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # the plain socket's: wakes a blocked read, TLS untouched
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _watch(sock: Any) -> None:
-    watch = getattr(_ACTIVE, "watch", None)
-    if watch is not None:
-        watch.add(sock)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        _watch(self.sock)
-        return super().getresponse(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        _watch(self.sock)
-        return super().getresponse(*args, **kwargs)
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter whose connections the deadline watchdog can cut."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPPool,
-            "https": _WatchedHTTPSPool,
-        }
-
-
 class CheckedSession(requests.Session):
     """A ``requests.Session`` that checks every URL it sends against ``hosts`` and retries
     connection errors and HTTP 429 / 5xx ``remote.retries`` times with back-off."""
@@ -221,7 +127,7 @@ class CheckedSession(requests.Session):
     def __init__(self, hosts: HostPolicy, remote: RemoteOptions) -> None:
         super().__init__()
         self.hosts = hosts
-        retry = Retry(
+        retry = DeadlineRetry(
             total=remote.retries,
             backoff_factor=remote.retry_delay_s,
             status_forcelist=[int(c) for c in RETRY_CODES.split(",")],
@@ -230,7 +136,7 @@ class CheckedSession(requests.Session):
             redirect=False,
         )
         for scheme in ("http://", "https://"):
-            self.mount(scheme, _WatchedAdapter(max_retries=retry))
+            self.mount(scheme, WatchedAdapter(max_retries=retry))
         self.headers["Accept-Encoding"] = ", ".join(_ENCODINGS[::2])
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
@@ -250,7 +156,7 @@ def fetch(
     left = deadline - time.monotonic()
     if left <= 0:
         raise DeadlineError(f"{host}: {remote.deadline_words()} passed before this request")
-    with _Watch(left) as watch:
+    with Watch(left) as watch:
         try:
             response = _follow(session, request, remote, left)
             with response:
@@ -344,7 +250,7 @@ def resolve_redirects(url: str, remote: RemoteOptions, hosts: HostPolicy) -> str
     makes it follow none. A probe that fails otherwise returns ``url`` (GDAL reports it)."""
     hosts.check(url)
     deadline = min(remote.timeout_s, 10.0)
-    with CheckedSession(hosts, remote) as session, _Watch(deadline):
+    with CheckedSession(hosts, remote) as session, Watch(deadline):
         request = session.prepare_request(requests.Request("HEAD", url))
         timeout = (min(remote.connect_timeout_s, deadline), deadline)
         for _ in range(remote.max_redirects + 1):

@@ -85,6 +85,8 @@ TRICKLES = [
     pytest.param("/cat.json", trickle(), _catalog, id="static-catalogue-1-byte-per-s"),
 ]
 
+RETRY_AFTER = raw(b"{}", 503, headers={"Retry-After": "100000"})
+
 
 @error
 @pytest.mark.parametrize(("path", "behaviour", "action"), TRICKLES)
@@ -96,6 +98,16 @@ def test_trickling_server_ends_at_the_request_deadline(
         start = time.monotonic()
         with pytest.raises(DeadlineError, match=r"no complete answer within 2 s; stopped"):
             action(server)
+        assert time.monotonic() - start < REMOTE.timeout_s + 1.5
+
+
+@error
+def test_retry_after_a_day_ends_at_the_request_deadline(files: Path) -> None:
+    with serve(files, [item(files, 0)]) as server:
+        server.custom["/search"] = RETRY_AFTER
+        start = time.monotonic()
+        with pytest.raises(DataError, match=r"HTTP 503 after 1 retries"):
+            search(server).units()
         assert time.monotonic() - start < REMOTE.timeout_s + 1.5
 
 
