@@ -76,12 +76,17 @@ def _non_public(host: str, port: int) -> str | None:
     except (socket.gaierror, UnicodeError):
         return None  # the connection fails on its own: "cannot reach"
     for info in infos:
-        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
-            return str(ip)
+        if not is_public(str(info[4][0])):
+            return str(info[4][0])
     return None
+
+
+def is_public(address: str) -> bool:
+    """An IP address on the public internet (not loopback, private, link-local, reserved ...)."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +123,16 @@ class HostPolicy:
                 f"host {host} resolves to {address}, a loopback, private or link-local "
                 "address; refused (list it in the setting CLOSP_STAC_HOSTS to allow it)"
             )
+
+    def check_peer(self, host: str, address: str) -> None:
+        """The address a connection to ``host`` reached: refused when it is not public and
+        the host is not listed (a name may resolve differently from when it was checked)."""
+        if any(host_matches(host.lower(), p) for p in self.listed) or is_public(address):
+            return
+        raise HostRefusedError(
+            f"host {host} connected to {address}, a loopback, private or link-local address; "
+            "refused (list it in the setting CLOSP_STAC_HOSTS to allow it)"
+        )
 
 
 class CheckedSession(requests.Session):
@@ -156,7 +171,7 @@ def fetch(
     left = deadline - time.monotonic()
     if left <= 0:
         raise DeadlineError(f"{host}: {remote.deadline_words()} passed before this request")
-    with Watch(left) as watch:
+    with Watch(left, session.hosts.check_peer) as watch:
         try:
             response = _follow(session, request, remote, left)
             with response:
@@ -250,7 +265,7 @@ def resolve_redirects(url: str, remote: RemoteOptions, hosts: HostPolicy) -> str
     makes it follow none. A probe that fails otherwise returns ``url`` (GDAL reports it)."""
     hosts.check(url)
     deadline = min(remote.timeout_s, 10.0)
-    with CheckedSession(hosts, remote) as session, Watch(deadline):
+    with CheckedSession(hosts, remote) as session, Watch(deadline, hosts.check_peer):
         request = session.prepare_request(requests.Request("HEAD", url))
         timeout = (min(remote.connect_timeout_s, deadline), deadline)
         for _ in range(remote.max_redirects + 1):

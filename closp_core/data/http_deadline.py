@@ -14,6 +14,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -27,10 +28,16 @@ from urllib3.util.retry import Retry
 _ACTIVE = threading.local()
 
 
-class Watch:
-    """Shuts down the sockets of one request when its deadline passes."""
+PeerCheck = Callable[[str, str], None]
 
-    def __init__(self, seconds: float) -> None:
+
+class Watch:
+    """Shuts down the sockets of one request when its deadline passes; ``peer_check(host,
+    address)`` (if given) is called with the address each new connection actually reached, and
+    may raise to refuse it (the host's name may have resolved differently when it was checked)."""
+
+    def __init__(self, seconds: float, peer_check: PeerCheck | None = None) -> None:
+        self.peer_check = peer_check
         self.ends = time.monotonic() + seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
@@ -113,10 +120,22 @@ def _watch(sock: Any) -> None:
         watch.add(sock)
 
 
+def _connected(host: str, sock: Any) -> None:
+    """Register a new connection's socket and check the address it reached."""
+    _watch(sock)
+    watch = getattr(_ACTIVE, "watch", None)
+    if watch is not None and watch.peer_check is not None and sock is not None:
+        try:
+            address = str(sock.getpeername()[0])
+        except OSError:
+            return
+        watch.peer_check(host, address)  # urllib3 closes the connection when this raises
+
+
 class WatchedHTTPConnection(HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        _watch(self.sock)
+        _connected(self.host, self.sock)
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         _watch(self.sock)
@@ -126,7 +145,7 @@ class WatchedHTTPConnection(HTTPConnection):
 class WatchedHTTPSConnection(HTTPSConnection):
     def connect(self) -> None:
         super().connect()
-        _watch(self.sock)
+        _connected(self.host, self.sock)
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         _watch(self.sock)

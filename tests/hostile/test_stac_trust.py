@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from closp_core.data import Tally
+from closp_core.data import Tally, fetch
 from closp_core.data.chip import DataError
 from closp_core.data.fetch import HostRefusedError
 from closp_core.data.hrefs import HrefRefusedError
@@ -52,6 +52,18 @@ def test_unlisted_loopback_api_is_refused_before_any_request(files: Path) -> Non
     with serve(files, [item(files, 0)], host=UNLISTED) as server:
         with pytest.raises(HostRefusedError, match=r"host 127\.0\.0\.2 resolves to 127\.0\.0\.2, "
                            r"a loopback.*CLOSP_STAC_HOSTS"):  # fmt: skip
+            search(server.base_url).units()
+        assert server.requests == []
+
+
+@refused
+def test_name_that_resolves_differently_at_connection_time_is_refused(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name looked public when checked, the connection reached loopback."""
+    monkeypatch.setattr(fetch, "_non_public", lambda host, port: None)
+    with serve(files, [item(files, 0)], host=UNLISTED) as server:
+        with pytest.raises(HostRefusedError, match=r"host 127\.0\.0\.2 connected to 127\.0\.0\.2"):
             search(server.base_url).units()
         assert server.requests == []
 
