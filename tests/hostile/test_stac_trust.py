@@ -17,11 +17,14 @@ from closp_core.data.hrefs import HrefRefusedError
 from closp_core.data.stac import StacSource
 from closp_core.data.stac_api import StacQuery, StacSearchSource
 from closp_core.data.stac_io import NotStacError
+from closp_core.settings import Settings
+from ingest.cli import main
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import ALL_TIME, S2, WORLD, serve
 from tests.data.stac_api.server import StacApiServer
 from tests.hostile.stac_servers import json_answer, json_text, page, raw
 from tests.hostile.test_stac_budgets import REMOTE, item
+from tests.ingest.conftest import cli_args
 
 UNLISTED = "127.0.0.2"  # a loopback address nobody listed
 B05 = f"/files/s2/{md.S2_STEM}_B05.tif"
@@ -264,3 +267,18 @@ def test_json_that_is_not_stac(path: str, behaviour: Any, match: str, files: Pat
         server.custom[path] = behaviour
         with pytest.raises(NotStacError, match=r"not a STAC API \(.*" + match):
             search(server.base_url).units()
+
+
+@error
+def test_cli_on_json_that_is_not_stac_says_so(
+    files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CLOSP_STAC_HOSTS", "127.0.0.1")
+    settings = Settings(model="random:closp-rn", data_dir=tmp_path / "data", batch_size=16)
+    with serve(files, []) as server:
+        server.custom["/"] = json_answer({"status": "ok", "version": 3})
+        args = ["--collections", "sentinel-2-l2a", "--datetime", ALL_TIME, "--bbox=0,0,1,1"]
+        code = main(cli_args(settings, "stac-search", server.base_url, *args))
+    out = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out.err
+    assert "not a STAC API (its landing page has no list of links)" in out.out + out.err
