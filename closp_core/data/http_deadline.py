@@ -94,7 +94,10 @@ class DeadlineRetry(Retry):
     ) -> Self:
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         left = _left()
-        if left is not None and Retry.get_backoff_time(new) >= left:
+        wait = Retry.get_backoff_time(new)
+        if response is not None and self.respect_retry_after_header:
+            wait = max(wait, Retry.get_retry_after(new, response) or 0.0)
+        if left is not None and wait >= left:
             raise MaxRetryError(_pool, url or "", error)  # type: ignore[arg-type]
         return new
 

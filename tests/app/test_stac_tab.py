@@ -72,7 +72,7 @@ def test_list_its_collections_ends_with_a_clear_error(
         start = time.monotonic()
         at.button(key="stac_list").click().run()
         took = time.monotonic() - start
-    assert not at.exception and took < 6
+    assert not at.exception and took < 9
     shown = errors(at)
     assert words in shown and "SECRET" not in shown and " --" not in shown, shown
 
@@ -94,5 +94,5 @@ def test_fetch_and_add_from_a_trickling_search_ends_at_the_deadline(
         at = finish_job(at)
         took = time.monotonic() - start
     report = at.code[0].value
-    assert took < 8 and "no complete answer within 2 s" in report, report
+    assert took < 12 and "no complete answer within 2 s" in report, report
     assert "--timeout" not in report

@@ -98,7 +98,7 @@ def test_trickling_server_ends_at_the_request_deadline(
         start = time.monotonic()
         with pytest.raises(DeadlineError, match=r"no complete answer within 2 s; stopped"):
             action(server)
-        assert time.monotonic() - start < REMOTE.timeout_s + 1.5
+        assert time.monotonic() - start < REMOTE.timeout_s + 3  # a hang lasts the server's 20 s
 
 
 @error
@@ -108,7 +108,7 @@ def test_retry_after_a_day_ends_at_the_request_deadline(files: Path) -> None:
         start = time.monotonic()
         with pytest.raises(DataError, match=r"HTTP 503 after 1 retries"):
             search(server).units()
-        assert time.monotonic() - start < REMOTE.timeout_s + 1.5
+        assert time.monotonic() - start < REMOTE.timeout_s + 3  # a hang lasts the server's 20 s
 
 
 @error
@@ -121,7 +121,7 @@ def test_slow_endless_search_ends_at_the_search_deadline(files: Path) -> None:
         source = search(server, remote)
         start = time.monotonic()
         units = source.units()
-        assert time.monotonic() - start < 3.5
+        assert time.monotonic() - start < 5
     failed = units[-1]
     assert len(units) >= 3 and "search page" in failed
     with pytest.raises(DeadlineError, match=r"ran past its deadline of 1\.5 s"):
@@ -142,7 +142,7 @@ def test_cli_timeout_is_the_whole_request(
                              "--timeout", "3", "--retries", "1"))  # fmt: skip
         took = time.monotonic() - start
     out = capsys.readouterr()
-    assert code != 0 and took < 6
+    assert code != 0 and took < 8
     assert "no complete answer within 3 s" in out.out + out.err
     assert "--timeout" in out.out + out.err
 
@@ -268,5 +268,5 @@ def test_collections_paging_loop_ends_with_a_note(
         server.custom["/collections"] = endless_pages(make)
         start = time.monotonic()
         found = list_collections(server.base_url, dataclasses.replace(REMOTE, max_pages=3))
-        assert time.monotonic() - start < 3
+        assert time.monotonic() - start < 5
     assert found.entries and any(note in n for n in found.notes), found
