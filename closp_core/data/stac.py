@@ -2,7 +2,8 @@
 
 ``StacSource(href, options)`` takes a local JSON file or an http(s) URL of a STAC Item
 (``"type": "Feature"``), an ItemCollection (``"FeatureCollection"``) or a Catalog/Collection
-(``child`` and ``item`` links are followed, at most ``MAX_DEPTH`` catalogues deep). The STAC
+(``child`` and ``item`` links are followed, at most ``MAX_DEPTH`` catalogues deep;
+``stac_walk.py``). The STAC
 API search (``stac_api.py``) reads its items the same way.
 
 - **Confinement** (``hrefs.py``): every link and asset href must resolve inside the
@@ -36,9 +37,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 import re
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,10 @@ from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
 from closp_core.data.chip import Chip, DataError, Tally
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.fetch import HostPolicy, get_json_bytes, host_of, resolve_redirects
+from closp_core.data.fetch import (
+    HostPolicy,
+    resolve_redirects,
+)
 from closp_core.data.hrefs import HrefPolicy, HrefRefusedError, is_http
 from closp_core.data.raster import BandRef
 from closp_core.data.remote import (
@@ -63,12 +65,9 @@ from closp_core.data.remote import (
 )
 from closp_core.data.scene import SceneSpec, read_scene
 from closp_core.data.stac_bands import check_signed, item_bands, says_linear
-from closp_core.data.stac_item import item_kind as _kind
-from closp_core.data.stac_item import make_item
+from closp_core.data.stac_walk import walk_stac
 from closp_core.data.timestamps import parse_time
 
-MAX_DEPTH = 16
-MAX_DOCUMENT_BYTES = 64 * 2**20
 LINEAR_S1_COLLECTIONS = frozenset({"sentinel-1-rtc"})  # Planetary Computer: linear gamma0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -257,107 +256,6 @@ def _why(dropped: list[str]) -> str:
 def _error(dropped: list[str]) -> type[DataError]:
     """Bands missing because hrefs were refused: the refusal is the verdict."""
     return HrefRefusedError if any("refused" in why for why in dropped) else DataError
-
-
-def read_document(href: str, remote: RemoteOptions, hosts: HostPolicy | None = None) -> Any:
-    """The JSON at a local path or http(s) URL (fetched under ``remote``'s budgets, from a host
-    ``hosts`` allows); ``DataError`` naming it otherwise."""
-    try:
-        if is_http(href):
-            deadline = time.monotonic() + remote.timeout_s
-            policy = hosts or HostPolicy.for_url(href, remote)
-            data = get_json_bytes(href, remote, policy, deadline)
-        else:
-            path = Path(href)
-            if path.stat().st_size > MAX_DOCUMENT_BYTES:
-                raise DataError(f"STAC {href}: larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
-            data = path.read_bytes()
-        return json.loads(data)
-    except FileNotFoundError:
-        raise DataError(f"STAC {href}: no such file; give a STAC JSON file or URL") from None
-    except RecursionError:
-        raise DataError(f"STAC {href}: cannot read it (its JSON nests too deep)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        what = "cannot reach" if is_http(href) else "cannot read"
-        raise DataError(f"STAC {href}: {what} it ({type(err).__name__}: {err})") from None
-    except DataError as err:
-        message = str(err).removeprefix(f"{host_of(href)}: ")
-        raise type(err)(f"STAC {href}: {message}") from None
-
-
-@dataclasses.dataclass
-class Found:
-    """What a walk found: items with their document hrefs; documents that failed -> why."""
-
-    items: list[tuple[pystac.Item, str]] = dataclasses.field(default_factory=list)
-    failures: dict[str, DataError] = dataclasses.field(default_factory=dict)
-
-
-def walk_stac(href: str, policy: HrefPolicy, read: StacRead) -> Found:
-    """Items under a STAC document (module docstring); ``DataError`` if the top one fails."""
-    found = Found()
-    doc = read_document(href, read.remote, read.hosts)
-    kind = _kind(doc)
-    if kind == "Feature":
-        found.items.append((make_item(doc, href), href))
-    elif kind == "FeatureCollection":
-        features = doc.get("features")
-        if not isinstance(features, list):
-            raise DataError(f"STAC {href}: FeatureCollection without a features list")
-        for i, feature in enumerate(features):
-            _add_item(found, feature, href, f"{href}#features[{i}]")
-    elif kind in ("Catalog", "Collection"):
-        _walk_catalog(found, doc, href, policy, read)
-    else:
-        raise DataError(f"STAC {href}: not a STAC Item, ItemCollection or Catalog")
-    if not found.items and not found.failures:
-        raise DataError(f"STAC {href}: holds no items")
-    return found
-
-
-def _add_item(found: Found, doc: Any, base: str, where: str) -> None:
-    try:
-        found.items.append((make_item(doc, base), base))
-    except DataError as err:
-        found.failures[where] = DataError(str(err).replace(f"STAC {base}:", f"STAC {where}:"))
-
-
-def _walk_catalog(found: Found, doc: Any, href: str, policy: HrefPolicy, read: StacRead) -> None:
-    visited = {href}
-    queue: list[tuple[Any, str, int]] = [(doc, href, 0)]
-    while queue:
-        catalog, base, depth = queue.pop(0)
-        for link in catalog.get("links") or []:
-            rel = link.get("rel") if isinstance(link, dict) else None
-            if rel not in ("child", "item"):
-                continue
-            try:
-                target = policy.resolve(link.get("href"), base)
-            except HrefRefusedError as err:
-                found.failures[f"{base} -> {link.get('href')!r}"] = err
-                continue
-            if target in visited:
-                if rel == "child":
-                    found.failures[target] = DataError(
-                        f"STAC {target}: linked again from {base} (a cycle); read once"
-                    )
-                continue
-            visited.add(target)
-            try:
-                child = read_document(target, read.remote, read.hosts)
-            except DataError as err:
-                found.failures[target] = err
-                continue
-            if rel == "item":
-                _add_item(found, child, target, target)
-            elif _kind(child) not in ("Catalog", "Collection"):
-                found.failures[target] = DataError(
-                    f"STAC {target}: a child link to a {_kind(child)!r}"
-                )
-            elif depth + 1 > MAX_DEPTH:
-                found.failures[target] = DataError(f"STAC {target}: deeper than {MAX_DEPTH} levels")
-            else:
-                queue.append((child, target, depth + 1))
 
 
 class StacSource:

@@ -365,7 +365,8 @@ class StacSearchSource:
 
     def _report(self, unit: str, tally: Tally) -> None:
         """Duplicates and notes of the search, counted once: with the first unit's read."""
-        if unit != next(iter(self.units()), None):
+        self.units()
+        if unit != next(iter(self._scenes or ()), None):
             return
         if self.duplicates:
             tally.flag("STAC search: duplicate item ids dropped", self.duplicates, "items")

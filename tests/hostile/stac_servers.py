@@ -129,3 +129,13 @@ def endless_pages(make: Callable[[int], dict[str, Any]], delay_s: float = 0.0) -
         json_answer(make(token))(handler, method)
 
     return answer
+
+
+def slow_json(doc: Any, delay_s: float) -> Behaviour:
+    """``doc`` as JSON after ``delay_s`` seconds."""
+
+    def answer(handler: Any, method: str) -> None:
+        time.sleep(delay_s)
+        json_answer(doc)(handler, method)
+
+    return answer

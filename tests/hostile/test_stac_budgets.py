@@ -32,6 +32,7 @@ from tests.hostile.stac_servers import (
     json_answer,
     page,
     raw,
+    slow_json,
     trickle,
     trickle_headers,
 )
@@ -126,6 +127,26 @@ def test_slow_endless_search_ends_at_the_search_deadline(files: Path) -> None:
     assert len(units) >= 3 and "search page" in failed
     with pytest.raises(DeadlineError, match=r"ran past its deadline of 1\.5 s"):
         list(source.read(failed, Tally()))
+
+
+@error
+def test_static_catalogue_of_slow_items_ends_at_the_walk_deadline(files: Path) -> None:
+    remote = dataclasses.replace(REMOTE, search_deadline_s=1.0)
+    with serve(files, []) as server:
+        links = [{"rel": "item", "href": f"{{base}}/i{n}.json"} for n in range(40)]
+        server.custom["/cat.json"] = json_answer(
+            {"type": "Catalog", "stac_version": "1.0.0", "id": "c", "description": "slow",
+             "links": links}
+        )  # fmt: skip
+        for n in range(40):
+            server.custom[f"/i{n}.json"] = slow_json(item(files, n), 0.3)
+        source = StacSource(server.base_url + "/cat.json", remote=remote)
+        start = time.monotonic()
+        units = source.units()
+        assert time.monotonic() - start < 4
+    assert 2 <= len(units) < 20 and units[-1].endswith("walk stopped")
+    with pytest.raises(DeadlineError, match=r"ran past its deadline of 1 s .*found so far"):
+        list(source.read(units[-1], Tally()))
 
 
 @error
