@@ -105,10 +105,14 @@ class HostPolicy:
 
     def check(self, url: str) -> None:
         """``HostRefusedError`` unless ``url`` may be fetched (module docstring)."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme.lower() not in ("http", "https") or not host:
-            raise HostRefusedError(f"{url!r} is not an http(s) URL with a host; refused")
+        try:
+            parts = urlsplit(url)
+            scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:  # a bracketed host that is not an address, a port out of range
+            scheme = host = ""
+        if scheme not in ("http", "https") or not host:
+            raise HostRefusedError(f"{url[:200]!r} is not an http(s) URL with a host; refused")
         if any(host_matches(host, p) for p in self.listed):
             return
         if host not in self.named:
@@ -116,7 +120,6 @@ class HostPolicy:
                 f"host {host} is not one the product fetches from; refused (add it to the "
                 "setting CLOSP_STAC_HOSTS to allow it)"
             )
-        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         address = _non_public(host, port)
         if address is not None:
             raise HostRefusedError(

@@ -270,8 +270,9 @@ def parse_page(page: dict[str, Any], number: int, url: str) -> SearchPage:
     base = url.rstrip("/") + "/search"
     for i, feature in enumerate(page.get("features") or []):
         item_id = feature.get("id") if isinstance(feature, dict) else None
-        name = item_id if isinstance(item_id, str) and item_id else f"feature {i + 1}"
-        where = f"{host_of(url)} search page {number}, item {name[:80]!r}"
+        where = f"{host_of(url)} search page {number}, feature {i + 1}"
+        if isinstance(item_id, str) and item_id:
+            where += f" (item {item_id[:80]!r})"  # ids may repeat: the position names it
         try:
             result.items.append(make_item(feature, base))
         except DataError as err:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from closp_core.data.chip import DataError
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.fetch import HostPolicy
+from closp_core.data.fetch import HostPolicy, HostRefusedError
 from closp_core.data.hrefs import HrefPolicy
 from closp_core.data.stac import StacRead, group_scenes, scene_options
 from closp_core.data.stac_api import parse_page
@@ -110,3 +110,16 @@ def test_a_valid_item_passes() -> None:
     assert make_item(doc, URL).id == "a"
     with pytest.raises(DataError, match=r"datetime is null without start_datetime"):
         make_item({**doc, "properties": {"datetime": None}}, URL)
+
+
+@SETTINGS
+@given(
+    url=st.one_of(st.text(max_size=40), st.builds("http://{}/a.tif".format, st.text(max_size=20)))
+)
+def test_host_policy_gives_an_answer_or_our_refusal(url: str) -> None:
+    """Any URL text: allowed (listed) or ``HostRefusedError``; no name is looked up here."""
+    try:
+        HostPolicy(("127.0.0.1", "*.example.org")).check(url)
+    except HostRefusedError:
+        return
+    assert url.lower().startswith(("http://", "https://"))

@@ -210,7 +210,7 @@ def _bad_item(files: Path, kind: str) -> Any:
 ITEMS = [
     ("properties-list", r"lacks assets or properties objects"),
     ("assets-list", r"lacks assets or properties objects"),
-    ("integer-id", r"item 'feature 2'.*an item without an id"),
+    ("integer-id", r"search page 1, feature 2: an item without an id"),
     ("empty-id", r"an item without an id"),
     ("integer-href", r"asset 'B05' has no string href"),
     ("asset-not-an-object", r"asset 'B05' has no string href"),
@@ -234,7 +234,7 @@ def test_malformed_item_fails_alone(kind: str, match: str, files: Path) -> None:
         server.custom["/search"] = json_answer(page([item(files, 0), _bad_item(files, kind)]))
         source = search(server.base_url)
         bad = failed_unit(source)
-    assert "search page 1, item" in bad
+    assert "search page 1, feature 2" in bad
     with pytest.raises(DataError, match=match):
         list(source.read(bad, Tally()))
 
