@@ -158,7 +158,9 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
     end = right.date_input("To", value=today, key="stac_to")
     most = st.number_input("At most this many items", 1, 500, 10, key="stac_max")
     options = scene_options("stac")
-    ready = aoi is not None and bool(collections) and not busy
+    if start > end:
+        st.error("**From** is after **To**: pick a From date on or before the To date.")
+    ready = aoi is not None and bool(collections) and not busy and start <= end
     if st.button("Fetch and add", disabled=not ready, type="primary", key="stac_go") and aoi:
         try:
             query = StacQuery(url, tuple(collections), aoi, f"{start}/{end}", max_items=int(most))

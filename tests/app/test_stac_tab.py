@@ -4,6 +4,7 @@ remote body, traceback or CLI flag on the page. Servers on 127.0.0.x only."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -96,3 +97,17 @@ def test_fetch_and_add_from_a_trickling_search_ends_at_the_deadline(
     report = at.code[0].value
     assert took < 12 and "no complete answer within 2 s" in report, report
     assert "--timeout" not in report
+
+
+def test_dates_in_the_wrong_order_are_said_in_the_pages_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at = add_page()
+    at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)
+    at.session_state["s_stac_collections"] = (PUBLIC_STAC_APIS.split(",")[0], [("s2", "")])
+    at.run()
+    at.multiselect(key="stac_c").set_value(["s2"]).run()
+    at.date_input(key="stac_from").set_value(dt.date(2024, 1, 1))
+    at.date_input(key="stac_to").set_value(dt.date(2020, 1, 1)).run()
+    assert "From is after To" in errors(at).replace("**", ""), errors(at)
+    assert at.button(key="stac_go").disabled and "--" not in errors(at)
