@@ -247,6 +247,10 @@ def read_body(response: requests.Response, remote: RemoteOptions, host: str) -> 
             if size > remote.max_inflated_bytes:
                 raise TooLargeError(f"{host}: {remote.too_large('inflated', size)}")
             parts.append(chunk)
+        if inflater is not None:
+            parts.append(inflater.flush())
+            if size + len(parts[-1]) > remote.max_inflated_bytes:
+                raise TooLargeError(f"{host}: {remote.too_large('inflated', size)}")
     except zlib.error:
         raise DataError(f"{host}: answered with a broken {encoding} body") from None
     return b"".join(parts)
