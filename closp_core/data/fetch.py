@@ -182,7 +182,7 @@ def fetch(
                     return response.status_code, b""
                 return response.status_code, read_body(response, remote, host)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
-            if watch.expired:
+            if watch.passed:
                 raise DeadlineError(
                     f"{host}: no complete answer within {left:.3g} s; stopped "
                     f"({remote.deadline_words()})"

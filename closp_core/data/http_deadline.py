@@ -56,6 +56,12 @@ class Watch:
         self._timer.cancel()
         _ACTIVE.watch = None
 
+    @property
+    def passed(self) -> bool:
+        """The deadline has passed (the timer fired, or a socket timeout set to the time left
+        fired first: they race at the deadline)."""
+        return self.expired or time.monotonic() >= self.ends - 0.05
+
     def add(self, sock: socket.socket | None) -> None:
         if sock is None:
             return

@@ -116,8 +116,9 @@ def test_retry_after_a_day_ends_at_the_request_deadline(files: Path) -> None:
 def test_slow_endless_search_ends_at_the_search_deadline(files: Path) -> None:
     remote = dataclasses.replace(REMOTE, search_deadline_s=1.5, max_pages=10_000)
     with serve(files, []) as server:
+        items = [item(files, n) for n in range(40)]  # made here: never after the test
         server.custom["/search"] = endless_pages(
-            lambda n: page([item(files, n)], nxt(n + 1)), delay_s=0.3
+            lambda n: page([items[n % 40]], nxt(n + 1)), delay_s=0.3
         )
         source = search(server, remote)
         start = time.monotonic()
