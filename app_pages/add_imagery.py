@@ -3,6 +3,7 @@ allowed by settings — ingested by the app's one background job while everyone 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from closp_core.bands import Sensor
 from closp_core.data import SceneOptions
 from closp_core.data.aoi import Aoi
+from closp_core.data.remote import RemoteOptions
 from closp_core.data.stac_api import StacQuery, list_collections
 from closp_core.errors import ClospError
 from closp_core.labels import LABELS
@@ -123,12 +125,26 @@ def stac_area() -> tuple[Aoi | None, str]:
     return None, ""
 
 
+def stac_api_url(ctx: AppContext) -> str:
+    """The STAC API to use: one the operator configured (``CLOSP_STAC_APIS``), or any URL when
+    the operator allows free entry (``CLOSP_STAC_FREE_ENTRY``)."""
+    apis = ctx.settings.stac_api_list
+    if ctx.settings.stac_free_entry:
+        return st.text_input("STAC API", value=apis[0] if apis else "", key="stac_url")
+    return str(st.selectbox("STAC API", apis, key="stac_api"))
+
+
 def stac_tab(ctx: AppContext, busy: bool) -> None:
-    url = st.text_input("STAC API", value=ctx.settings.stac_api_url, key="stac_url")
+    url = stac_api_url(ctx)
+    remote = RemoteOptions.from_settings(ctx.settings)
     listed = st.session_state.get(_COLLECTIONS)
     if st.button("List its collections", key="stac_list"):
-        try:
-            st.session_state[_COLLECTIONS] = listed = (url, list_collections(url))
+        try:  # the page waits at most two requests' deadlines
+            limit = min(2 * remote.timeout_s, remote.search_deadline_s)
+            found = list_collections(url, dataclasses.replace(remote, search_deadline_s=limit))
+            st.session_state[_COLLECTIONS] = listed = (url, list(found.entries))
+            for note in found.notes:
+                st.caption(md(note))
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
     choices = dict(listed[1]) if listed and listed[0] == url else {}
@@ -148,14 +164,15 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
     end = sentinel_date("To", key="stac_to", container=right, value=today)
     most = st.number_input("At most this many items", 1, 500, 10, key="stac_max")
     options = scene_options("stac")
-    ready = aoi is not None and bool(collections) and not busy
+    if start > end:
+        st.error("**From** is after **To**: pick a From date on or before the To date.")
+    ready = aoi is not None and bool(collections) and not busy and start <= end
     if st.button("Fetch and add", disabled=not ready, type="primary", key="stac_go") and aoi:
         try:
             query = StacQuery(url, tuple(collections), aoi, f"{start}/{end}", max_items=int(most))
             title = f"STAC {', '.join(collections)} {start}/{end}"
-            start_ingest_job(
-                ctx, title, lambda: [open_source("stac-search", query, {"options": options})]
-            )
+            source = {"options": options, "remote": remote}
+            start_ingest_job(ctx, title, lambda: [open_source("stac-search", query, source)])
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
             return

@@ -27,6 +27,7 @@ from closp_core.data import (
 from closp_core.data.crisislandmark import SOURCES as CLM_SOURCES
 from closp_core.data.hrefs import parse_roots
 from closp_core.data.keys import display_text
+from closp_core.data.remote import RemoteOptions
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.data.timestamps import check_acquired
 from closp_core.embedder import Embedder, pick_device, threads_for
@@ -235,8 +236,10 @@ def make_sources(args: argparse.Namespace) -> list[ChipSource]:
         }
         return [open_source("crisislandmark", args.root, options)]
     if args.command == "stac":
-        roots = parse_roots(Settings.load().stac_allowed_roots)
-        return [open_source("stac", args.href, {"allowed_roots": roots})]
+        settings = Settings.load()
+        roots = parse_roots(settings.stac_allowed_roots)
+        remote = RemoteOptions.from_settings(settings, cli=True)
+        return [open_source("stac", args.href, {"allowed_roots": roots, "remote": remote})]
     if args.command == "stac-search":
         return [stac_search_source(args)]
     if args.command == "bigearthnet":

@@ -189,12 +189,15 @@ def test_shifted_band_files_are_flagged_and_the_offset_box_fixes_them(
 
 
 @pytest.mark.usefixtures("app_data")
-def test_fetch_from_a_stac_api_for_the_map_area(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_fetch_from_a_stac_api_for_the_map_area(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = md.ensure_files(tmp_path_factory.getbasetemp() / "stac_api_files")
     with serve(files, [layouts.earth_search_s2(files)]) as server:
+        monkeypatch.setenv("CLOSP_STAC_APIS", server.base_url)  # the operator's one API
         at = add_page()
         at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)  # one chip
-        at.text_input(key="stac_url").input(server.base_url).run()
+        assert at.selectbox(key="stac_api").options == [server.base_url]
         at.button(key="stac_list").click().run()
         assert not at.exception
         at.multiselect(key="stac_c").set_value(["sentinel-2-l2a"])
@@ -207,7 +210,9 @@ def test_fetch_from_a_stac_api_for_the_map_area(tmp_path_factory: pytest.TempPat
 
 
 @pytest.mark.usefixtures("app_data")
-def test_unreachable_stac_api_says_so() -> None:
+def test_unreachable_stac_api_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOSP_STAC_FREE_ENTRY", "1")
+    monkeypatch.setenv("CLOSP_STAC_HOSTS", "127.0.0.1")
     at = add_page()
     at.text_input(key="stac_url").input("http://127.0.0.1:9/stac").run()
     at.button(key="stac_list").click().run()
