@@ -13,9 +13,10 @@ from closp_core.data.aoi import Aoi
 from closp_core.data.stac_api import StacQuery, StacSearchSource, list_collections
 from closp_core.errors import ClospError
 from closp_core.labels import LABELS
+from closp_core.settings import Settings
 from ui import session
 from ui.imports import allowed_import_path, save_uploads
-from ui.jobs import JobStatus
+from ui.jobs import INTERRUPTED, JobStatus
 from ui.mapview import LAST_BOUNDS
 from ui.resources import AppContext, explain, get_context, job_runner, start_ingest_job
 from ui.text import md, md_code
@@ -50,12 +51,15 @@ def job_panel() -> None:
 
 def finished(status: JobStatus) -> None:
     """What the last job did (its summary is shown as plain text)."""
-    what = {"done": st.success, "cancelled": st.warning, "failed": st.error}[status.state]
-    what(f"{md(status.title)}: {status.state} after {status.seconds:.0f} s.")
+    if status.state == INTERRUPTED:
+        st.error(f"{md(status.title)}: interrupted — the app stopped while it ran.")
+    else:
+        what = {"done": st.success, "cancelled": st.warning, "failed": st.error}[status.state]
+        what(f"{md(status.title)}: {status.state} after {status.seconds:.0f} s.")
     st.code(status.report or "(nothing to report)", language=None)
 
 
-def scene_options(prefix: str) -> SceneOptions:
+def scene_options(prefix: str, settings: Settings) -> SceneOptions:
     """Sensor, date and labels for every chip of the imagery (widgets keyed by ``prefix``)."""
     left, mid = st.columns(2)
     sensor = left.selectbox(
@@ -75,7 +79,7 @@ def scene_options(prefix: str) -> SceneOptions:
         labels=tuple(labels),
         acquired=dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None,
         s2_offset=1000.0 if shifted else None,
-    )
+    ).with_budgets(settings)
 
 
 def upload_tab(ctx: AppContext, busy: bool) -> None:
@@ -86,10 +90,10 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
         accept_multiple_files=True,
         key="upload_files",
     )
-    options = scene_options("up")
+    options = scene_options("up", ctx.settings)
     if st.button("Add these files", disabled=busy or not files, type="primary", key="up_go"):
         try:
-            folder = save_uploads(
+            saved = save_uploads(
                 [(f.name, f.getvalue()) for f in files or []],
                 ctx.settings.data_dir,
                 ctx.settings.upload_max_mb,
@@ -97,8 +101,9 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
             start_ingest_job(
                 ctx,
                 f"{len(files or [])} uploaded file(s)",
-                lambda: [SceneSource(folder, options)],
+                lambda: [SceneSource(saved.folder, options)],
                 force=options.s2_offset is not None,
+                notes=saved.notes(),
             )
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
@@ -141,7 +146,7 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
     start = left.date_input("From", value=today - dt.timedelta(days=14), key="stac_from")
     end = right.date_input("To", value=today, key="stac_to")
     most = st.number_input("At most this many items", 1, 500, 10, key="stac_max")
-    options = scene_options("stac")
+    options = scene_options("stac", ctx.settings)
     ready = aoi is not None and bool(collections) and not busy
     if st.button("Fetch and add", disabled=not ready, type="primary", key="stac_go") and aoi:
         try:
@@ -164,14 +169,14 @@ def folder_tab(ctx: AppContext, busy: bool) -> None:
         return
     st.caption("Allowed: " + ", ".join(md_code(r) for r in roots))
     text = st.text_input("A scene file or folder inside them", key="dir_path")
-    options = scene_options("dir")
+    options = scene_options("dir", ctx.settings)
     if st.button("Add this folder", disabled=busy or not text, type="primary", key="dir_go"):
         try:
             path = allowed_import_path(text, ctx.settings)
             start_ingest_job(
                 ctx,
                 f"folder {path.name}",
-                lambda: [SceneSource(path, options)],
+                lambda: [SceneSource(path, options, allowed_roots=ctx.settings.import_paths)],
                 force=options.s2_offset is not None,
             )
         except ClospError as exc:

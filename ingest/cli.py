@@ -120,7 +120,7 @@ def _scene_options(args: argparse.Namespace) -> SceneOptions:
         stride=args.stride,
         max_nodata=args.max_nodata,
         s2_offset=args.s2_offset,
-    )
+    ).with_budgets(Settings.load())
 
 
 def _add_units_options(parser: argparse.ArgumentParser, s1_units: bool) -> None:
@@ -247,7 +247,7 @@ def make_sources(args: argparse.Namespace) -> list[ChipSource]:
     if args.command == "stac-search":
         return [stac_search_source(args)]
     if args.command == "bigearthnet":
-        options = SceneOptions(units_check=args.units_check == "on")
+        options = SceneOptions(units_check=args.units_check == "on").with_budgets(Settings.load())
         return [BigEarthNetSource(args.root, options)]
     return sample_sources()
 
@@ -301,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             workers=workers,
             build=not args.no_optimize,
+            max_chips=settings.max_job_chips,
         )
         summary = ingestor.run_many(sources, limit=args.limit)
         if not args.no_optimize:

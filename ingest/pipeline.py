@@ -41,6 +41,7 @@ from ingest.previews import write_chip_previews
 from ingest.reading import ChipBatch, Unit, UnitReport, open_reader
 
 BatchHook = Callable[[int, int], None]
+JOB_BUDGET = "job budget"  # the ``summary.failed`` entry of a run stopped by ``max_chips``
 
 
 @dataclasses.dataclass
@@ -71,16 +72,17 @@ class IngestSummary:
         self.seconds += other.seconds
         self.cancelled = self.cancelled or other.cancelled
 
-    def report(self) -> str:
+    def report(self, already_hint: str = "use --force") -> str:
         """A few lines for people; each count names what it counts (chips, pixels, scenes),
         each failed file gets one ``FAILED <file>: <reason>`` line (printable: control
-        characters in names are escaped)."""
+        characters in names are escaped). ``already_hint``: what to say of chips already
+        indexed (the CLI's flag; the app says it in its own words)."""
         rate = self.indexed / self.seconds if self.seconds > 0 else 0.0
         lines = [f"indexed {self.indexed} chips in {self.seconds:.1f} s ({rate:.1f} chips/s)"]
         if self.cancelled:
             lines.append("cancelled: stopped after the last acknowledged batch (rerun to go on)")
         if self.already_indexed:
-            lines.append(f"skipped {self.already_indexed} chips already indexed (use --force)")
+            lines.append(f"skipped {self.already_indexed} chips already indexed ({already_hint})")
         lines += [f"skipped {n} chips: {reason}" for reason, n in sorted(self.skipped.items())]
         lines += [
             f"flagged {n} {_unit(self.flag_units.get(reason, 'chips'), n)}: {reason}"
@@ -118,6 +120,7 @@ class Ingestor:
     on_batch: BatchHook | None = None
     cancel: threading.Event | None = None
     build: bool = False
+    max_chips: int | None = None  # job budget (``Settings.max_job_chips``); None: none
 
     def run(self, source: ChipSource, limit: int | None = None) -> IngestSummary:
         """Ingest every unit of ``source`` (at most ``limit`` chips); never raises for a bad
@@ -142,12 +145,16 @@ class Ingestor:
             open_reader(sources, units, size, self.workers, self.data_dir, pin) as events,
         ):
             held: _Embedded | None = None  # embedded, written while the next batch embeds
+            over = 0
             for event in events:
                 if isinstance(event, UnitReport):
                     _note_unit(event, summary, progress)
                     continue
                 if self.cancel is not None and self.cancel.is_set():
                     summary.cancelled = True
+                    break
+                progress.announce(event.expected)
+                if over := _over_budget(progress, self.max_chips):
                     break
                 taken = progress.take(event)
                 batch = self._unindexed(taken, summary)
@@ -159,6 +166,13 @@ class Ingestor:
                     break
             _acknowledge(self._write(writer, held), held, progress, summary)
             bar.total = bar.n
+        if over:
+            summary.failed[JOB_BUDGET] = (
+                f"stopped: the readers announced {over:,} chips, more than the "
+                f"{self.max_chips:,} one job may add (setting max_job_chips, "
+                f"CLOSP_MAX_JOB_CHIPS); kept the {summary.indexed} chips indexed before; "
+                "split the imagery into smaller jobs or raise the setting"
+            )
         summary.seconds = time.perf_counter() - start
         return summary
 
@@ -266,6 +280,12 @@ class _Progress:
         self.bar.update(count)
         if self.hook is not None:
             self.hook(self.handled, self.bar.total)
+
+
+def _over_budget(progress: _Progress, max_chips: int | None) -> int:
+    """The chips announced so far when they exceed ``max_chips``, else 0."""
+    announced = sum(progress.expected.values())
+    return announced if max_chips is not None and announced > max_chips else 0
 
 
 def _note_unit(report: UnitReport, summary: IngestSummary, progress: _Progress) -> None:

@@ -87,6 +87,7 @@ from closp_core.data.values import (
 )
 from closp_core.errors import BandContractError, ConfigError
 from closp_core.labels import sort_labels
+from closp_core.settings import Settings
 
 CHIP_SIZE = 120
 _LINEAR_WORDS = ("linear", "power", "intensity")
@@ -142,6 +143,16 @@ class SceneOptions:
     aoi_bounds: tuple[float, float, float, float] | None = None  # W, S, E, N (WGS84)
     s2_offset: float | None = None  # the +DN offset S2 values carry (1000 from baseline 04.00);
     # None: what the product metadata says (none when it says nothing; the guard may flag it)
+    max_file_pixels: int | None = Settings.max_file_pixels  # header budget per file; None: off
+    max_scene_chips: int | None = Settings.max_scene_chips  # chips per scene; None: off
+
+    def with_budgets(self, settings: Settings) -> SceneOptions:
+        """These options with the local-file budgets of ``settings``."""
+        return dataclasses.replace(
+            self,
+            max_file_pixels=settings.max_file_pixels,
+            max_scene_chips=settings.max_scene_chips,
+        )
 
     def __post_init__(self) -> None:
         if self.sensor is not None:
@@ -267,6 +278,29 @@ def sample_pixels(
     return np.stack(windows)
 
 
+def check_chip_budget(chips: int, max_chips: int | None, what: str) -> None:
+    """``DataError`` when a scene's grid holds more than ``max_chips`` chips (known from the
+    header, before the first read; ``Settings.max_scene_chips``)."""
+    if max_chips is not None and chips > max_chips:
+        raise DataError(
+            f"{what}: refused: its grid holds {chips:,} chips, more than the {max_chips:,} one "
+            "scene may add (setting max_scene_chips, CLOSP_MAX_SCENE_CHIPS); cut the scene, "
+            "choose a smaller area, or raise the setting"
+        )
+
+
+def check_not_empty(sample: np.ndarray, what: str) -> None:
+    """``DataError`` when every sampled value that is not no-data is exactly 0: a file whose
+    pixels were never written (a sparse or empty GeoTIFF) would become chips of nothing
+    (S1: -50 dB everywhere)."""
+    valid = sample[np.isfinite(sample)]
+    if valid.size and not valid.any():
+        raise DataError(
+            f"{what}: every sampled pixel is 0 in every band: an empty (never written or "
+            "sparse) file, not an image; check the file"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class _Scene:
     scene_id: str
@@ -309,13 +343,14 @@ def iter_grid_chips(
         rows, cols = offsets_in_bounds(g, rows, cols, size, options.aoi_bounds, what)
         if not rows or not cols:
             return  # the scene only touches the area of interest: nothing to read
+    check_chip_budget(len(rows) * len(cols), options.max_scene_chips, what)
     offset_unknown = sensor is Sensor.S2 and all(r.dn_offset is None for r in grid.refs.values())
-    if options.units_check or offset_unknown:
-        sample = sample_pixels(grid, rows, cols, size)
-        if options.units_check:
-            check_scene_values(sample, sensor, linear, what)
-        if offset_unknown and offset_not_removed(sample):
-            tally.flag(SHIFT_FLAG, 1, "scenes")
+    sample = sample_pixels(grid, rows, cols, size)
+    check_not_empty(sample, what)
+    if options.units_check:
+        check_scene_values(sample, sensor, linear, what)
+    if offset_unknown and offset_not_removed(sample):
+        tally.flag(SHIFT_FLAG, 1, "scenes")
     scene = _Scene(payload_text(scene_id), key_part(scene_id), sensor, source, acquired, linear,
                    options.units_check, g.crs, what)  # fmt: skip
     tally.expect(len(rows) * len(cols))

@@ -116,6 +116,19 @@ def open_raster(path: str, stack: ExitStack) -> DatasetReader:
     return dataset
 
 
+def check_pixel_budget(dataset: DatasetReader, path: str, max_pixels: int | None) -> None:
+    """``DataError`` when the header of ``dataset`` claims more than ``max_pixels`` pixels
+    (width x height x bands): refused before a pixel is read (``Settings.max_file_pixels``)."""
+    pixels = dataset.width * dataset.height * dataset.count
+    if max_pixels is not None and pixels > max_pixels:
+        raise DataError(
+            f"{display_path(path)}: refused: its header claims {dataset.width:,} x "
+            f"{dataset.height:,} px in {dataset.count} band(s) ({pixels:,} pixels), more than "
+            f"the {max_pixels:,} one file may hold (setting max_file_pixels, "
+            "CLOSP_MAX_FILE_PIXELS); cut the scene into smaller files or raise the setting"
+        )
+
+
 def check_georeference(dataset: DatasetReader, path: str) -> None:
     """``DataError`` unless ``dataset`` has a CRS and a finite, invertible geotransform."""
     if dataset.crs is None:
@@ -167,6 +180,7 @@ class BandGrid:
         *,
         zero_is_nodata: bool = False,
         resampling: Resampling = Resampling.bilinear,
+        max_pixels: int | None = None,
     ) -> None:
         if not bands:
             raise DataError("no bands to read")
@@ -182,6 +196,7 @@ class BandGrid:
             for ref in self.refs.values():
                 if ref.path not in self.datasets:
                     self.datasets[ref.path] = open_raster(ref.path, self._stack)
+                    check_pixel_budget(self.datasets[ref.path], ref.path, max_pixels)
             self.grid = self._reference_grid()
             self._readers = {name: self._reader(self.refs[name]) for name in self.names}
         except DataError:
