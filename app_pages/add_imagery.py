@@ -22,6 +22,11 @@ from ui.resources import AppContext, explain, get_context, job_runner, start_ing
 from ui.text import md, md_code
 
 SENSOR_CHOICES = {"auto": "From the bands", "s1": "Sentinel-1 (SAR)", "s2": "Sentinel-2 (optical)"}
+S1_UNITS = {
+    "auto": "As the file says (dB unless tagged linear)",
+    "db": "dB",
+    "linear": "Linear power",
+}
 _COLLECTIONS = "s_stac_collections"  # (api url, [(id, title)]) of the last listing
 
 
@@ -66,6 +71,19 @@ def scene_options(prefix: str, settings: Settings) -> SceneOptions:
         "Sensor", list(SENSOR_CHOICES), format_func=SENSOR_CHOICES.__getitem__, key=f"{prefix}_s"
     )
     day = mid.date_input("Acquired (when not in the file)", value=None, key=f"{prefix}_d")
+    units = st.columns(2)
+    s1_units = units[0].selectbox(
+        "Sentinel-1 values",
+        list(S1_UNITS),
+        format_func=S1_UNITS.__getitem__,
+        key=f"{prefix}_u",
+    )
+    as_they_are = units[1].checkbox(
+        "Index the values as they are (skip the units check)",
+        key=f"{prefix}_k",
+        help="Scenes whose values do not look like the sensor's units are refused unless this "
+        "is ticked.",
+    )
     labels = st.multiselect("Labels for every chip (optional)", LABELS, key=f"{prefix}_l")
     shifted = st.checkbox(
         "Sentinel-2 values carry the +1000 offset (band files of products from 2022 on, "
@@ -79,6 +97,8 @@ def scene_options(prefix: str, settings: Settings) -> SceneOptions:
         labels=tuple(labels),
         acquired=dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None,
         s2_offset=1000.0 if shifted else None,
+        s1_linear={"auto": None, "db": False, "linear": True}[s1_units],
+        units_check=not as_they_are,
     ).with_budgets(settings)
 
 

@@ -38,7 +38,7 @@ from closp_core.labels import LABELS
 from closp_core.model.demo import describe_model
 from closp_core.settings import Settings
 from closp_core.store import open_store, stored_model_id
-from ingest.pipeline import Ingestor
+from ingest.pipeline import DISK_FULL, Ingestor
 from ingest.reading import choose_workers
 from ingest.stac_search import add_stac_search_parser, stac_search_source
 from ingest.status import describe_index
@@ -304,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
             max_chips=settings.max_job_chips,
         )
         summary = ingestor.run_many(sources, limit=args.limit)
-        if not args.no_optimize:
+        if not args.no_optimize and DISK_FULL not in summary.failed:
             store.optimize()
     finally:
         store.close()

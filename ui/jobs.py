@@ -54,6 +54,33 @@ IDLE, RUNNING, CANCELLING, DONE, CANCELLED, FAILED, INTERRUPTED = (
     "interrupted",
 )
 ALREADY_INDEXED = "the same imagery was added before; nothing is added twice"
+# The engine's advice names the CLI's flags; on the page the same advice names its fields.
+WEB_WORDS: tuple[tuple[str, str], ...] = (
+    (
+        "pass --units-check off (units_check=False) to index the values as they are",
+        "tick 'Index the values as they are' to add them anyway",
+    ),
+    (
+        "pass --linear (s1_linear=True) if it is linear power",
+        "choose 'Linear power' under 'Sentinel-1 values' if it is linear power",
+    ),
+    ("(--linear or a units tag)", "(chosen under 'Sentinel-1 values', or a units tag)"),
+    (
+        "drop --linear (pass --db if a units tag is wrong)",
+        "choose 'dB' under 'Sentinel-1 values'",
+    ),
+    ("; python -m ingest scene: --s2-offset 1000 --force)", ")"),
+    ("(tag or --date)", "(its date tag, or the 'Acquired' field)"),
+)
+
+
+def for_web(text: str) -> str:
+    """``text`` with the CLI's advice (``WEB_WORDS``) in the words of the Add imagery page."""
+    for cli, page in WEB_WORDS:
+        text = text.replace(cli, page)
+    return text
+
+
 ACTIVE = frozenset({RUNNING, CANCELLING})
 
 
@@ -214,7 +241,7 @@ class JobRunner:
         )
 
     def _with_notes(self, report: object) -> str:
-        return "\n".join([*self._notes, str(report)])
+        return for_web("\n".join([*self._notes, str(report)]))
 
 
 def interrupted_job(state_file: Path) -> JobStatus:

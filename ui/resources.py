@@ -23,6 +23,7 @@ from closp_core.errors import ClospError, ConfigError, WeightsUnavailableError
 from closp_core.model.demo import describe_model, describe_model_id
 from closp_core.settings import Settings
 from closp_core.store import (
+    StoreDiskFullError,
     StoreError,
     StoreLockedError,
     StoreUnavailableError,
@@ -146,6 +147,12 @@ def explain(problem: ClospError, settings: Settings) -> str:
             f"The index at {where} has gone: deleted, moved, or its disk unmounted. Nothing "
             "is written while it is away; put it back and reload this page (or restart the app "
             "to start a new, empty index there)."
+        )
+    elif isinstance(problem, StoreDiskFullError):
+        hint = (
+            f"Disk full: the disk of the index at {where} has too little free space. Nothing "
+            "was lost and searching resumes once space is freed there; ask the operator to "
+            "free some, then reload this page."
         )
     elif isinstance(problem, StoreLockedError):
         hint = (

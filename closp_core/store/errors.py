@@ -32,3 +32,8 @@ class StoreUnavailableError(StoreError):
     def __init__(self, message: str, *, replaced: bool = False) -> None:
         super().__init__(message)
         self.replaced = replaced
+
+
+class StoreDiskFullError(StoreError):
+    """The disk of the embedded index has too little free space to open it or to write; the
+    message says how much is free, how much is needed, and that nothing was lost."""

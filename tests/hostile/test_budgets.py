@@ -161,3 +161,15 @@ def test_ingest_scene_refuses_the_bomb_and_indexes_the_good_file(tmp_path: Path)
     assert run.code == 1 and "Traceback" not in run.out + run.err
     assert re.search(r"FAILED .*bomb\.tif: .*" + PIXELS, run.out), run.out
     assert set(run.added) == {"scene/good/s1/r0_c0"} and run.rest_unchanged
+
+
+def test_readme_and_config_agree_on_the_upload_limit() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    limit = Settings().upload_max_mb
+    assert config["server"]["maxUploadSize"] == limit
+    readme = (root / "README.md").read_text()
+    assert f"uploads limited to\n{limit} MB per file" in readme
+    assert "10 MB, static" not in readme
