@@ -67,6 +67,7 @@ from closp_core.bands import (
     prepare_s2,
 )
 from closp_core.data.base import flag_unmapped, harmonise_labels
+from closp_core.data.budget import check_chip_budget
 from closp_core.data.chip import Chip, DataError, Tally
 from closp_core.data.geo import WGS84, check_pixel_size, crs_name, locate_quads, pixel_quad
 from closp_core.data.keys import key_part, payload_text
@@ -79,10 +80,9 @@ from closp_core.data.timestamps import (
     time_from_name,
 )
 from closp_core.data.values import (
-    SHIFT_FLAG,
-    check_scene_values,
-    offset_not_removed,
+    check_sample,
     range_flag,
+    sample_pixels,
     screen_chip,
 )
 from closp_core.errors import BandContractError, ConfigError
@@ -263,44 +263,6 @@ def offsets_in_bounds(
     )
 
 
-def sample_pixels(
-    grid: BandGrid, rows: Sequence[int], cols: Sequence[int], size: int
-) -> np.ndarray:
-    """Up to 3 x 3 chip windows spread over the scene -> ``(n, bands, size, size)`` raw pixels
-    (NaN no-data), for the scene-level value checks; leaves ``grid.inf_pixels`` as it was."""
-
-    def spread(offsets: Sequence[int]) -> list[int]:
-        return [offsets[i] for i in sorted({0, len(offsets) // 2, len(offsets) - 1})]
-
-    infinite = grid.inf_pixels
-    windows = [grid.read(r, c, size, size) for r in spread(rows) for c in spread(cols)]
-    grid.inf_pixels = infinite
-    return np.stack(windows)
-
-
-def check_chip_budget(chips: int, max_chips: int | None, what: str) -> None:
-    """``DataError`` when a scene's grid holds more than ``max_chips`` chips (known from the
-    header, before the first read; ``Settings.max_scene_chips``)."""
-    if max_chips is not None and chips > max_chips:
-        raise DataError(
-            f"{what}: refused: its grid holds {chips:,} chips, more than the {max_chips:,} one "
-            "scene may add (setting max_scene_chips, CLOSP_MAX_SCENE_CHIPS); cut the scene, "
-            "choose a smaller area, or raise the setting"
-        )
-
-
-def check_not_empty(sample: np.ndarray, what: str) -> None:
-    """``DataError`` when every sampled value that is not no-data is exactly 0: a file whose
-    pixels were never written (a sparse or empty GeoTIFF) would become chips of nothing
-    (S1: -50 dB everywhere)."""
-    valid = sample[np.isfinite(sample)]
-    if valid.size and not valid.any():
-        raise DataError(
-            f"{what}: every sampled pixel is 0 in every band: an empty (never written or "
-            "sparse) file, not an image; check the file"
-        )
-
-
 @dataclasses.dataclass(frozen=True)
 class _Scene:
     scene_id: str
@@ -344,13 +306,7 @@ def iter_grid_chips(
         if not rows or not cols:
             return  # the scene only touches the area of interest: nothing to read
     check_chip_budget(len(rows) * len(cols), options.max_scene_chips, what)
-    offset_unknown = sensor is Sensor.S2 and all(r.dn_offset is None for r in grid.refs.values())
-    sample = sample_pixels(grid, rows, cols, size)
-    check_not_empty(sample, what)
-    if options.units_check:
-        check_scene_values(sample, sensor, linear, what)
-    if offset_unknown and offset_not_removed(sample):
-        tally.flag(SHIFT_FLAG, 1, "scenes")
+    check_sample(sample_pixels(grid, rows, cols, size), grid, sensor, linear, options, tally)
     scene = _Scene(payload_text(scene_id), key_part(scene_id), sensor, source, acquired, linear,
                    options.units_check, g.crs, what)  # fmt: skip
     tally.expect(len(rows) * len(cols))

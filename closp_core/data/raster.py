@@ -36,6 +36,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from closp_core.bands import canonical_band_name, remove_dn_offset
+from closp_core.data.budget import check_pixel_budget
 from closp_core.data.chip import DataError
 from closp_core.data.keys import display_text
 from closp_core.data.vrt import check_regular_file, check_vrt, is_remote, sniff_format
@@ -114,19 +115,6 @@ def open_raster(path: str, stack: ExitStack) -> DatasetReader:
         )
     check_georeference(dataset, path)
     return dataset
-
-
-def check_pixel_budget(dataset: DatasetReader, path: str, max_pixels: int | None) -> None:
-    """``DataError`` when the header of ``dataset`` claims more than ``max_pixels`` pixels
-    (width x height x bands): refused before a pixel is read (``Settings.max_file_pixels``)."""
-    pixels = dataset.width * dataset.height * dataset.count
-    if max_pixels is not None and pixels > max_pixels:
-        raise DataError(
-            f"{display_path(path)}: refused: its header claims {dataset.width:,} x "
-            f"{dataset.height:,} px in {dataset.count} band(s) ({pixels:,} pixels), more than "
-            f"the {max_pixels:,} one file may hold (setting max_file_pixels, "
-            "CLOSP_MAX_FILE_PIXELS); cut the scene into smaller files or raise the setting"
-        )
 
 
 def check_georeference(dataset: DatasetReader, path: str) -> None:
