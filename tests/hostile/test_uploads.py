@@ -172,19 +172,23 @@ def test_links_that_stay_inside_are_read(tmp_path: Path) -> None:
 
 KILLED_JOB = textwrap.dedent(
     """
-    import sys, time
+    import sys, threading, time
     from pathlib import Path
     from ui.jobs import JobRunner
+
+    recorded = threading.Event()
 
     class Slow:
         def run_many(self, sources):
             time.sleep(600)
 
     def ingestor(hook, cancel):
-        hook(7, 25)  # 7 chips acknowledged, then the app is killed
+        hook(7, 25)  # 7 chips acknowledged (and recorded), then the app is killed
+        recorded.set()
         return Slow()
 
     JobRunner(Path(sys.argv[1])).start("2 uploaded file(s)", lambda: [], ingestor)
+    recorded.wait(120)
     print("running", flush=True)
     time.sleep(600)
     """
