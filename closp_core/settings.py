@@ -76,6 +76,14 @@ class Settings:
     stac_max_document_mb: int = 16  # one remote STAC document, as sent (compressed)
     stac_max_inflated_mb: int = 64  # one remote STAC document, inflated
     stac_max_pages: int = 200  # pages of one search or listing
+    # budgets: local files (checked before reading; a refusal names the setting)
+    max_file_pixels: int = 2_000_000_000  # width x height x bands of one raster file (header)
+    max_scene_chips: int = 20_000  # chips of one scene (a full S2 tile at 10 m: 8,464)
+    max_job_chips: int = 100_000  # chips one ingest run or app job may add
+    min_free_mb: int = 256  # free disk below the index's folder needed to start writing
+    label_file_max_mb: int = 8  # largest label file (GeoJSON) the app reads
+    label_file_max_depth: int = 32  # deepest nesting of brackets in a label file
+    label_file_max_labels: int = 1_000  # labels in one label file (at most MAX_LABELS, 1,000)
 
     @property
     def index_dir(self) -> Path:
@@ -127,6 +135,9 @@ class Settings:
             )
         if self.upload_max_mb < 1:
             raise ConfigError(f"upload_max_mb must be >= 1, got {self.upload_max_mb}")
+        for name in _BUDGETS:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         self._check_stac()
 
     def _check_stac(self) -> None:
@@ -152,6 +163,11 @@ class Settings:
     def stac_api_list(self) -> tuple[str, ...]:
         """``stac_apis`` as a tuple of URLs."""
         return tuple(u.strip() for u in self.stac_apis.split(",") if u.strip())
+
+
+# budgets: local files
+_BUDGETS = ("max_file_pixels", "max_scene_chips", "max_job_chips", "min_free_mb",
+            "label_file_max_mb", "label_file_max_depth", "label_file_max_labels")  # fmt: skip
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
