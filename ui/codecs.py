@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from closp_core.data.timestamps import FIRST_DAYS
 from closp_core.records import LonLat
 
 MAX_QUERY_CHARS = 200
@@ -96,10 +97,12 @@ def parse_view(text: str) -> tuple[float, float, int] | None:
 
 
 def parse_date(text: str) -> dt.date | None:
+    """An ISO day from the first Sentinel image (2014-04-03) to today, else ``None``."""
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         return None
+    return day if min(FIRST_DAYS.values()) <= day <= dt.date.today() else None
 
 
 def parse_key(text: str | None) -> str | None:

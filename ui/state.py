@@ -57,6 +57,7 @@ __all__ = [
     "LonLat",
     "SearchState",
     "clean_query",
+    "dropped_params",
     "from_params",
     "to_params",
 ]
@@ -186,6 +187,16 @@ def from_params(params: Mapping[str, Sequence[str]]) -> SearchState:
         if value is not None:
             values[field.name] = value
     return SearchState(**values)
+
+
+def dropped_params(params: Mapping[str, Sequence[str]]) -> list[str]:
+    """The URL keys of ``params`` that ``from_params`` could not read (the page says so)."""
+    return [
+        field.url
+        for field in FIELDS
+        if any(v for v in params.get(field.url) or [])
+        and field.codec.read(list(params.get(field.url) or [])) is None
+    ]
 
 
 def _is_default(value: Any, default: Any) -> bool:
