@@ -42,6 +42,8 @@ page = st.navigation(PAGES)
 ctx = get_context()
 status_line(ctx)
 show_problems(ctx)
+if st.session_state.get(session.URL_NOTE):
+    st.warning(st.session_state[session.URL_NOTE])
 if page.title in ("Search", "Explore"):
     sidebar.filters(show_limit=page.title == "Search")
 page.run()

@@ -3,6 +3,7 @@ allowed by settings — ingested by the app's one background job while everyone 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import streamlit as st
@@ -10,18 +11,26 @@ import streamlit as st
 from closp_core.bands import Sensor
 from closp_core.data import SceneOptions
 from closp_core.data.aoi import Aoi
+from closp_core.data.remote import RemoteOptions
 from closp_core.data.stac_api import StacQuery, list_collections
 from closp_core.errors import ClospError
 from closp_core.labels import LABELS
+from closp_core.settings import Settings
 from closp_core.sources import open_source
-from ingest.jobs import JobStatus
+from ingest.jobs import INTERRUPTED, JobStatus
 from ui import session
+from ui.dates import sentinel_date
 from ui.imports import allowed_import_path, save_uploads
 from ui.mapview import LAST_BOUNDS
 from ui.resources import AppContext, explain, get_context, job_runner, start_ingest_job
 from ui.text import md, md_code
 
 SENSOR_CHOICES = {"auto": "From the bands", "s1": "Sentinel-1 (SAR)", "s2": "Sentinel-2 (optical)"}
+S1_UNITS = {
+    "auto": "As the file says (dB unless tagged linear)",
+    "db": "dB",
+    "linear": "Linear power",
+}
 _COLLECTIONS = "s_stac_collections"  # (api url, [(id, title)]) of the last listing
 
 
@@ -51,18 +60,35 @@ def job_panel() -> None:
 
 def finished(status: JobStatus) -> None:
     """What the last job did (its summary is shown as plain text)."""
-    what = {"done": st.success, "cancelled": st.warning, "failed": st.error}[status.state]
-    what(f"{md(status.title)}: {status.state} after {status.seconds:.0f} s.")
+    if status.state == INTERRUPTED:
+        st.error(f"{md(status.title)}: interrupted — the app stopped while it ran.")
+    else:
+        what = {"done": st.success, "cancelled": st.warning, "failed": st.error}[status.state]
+        what(f"{md(status.title)}: {status.state} after {status.seconds:.0f} s.")
     st.code(status.report or "(nothing to report)", language=None)
 
 
-def scene_options(prefix: str) -> SceneOptions:
+def scene_options(prefix: str, settings: Settings) -> SceneOptions:
     """Sensor, date and labels for every chip of the imagery (widgets keyed by ``prefix``)."""
     left, mid = st.columns(2)
     sensor = left.selectbox(
         "Sensor", list(SENSOR_CHOICES), format_func=SENSOR_CHOICES.__getitem__, key=f"{prefix}_s"
     )
-    day = mid.date_input("Acquired (when not in the file)", value=None, key=f"{prefix}_d")
+    when = "Acquired (when not in the file)"
+    day = sentinel_date(when, key=f"{prefix}_d", container=mid, value=None)
+    units = st.columns(2)
+    s1_units = units[0].selectbox(
+        "Sentinel-1 values",
+        list(S1_UNITS),
+        format_func=S1_UNITS.__getitem__,
+        key=f"{prefix}_u",
+    )
+    as_they_are = units[1].checkbox(
+        "Index the values as they are (skip the units check)",
+        key=f"{prefix}_k",
+        help="Scenes whose values do not look like the sensor's units are refused unless this "
+        "is ticked.",
+    )
     labels = st.multiselect("Labels for every chip (optional)", LABELS, key=f"{prefix}_l")
     shifted = st.checkbox(
         "Sentinel-2 values carry the +1000 offset (band files of products from 2022 on, "
@@ -76,7 +102,9 @@ def scene_options(prefix: str) -> SceneOptions:
         labels=tuple(labels),
         acquired=dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None,
         s2_offset=1000.0 if shifted else None,
-    )
+        s1_linear={"auto": None, "db": False, "linear": True}[s1_units],
+        units_check=not as_they_are,
+    ).with_budgets(settings)
 
 
 def upload_tab(ctx: AppContext, busy: bool) -> None:
@@ -87,10 +115,10 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
         accept_multiple_files=True,
         key="upload_files",
     )
-    options = scene_options("up")
+    options = scene_options("up", ctx.settings)
     if st.button("Add these files", disabled=busy or not files, type="primary", key="up_go"):
         try:
-            folder = save_uploads(
+            saved = save_uploads(
                 [(f.name, f.getvalue()) for f in files or []],
                 ctx.settings.data_dir,
                 ctx.settings.upload_max_mb,
@@ -98,8 +126,9 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
             start_ingest_job(
                 ctx,
                 f"{len(files or [])} uploaded file(s)",
-                lambda: [open_source("scene", folder, {"options": options})],
+                lambda: [open_source("scene", saved.folder, {"options": options})],
                 force=options.s2_offset is not None,
+                notes=saved.notes(),
             )
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
@@ -120,12 +149,26 @@ def stac_area() -> tuple[Aoi | None, str]:
     return None, ""
 
 
+def stac_api_url(ctx: AppContext) -> str:
+    """The STAC API to use: one the operator configured (``CLOSP_STAC_APIS``), or any URL when
+    the operator allows free entry (``CLOSP_STAC_FREE_ENTRY``)."""
+    apis = ctx.settings.stac_api_list
+    if ctx.settings.stac_free_entry:
+        return st.text_input("STAC API", value=apis[0] if apis else "", key="stac_url")
+    return str(st.selectbox("STAC API", apis, key="stac_api"))
+
+
 def stac_tab(ctx: AppContext, busy: bool) -> None:
-    url = st.text_input("STAC API", value=ctx.settings.stac_api_url, key="stac_url")
+    url = stac_api_url(ctx)
+    remote = RemoteOptions.from_settings(ctx.settings)
     listed = st.session_state.get(_COLLECTIONS)
     if st.button("List its collections", key="stac_list"):
-        try:
-            st.session_state[_COLLECTIONS] = listed = (url, list_collections(url))
+        try:  # the page waits at most two requests' deadlines
+            limit = min(2 * remote.timeout_s, remote.search_deadline_s)
+            found = list_collections(url, dataclasses.replace(remote, search_deadline_s=limit))
+            st.session_state[_COLLECTIONS] = listed = (url, list(found.entries))
+            for note in found.notes:
+                st.caption(md(note))
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
     choices = dict(listed[1]) if listed and listed[0] == url else {}
@@ -139,18 +182,21 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
         st.caption(f"Area: {md(where)}")
     today = dt.date.today()
     left, right = st.columns(2)
-    start = left.date_input("From", value=today - dt.timedelta(days=14), key="stac_from")
-    end = right.date_input("To", value=today, key="stac_to")
+    start = sentinel_date(
+        "From", key="stac_from", container=left, value=today - dt.timedelta(days=14)
+    )
+    end = sentinel_date("To", key="stac_to", container=right, value=today)
     most = st.number_input("At most this many items", 1, 500, 10, key="stac_max")
-    options = scene_options("stac")
-    ready = aoi is not None and bool(collections) and not busy
+    options = scene_options("stac", ctx.settings)
+    if start > end:
+        st.error("**From** is after **To**: pick a From date on or before the To date.")
+    ready = aoi is not None and bool(collections) and not busy and start <= end
     if st.button("Fetch and add", disabled=not ready, type="primary", key="stac_go") and aoi:
         try:
             query = StacQuery(url, tuple(collections), aoi, f"{start}/{end}", max_items=int(most))
             title = f"STAC {', '.join(collections)} {start}/{end}"
-            start_ingest_job(
-                ctx, title, lambda: [open_source("stac-search", query, {"options": options})]
-            )
+            source = {"options": options, "remote": remote}
+            start_ingest_job(ctx, title, lambda: [open_source("stac-search", query, source)])
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
             return
@@ -167,14 +213,14 @@ def folder_tab(ctx: AppContext, busy: bool) -> None:
         return
     st.caption("Allowed: " + ", ".join(md_code(r) for r in roots))
     text = st.text_input("A scene file or folder inside them", key="dir_path")
-    options = scene_options("dir")
+    options = scene_options("dir", ctx.settings)
     if st.button("Add this folder", disabled=busy or not text, type="primary", key="dir_go"):
         try:
             path = allowed_import_path(text, ctx.settings)
             start_ingest_job(
                 ctx,
                 f"folder {path.name}",
-                lambda: [open_source("scene", path, {"options": options})],
+                lambda: [open_source("scene", path, {"options": options, "allowed_roots": roots})],
                 force=options.s2_offset is not None,
             )
         except ClospError as exc:

@@ -36,6 +36,9 @@ def counts(ctx: AppContext) -> None:
         with columns[i % 2]:
             st.markdown(f"**{title}**")
             data = ctx.store.counts_by(field)
+            if field == "month":  # chips without an acquisition time have no month
+                undated = ctx.store.count() - sum(data.values())
+                data = data | ({"undated": undated} if undated > 0 else {})
             if not data:
                 st.caption("nothing yet")
                 continue
@@ -43,8 +46,8 @@ def counts(ctx: AppContext) -> None:
                 {"chips": list(data.values())} | {field: list(data)},
                 x=field,
                 y="chips",
-                horizontal=field in ("label", "source"),
-                height=260,
+                horizontal=field != "sensor",  # long names and many months read sideways
+                height=max(260, 22 * len(data)),
             )
 
 
@@ -56,7 +59,14 @@ def page() -> None:
             info = ctx.store.info()
             left, mid, right = st.columns(3)
             left.metric("Chips", info.points)
-            mid.metric("In the HNSW graph", info.indexed_vectors)
+            mid.metric(
+                "In the search graph",
+                info.indexed_vectors,
+                help="Chips in the HNSW graph are found by a fast approximate search; the "
+                "others (just added, e.g. from Add imagery) are searched exactly: correct, "
+                "only slower as they grow. 0 on a small index is normal: below a few "
+                "thousand chips an exact search is as fast.",
+            )
             outside = info.points - info.indexed_vectors
             right.metric(
                 "Index size", f"{info.disk_bytes / 1e6:.1f} MB" if info.disk_bytes else "n/a"
@@ -93,9 +103,18 @@ def page() -> None:
         st.markdown("No model loaded (see the message at the top).")
     st.subheader("Ingest more")
     st.markdown(
-        "Stop the app first when the index is the embedded one (one process owns it), or run a "
-        "Qdrant server and set `CLOSP_STORE_URL` to ingest while searching. Settings come from "
-        "the same `CLOSP_*` variables (`CLOSP_DATA_DIR` for the index and previews)."
+        "From this app: **Add imagery** (in the menu) takes uploaded GeoTIFFs and Sentinel-2 "
+        "products, a STAC API search for the map area, or a folder the operator allowed; the "
+        "search keeps working while it runs."
+    )
+    st.page_link(
+        "app_pages/add_imagery.py", label="Add imagery", icon=":material/add_photo_alternate:"
+    )
+    st.markdown(
+        "From a shell, for whole corpora: `python -m ingest` (below). The embedded index has "
+        "one owning process, so stop the app first, or run a Qdrant server and set "
+        "`CLOSP_STORE_URL` to ingest while searching. Settings come from the same `CLOSP_*` "
+        "variables (`CLOSP_DATA_DIR` for the index and previews)."
     )
     st.code(INGEST_HELP, language="bash")
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import streamlit as st
+from folium.raster_layers import ImageOverlay
 
 from closp_core.errors import ClospError
 from closp_core.feedback import FeedbackLabels
 from closp_core.store import Hit
-from ui import change, feedback, session, timeline
+from ui import change, feedback, scoremap, session, timeline
 from ui.details import chip_details
-from ui.maps import hit_at, results_layers, search_base_map
+from ui.maps import hits_at, results_layers, search_base_map
 from ui.mapview import show_map
 from ui.resources import AppContext, chip_count, empty_index_prompt, explain, get_context
 from ui.results import downloads, gallery, near_here_controls, run_search, summary
@@ -65,6 +66,7 @@ def _open_row() -> None:
     rows = st.session_state["result_table"].selection.rows
     hits = st.session_state.get("s_table_keys", [])
     if rows and rows[0] < len(hits):
+        st.session_state[session.PICKED_ON_MAP] = None  # the map goes to the chip
         session.update(selected=hits[rows[0]])
 
 
@@ -91,28 +93,82 @@ def result_table(hits: list[Hit], labels: FeedbackLabels) -> None:
         ],
         hide_index=True,
         height=520,
+        column_config={  # every column readable: labels and source are the long ones
+            "#": st.column_config.NumberColumn(width="small"),
+            "score": st.column_config.NumberColumn(width="small", format="%.3f"),
+            "mark": st.column_config.TextColumn(width="small"),
+            "sensor": st.column_config.TextColumn(width="small"),
+            "date": st.column_config.TextColumn(width="small"),
+            "labels": st.column_config.TextColumn(width="large"),
+            "source": st.column_config.TextColumn(width="medium"),
+        },
         key="result_table",
         on_select=_open_row,
         selection_mode="single-row",
     )
 
 
+def pick_at(hits: list[Hit], lon: float, lat: float) -> str | None:
+    """The chip a map click opens (the best under the point); all of them are kept for the
+    side panel's "under this point" list."""
+    keys = hits_at(hits, lon, lat)
+    st.session_state[session.UNDER_POINT] = keys
+    return keys[0] if keys else None
+
+
+def under_point(state: SearchState, hits: list[Hit]) -> None:
+    """Every chip under the last clicked point, when footprints overlap there (one opens)."""
+    keys = st.session_state.get(session.UNDER_POINT) or []
+    if len(keys) < 2 or state.selected not in keys:
+        return
+    by_key = {hit.key: hit for hit in hits}
+    st.caption(f"{len(keys)} chips under this point:")
+    for rank, key in enumerate(k for k in keys if k in by_key):
+        rec = by_key[key].record
+        when = rec.acquired.date().isoformat() if rec.acquired else "undated"
+        st.button(
+            f"{rec.sensor.name} · {when} · {by_key[key].score:.3f}",
+            key=f"under_{rank}",
+            on_click=session.update,
+            kwargs={"selected": key},
+            disabled=key == state.selected,
+            help=key,
+        )
+
+
 @st.fragment
 def results_map(
-    ctx: AppContext, state: SearchState, hits: list[Hit], labels: FeedbackLabels
+    ctx: AppContext,
+    state: SearchState,
+    hits: list[Hit],
+    labels: FeedbackLabels,
+    score_layer: ImageOverlay | None = None,
 ) -> None:
     """The results map. A fragment: panning or zooming (the map reports its view, and every
     new result list moves it once) reruns only this, not the page; anything else it reports
     reruns the page (``ui.mapview.show_map``)."""
     anchor = state.view if state.in_view else st.session_state.get(session.ANCHOR)
     fit_key = None if state.in_view else state.search_id()
-    layers = results_layers(hits, ctx.settings.data_dir, state, fit_key=fit_key, labels=labels)
+    cleared = st.session_state.get(session.AREA_CLEARED, 0)
+    picked = st.session_state.get(session.PICKED_ON_MAP)
+    opened = state.selected if state.selected != picked else None  # a map click: in view
+    layers = results_layers(
+        hits,
+        ctx.settings.data_dir,
+        state,
+        fit_key=fit_key,
+        labels=labels,
+        cleared=cleared,
+        opened=opened,
+    )
+    if score_layer is not None:
+        score_layer.add_to(layers)
     show_map(
         search_base_map(state),
         layers,
         state,
         key="results_map",
-        pick=lambda lon, lat: hit_at(hits, lon, lat),
+        pick=lambda lon, lat: pick_at(hits, lon, lat),
         anchor=anchor,
         on_mark=feedback.toggle,
     )
@@ -124,6 +180,9 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: Feedba
     place in the page, so the browser keeps it and only swaps its result layers."""
     scores = {hit.key: hit.score for hit in hits}
     map_col, side_col = st.columns([3, 2], gap="medium")
+    smap = scoremap.current_map(ctx, state, labels) if state.score_map and hits else None
+    with side_col:
+        score_layer = score_map_panel(smap, state, hits)
     with map_col:
         st.radio(
             "S2 composite",
@@ -133,9 +192,10 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: Feedba
             horizontal=True,
             help="Sentinel-1 chips always show the SAR composite.",
         )
-        results_map(ctx, state, hits, labels)
+        results_map(ctx, state, hits, labels, score_layer)
     with side_col:
         if state.selected:
+            under_point(state, hits)
             chip_details(
                 ctx, state.selected, scores.get(state.selected), state=state, labels=labels
             )
@@ -156,6 +216,24 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: Feedba
     feedback.label_files(ctx, labels, state.query)
     if hits:
         gallery(ctx, hits, state, labels)
+
+
+def score_map_panel(
+    smap: scoremap.ScoreMap | None, state: SearchState, hits: list[Hit]
+) -> ImageOverlay | None:
+    """The score-map button and, when on, its controls, figures and downloads; the overlay."""
+    if hits:
+        label = "Hide the score map" if state.score_map else "Score every chip in view"
+        st.button(label, key="score_map_button", on_click=session.update,
+                  kwargs={"score_map": not state.score_map, "score_threshold": None},
+                  help="Score every indexed chip in the map view (or drawn area) and draw "
+                  "the scores as a grid, with a threshold and the area above it.")  # fmt: skip
+    if smap is None:
+        return None
+    threshold = scoremap.threshold_of(state, smap)
+    opacity = scoremap.controls(smap, state)
+    scoremap.downloads(smap, threshold)
+    return scoremap.overlay(smap, threshold, opacity)
 
 
 def search_notice(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> list[Hit]:

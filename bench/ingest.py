@@ -46,6 +46,7 @@ from closp_core.data import (
     StacSource,
     Tally,
 )
+from closp_core.data.remote import RemoteOptions
 from closp_core.embedder import Embedder, threads_for
 from closp_core.model import load_model
 from closp_core.settings import Settings
@@ -67,7 +68,7 @@ def make_source(reader: str, path: str) -> ChipSource:
     if reader == "crisislandmark":
         return CrisisLandMarkSource(path, keys_per_unit=CLM_KEYS_PER_UNIT)
     datasets.gdal_http_env()
-    return StacSource(path)
+    return StacSource(path, remote=RemoteOptions(hosts=("127.0.0.1",)))  # the local server
 
 
 def sample_chips(source: ChipSource, per_sensor: int) -> dict[Sensor, np.ndarray]:

@@ -30,7 +30,7 @@ from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import ALL_TIME, S2, WORLD, inner_lonlat_box, serve
 
-REMOTE = RemoteOptions(timeout_s=10, retries=1)
+REMOTE = RemoteOptions(timeout_s=10, retries=1, hosts=("127.0.0.1",))  # the local server, listed
 
 
 def rchar() -> int:

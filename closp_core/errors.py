@@ -86,9 +86,18 @@ class StoreUnavailableError(StoreError):
         self.replaced = replaced
 
 
+class StoreDiskFullError(StoreError):
+    """The disk of the embedded index has too little free space to open it or to write; the
+    message says how much is free, how much is needed, and that nothing was lost."""
+
+
 class SearchError(ClospError, ValueError):
     """A search request is invalid or cannot be answered (``closp_core.search``)."""
 
 
 class IndexNotFoundError(ClospError):
     """There is no index where the settings point (``closp_core.open_index``)."""
+
+
+class ScoreMapError(ClospError, ValueError):
+    """A score map, change map or its export cannot be made as asked (``closp_core.scoremap``)."""

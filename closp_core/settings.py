@@ -18,6 +18,11 @@ from typing import Any
 from closp_core.errors import ConfigError
 
 ENV_PREFIX = "CLOSP_"
+PUBLIC_STAC_APIS = (
+    "https://earth-search.aws.element84.com/v1,"
+    "https://planetarycomputer.microsoft.com/api/stac/v1,"
+    "https://stac.dataspace.copernicus.eu/v1"
+)
 
 
 def _default_data_dir() -> Path:
@@ -62,7 +67,27 @@ class Settings:
     # web app: the Add imagery page
     upload_max_mb: int = 200  # largest GeoTIFF one upload may be (also server.maxUploadSize)
     import_dirs: str = ""  # folders the app may ingest from by path (os.pathsep list); "" = none
-    stac_api_url: str = "https://earth-search.aws.element84.com/v1"  # suggested STAC API
+    # remote STAC (closp_core/data/remote.py, fetch.py): hosts, deadlines and budgets
+    stac_apis: str = PUBLIC_STAC_APIS  # the STAC APIs the app offers (comma list of URLs)
+    stac_free_entry: bool = False  # the app also takes any STAC API URL typed in
+    stac_hosts: str = ""  # hosts fetched besides the public providers' (comma list, *.x ok)
+    stac_request_deadline_s: float = 30.0  # one whole HTTP request (CLI: --timeout)
+    stac_search_deadline_s: float = 300.0  # one whole search or collection listing
+    stac_max_document_mb: int = 16  # one remote STAC document, as sent (compressed)
+    stac_max_inflated_mb: int = 64  # one remote STAC document, inflated
+    stac_max_pages: int = 200  # pages of one search or listing
+    # budgets: local files (checked before reading; a refusal names the setting)
+    max_file_pixels: int = 2_000_000_000  # width x height x bands of one raster file (header)
+    max_scene_chips: int = 20_000  # chips of one scene (a full S2 tile at 10 m: 8,464)
+    max_job_chips: int = 100_000  # chips one ingest run or app job may add
+    min_free_mb: int = 256  # free disk below the index's folder needed to start writing
+    label_file_max_mb: int = 8  # largest label file (GeoJSON) the app reads
+    label_file_max_depth: int = 32  # deepest nesting of brackets in a label file
+    label_file_max_labels: int = 1_000  # labels in one label file (at most MAX_LABELS, 1,000)
+    # score maps
+    score_map_max_chips: int = 1_000_000  # the most chips one score map scores
+    score_map_max_pixels: int = 2048  # long side of the score raster, pixels
+    score_map_cache_areas: int = 4  # areas whose chips (vectors, footprints) stay in memory
 
     @property
     def index_dir(self) -> Path:
@@ -114,6 +139,39 @@ class Settings:
             )
         if self.upload_max_mb < 1:
             raise ConfigError(f"upload_max_mb must be >= 1, got {self.upload_max_mb}")
+        for name in _BUDGETS:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self._check_stac()
+
+    def _check_stac(self) -> None:
+        for name in ("stac_request_deadline_s", "stac_search_deadline_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(
+                    f"{name} (env {ENV_PREFIX}{name.upper()}) must be > 0 seconds, got "
+                    f"{getattr(self, name)}"
+                )
+        for name in ("stac_max_document_mb", "stac_max_inflated_mb", "stac_max_pages"):
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"{name} (env {ENV_PREFIX}{name.upper()}) must be >= 1, got "
+                    f"{getattr(self, name)}"
+                )
+        if not self.stac_api_list and not self.stac_free_entry:
+            raise ConfigError(
+                "stac_apis (env CLOSP_STAC_APIS) is empty and stac_free_entry is off: the app "
+                "would offer no STAC API; list one or allow free entry"
+            )
+
+    @property
+    def stac_api_list(self) -> tuple[str, ...]:
+        """``stac_apis`` as a tuple of URLs."""
+        return tuple(u.strip() for u in self.stac_apis.split(",") if u.strip())
+
+
+# budgets: local files
+_BUDGETS = ("max_file_pixels", "max_scene_chips", "max_job_chips", "min_free_mb",
+            "label_file_max_mb", "label_file_max_depth", "label_file_max_labels")  # fmt: skip
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

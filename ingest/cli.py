@@ -27,6 +27,7 @@ from closp_core.data import (
 from closp_core.data.crisislandmark import SOURCES as CLM_SOURCES
 from closp_core.data.hrefs import parse_roots
 from closp_core.data.keys import display_text
+from closp_core.data.remote import RemoteOptions
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.data.timestamps import check_acquired
 from closp_core.embedder import Embedder, pick_device, threads_for
@@ -36,7 +37,7 @@ from closp_core.model.demo import describe_model
 from closp_core.settings import Settings
 from closp_core.sources import SOURCE_KINDS, open_source
 from closp_core.store import open_store, stored_model_id
-from ingest.pipeline import Ingestor
+from ingest.pipeline import DISK_FULL, Ingestor
 from ingest.reading import choose_workers
 from ingest.stac_search import add_stac_search_parser, stac_search_source
 from ingest.status import describe_index
@@ -133,7 +134,7 @@ def _scene_options(args: argparse.Namespace) -> SceneOptions:
         stride=args.stride,
         max_nodata=args.max_nodata,
         s2_offset=args.s2_offset,
-    )
+    ).with_budgets(Settings.load())
 
 
 def _add_units_options(parser: argparse.ArgumentParser, s1_units: bool) -> None:
@@ -250,13 +251,19 @@ def make_sources(args: argparse.Namespace) -> list[ChipSource]:
         }
         return [open_source("crisislandmark", args.root, options)]
     if args.command == "stac":
-        roots = parse_roots(Settings.load().stac_allowed_roots)
-        return [open_source("stac", args.href, {"allowed_roots": roots})]
+        settings = Settings.load()
+        roots = parse_roots(settings.stac_allowed_roots)
+        remote = RemoteOptions.from_settings(settings, cli=True)
+        return [open_source("stac", args.href, {"allowed_roots": roots, "remote": remote})]
     if args.command == "stac-search":
         return [stac_search_source(args)]
     if args.command == "bigearthnet":
-        options = {"units_check": args.units_check == "on"}
-        return [open_source("bigearthnet", args.root, options)]
+        checked = SceneOptions(units_check=args.units_check == "on")
+        return [
+            open_source(
+                "bigearthnet", args.root, {"options": checked.with_budgets(Settings.load())}
+            )
+        ]
     return [open_source("samples", SAMPLES_DIR)]
 
 
@@ -306,9 +313,10 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             workers=workers,
             build=not args.no_optimize,
+            max_chips=settings.max_job_chips,
         )
         summary = ingestor.run_many(sources, limit=args.limit)
-        if not args.no_optimize:
+        if not args.no_optimize and DISK_FULL not in summary.failed:
             store.optimize()
     finally:
         store.close()

@@ -8,6 +8,11 @@
   the batches in flight (read or embedded, not yet acknowledged). A rerun reads everything
   again and skips chips already indexed (point ids derive from chip keys, so re-upserting is
   idempotent and ``force`` re-embeds), which completes exactly the rest.
+- **Budget and disk**: a run whose readers announce more than ``max_chips`` chips (the job
+  budget, ``Settings.max_job_chips``) stops before embedding the batch that crossed it
+  (``summary.failed["job budget"]``); a full disk (the store refusing a write, or a preview
+  that cannot be written) stops the run cleanly with ``summary.failed["disk full"]`` saying
+  how many chips were kept (the index stays whole; ``closp_core/store/space.py``).
 - **Units**: a file that cannot be read lands in ``summary.failed[unit]`` and the run goes on;
   chips a unit yielded before failing stay valid and are indexed (see ``reading.py``).
 - **Previews** are rendered off the main thread: by a preview thread while the batch is
@@ -22,6 +27,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import threading
 import time
 from collections import Counter
@@ -36,11 +42,14 @@ from closp_core.data import ChipSource
 from closp_core.data.chip import Chip, chip_record
 from closp_core.data.keys import display_text
 from closp_core.embedder import Embedder
-from closp_core.store import ChipRecord, VectorStore
+from closp_core.store import ChipRecord, StoreDiskFullError, VectorStore
 from ingest.previews import write_chip_previews
 from ingest.reading import ChipBatch, Unit, UnitReport, open_reader
 
 BatchHook = Callable[[int, int], None]
+JOB_BUDGET = "job budget"  # the ``summary.failed`` entry of a run stopped by ``max_chips``
+DISK_FULL = "disk full"  # the ``summary.failed`` entry of a run stopped by a full disk
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 @dataclasses.dataclass
@@ -83,16 +92,17 @@ class IngestSummary:
                 f"{len(bad)} bad item(s) skipped, the rest of this unit indexed; first: {bad[0]}"
             )
 
-    def report(self) -> str:
+    def report(self, already_hint: str = "use --force") -> str:
         """A few lines for people; each count names what it counts (chips, pixels, scenes),
         each failed file gets one ``FAILED <file>: <reason>`` line (printable: control
-        characters in names are escaped)."""
+        characters in names are escaped). ``already_hint``: what to say of chips already
+        indexed (the CLI's flag; the app says it in its own words)."""
         rate = self.indexed / self.seconds if self.seconds > 0 else 0.0
         lines = [f"indexed {self.indexed} chips in {self.seconds:.1f} s ({rate:.1f} chips/s)"]
         if self.cancelled:
             lines.append("cancelled: stopped after the last acknowledged batch (rerun to go on)")
         if self.already_indexed:
-            lines.append(f"skipped {self.already_indexed} chips already indexed (use --force)")
+            lines.append(f"skipped {self.already_indexed} chips already indexed ({already_hint})")
         lines += [f"skipped {n} chips: {reason}" for reason, n in sorted(self.skipped.items())]
         lines += [
             f"flagged {n} {_unit(self.flag_units.get(reason, 'chips'), n)}: {reason}"
@@ -130,6 +140,7 @@ class Ingestor:
     on_batch: BatchHook | None = None
     cancel: threading.Event | None = None
     build: bool = False
+    max_chips: int | None = None  # job budget (``Settings.max_job_chips``); None: none
 
     def run(self, source: ChipSource, limit: int | None = None) -> IngestSummary:
         """Ingest every unit of ``source`` (at most ``limit`` chips); never raises for a bad
@@ -153,26 +164,60 @@ class Ingestor:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer,
             open_reader(sources, units, size, self.workers, self.data_dir, pin) as events,
         ):
-            held: _Embedded | None = None  # embedded, written while the next batch embeds
-            for event in events:
-                if isinstance(event, UnitReport):
-                    _note_unit(event, summary, progress)
-                    continue
-                if self.cancel is not None and self.cancel.is_set():
-                    summary.cancelled = True
-                    break
-                taken = progress.take(event)
-                batch = self._unindexed(taken, summary)
-                writing = self._write(writer, held)
-                embedded = self._embed(batch, previews, handled=len(taken))
-                _acknowledge(writing, held, progress, summary)
-                held = embedded
-                if progress.exhausted:
-                    break
-            _acknowledge(self._write(writer, held), held, progress, summary)
+            try:
+                over = self._consume(events, summary, progress, previews, writer)
+            except (StoreDiskFullError, OSError) as err:
+                if isinstance(err, OSError) and err.errno not in DISK_FULL_ERRNOS:
+                    raise
+                over = 0
+                summary.failed[DISK_FULL] = (
+                    f"disk full: stopped; kept the {summary.indexed} chips acknowledged "
+                    f"before, the index is whole ({err}); free space, then run the same "
+                    "input again: chips already indexed are skipped"
+                )
             bar.total = bar.n
+        if over:
+            summary.failed[JOB_BUDGET] = (
+                f"stopped: the readers announced {over:,} chips, more than the "
+                f"{self.max_chips:,} one job may add (setting max_job_chips, "
+                f"CLOSP_MAX_JOB_CHIPS); kept the {summary.indexed} chips indexed before; "
+                "split the imagery into smaller jobs or raise the setting"
+            )
         summary.seconds = time.perf_counter() - start
         return summary
+
+    def _consume(
+        self,
+        events: Iterable[ChipBatch | UnitReport],
+        summary: IngestSummary,
+        progress: _Progress,
+        previews: ThreadPoolExecutor,
+        writer: ThreadPoolExecutor,
+    ) -> int:
+        """Embed and write the readers' batches, each written while the next one embeds;
+        the chips announced when the job budget stopped the run, else 0."""
+        held: _Embedded | None = None  # embedded, written while the next batch embeds
+        over = 0
+        for event in events:
+            if isinstance(event, UnitReport):
+                _note_unit(event, summary, progress)
+                continue
+            if self.cancel is not None and self.cancel.is_set():
+                summary.cancelled = True
+                break
+            progress.announce(event.expected)
+            if over := _over_budget(progress, self.max_chips):
+                break
+            taken = progress.take(event)
+            batch = self._unindexed(taken, summary)
+            writing = self._write(writer, held)
+            embedded = self._embed(batch, previews, handled=len(taken))
+            _acknowledge(writing, held, progress, summary)
+            held = embedded
+            if progress.exhausted:
+                break
+        _acknowledge(self._write(writer, held), held, progress, summary)
+        return over
 
     def _unindexed(self, batch: ChipBatch, summary: IngestSummary) -> ChipBatch:
         """``batch`` without the chips already in the store (all of it with ``force``)."""
@@ -278,6 +323,12 @@ class _Progress:
         self.bar.update(count)
         if self.hook is not None:
             self.hook(self.handled, self.bar.total)
+
+
+def _over_budget(progress: _Progress, max_chips: int | None) -> int:
+    """The chips announced so far when they exceed ``max_chips``, else 0."""
+    announced = sum(progress.expected.values())
+    return announced if max_chips is not None and announced > max_chips else 0
 
 
 def _note_unit(report: UnitReport, summary: IngestSummary, progress: _Progress) -> None:

@@ -5,6 +5,10 @@
         [--max-items N] [--filter CQL2 | --query EXPR...] [--sensor s1|s2] [--labels ...]
         [--sign planetary-computer|module:function] [--timeout S] [--retries N]
 
+Hosts, the search deadline and the byte and page budgets come from the settings
+(``CLOSP_STAC_HOSTS``, ``CLOSP_STAC_SEARCH_DEADLINE_S`` ...: ``closp_core/settings.py``);
+``--timeout`` is the deadline of one whole request.
+
 The engine is ``closp_core.data.stac_api`` (search, AOI, harmonisation) and
 ``closp_core.data.remote`` (GDAL's HTTP options, signing).
 """
@@ -20,7 +24,9 @@ from closp_core.data.aoi import Aoi
 from closp_core.data.chipping import SceneOptions
 from closp_core.data.remote import RemoteOptions, load_signer
 from closp_core.data.stac_api import StacQuery, StacSearchSource
+from closp_core.errors import ConfigError
 from closp_core.labels import LABELS
+from closp_core.settings import Settings
 
 
 def add_stac_search_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -53,7 +59,12 @@ def add_stac_search_parser(commands: Any, parents: list[argparse.ArgumentParser]
         metavar="SIGNER",
         help="sign asset URLs: planetary-computer (optional package) or module:function",
     )
-    cmd.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
+    cmd.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds for one whole request, retries included (default: setting "
+        "stac_request_deadline_s, 30)",
+    )
     cmd.add_argument("--retries", type=int, default=3, help="retries per request (3)")
     cmd.add_argument("--page-size", type=int, default=100, help="items per page (100)")
     cmd.add_argument("--stride", type=int, default=120, help="pixels between chips (120)")
@@ -79,9 +90,12 @@ def stac_search_source(args: argparse.Namespace) -> StacSearchSource:
         stride=args.stride,
         max_nodata=args.max_nodata,
     )
-    remote = RemoteOptions(
-        timeout_s=args.timeout, connect_timeout_s=min(args.timeout, 10.0), retries=args.retries
-    )
+    changes: dict[str, Any] = {"retries": args.retries, "cli": True}
+    if args.timeout is not None:
+        if not args.timeout > 0:
+            raise ConfigError(f"--timeout {args.timeout}: give a positive number of seconds")
+        changes |= {"timeout_s": args.timeout, "connect_timeout_s": min(args.timeout, 10.0)}
+    remote = RemoteOptions.from_settings(Settings.load(), **changes)
     signer = load_signer(args.sign) if args.sign else None
     return StacSearchSource(
         query, options, signer=signer, remote=remote, progress=not args.no_progress

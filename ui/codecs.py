@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from closp_core.data.timestamps import FIRST_DAYS
 from closp_core.records import LonLat
 
 MAX_QUERY_CHARS = 200
@@ -96,10 +97,12 @@ def parse_view(text: str) -> tuple[float, float, int] | None:
 
 
 def parse_date(text: str) -> dt.date | None:
+    """An ISO day from the first Sentinel image (2014-04-03) to today, else ``None``."""
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         return None
+    return day if min(FIRST_DAYS.values()) <= day <= dt.date.today() else None
 
 
 def parse_key(text: str | None) -> str | None:
@@ -133,6 +136,15 @@ def parse_limit(text: str) -> int:
         return DEFAULT_LIMIT
 
 
+def parse_threshold(text: str) -> float | None:
+    """A score threshold: a finite number in [-1, 1] (cosine, probability, change)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if -1.0 <= value <= 1.0 else None
+
+
 def num(value: float) -> str:
     """A number as short as it can be written (at most 5 decimals)."""
     return f"{value:.5f}".rstrip("0").rstrip(".")
@@ -153,6 +165,7 @@ POINT = Codec(_last(parse_lon_lat), _nums)
 KEY = Codec(_last(parse_key), str)
 FEEDBACK = Codec(_last(parse_feedback), str)
 PAIR = Codec(_last(parse_pair), "|".join)
+THRESHOLD = Codec(_last(parse_threshold), lambda value: num(value))
 
 
 def choice(options: Sequence[str]) -> Codec:

@@ -17,6 +17,7 @@ from closp_core.feedback import (
     NOT_RELEVANT,
     RELEVANT,
     FeedbackLabels,
+    LabelFileBudget,
     decode_labels,
     encode_labels,
     export_labels,
@@ -123,14 +124,22 @@ def label_files(ctx: AppContext, labels: FeedbackLabels, query: str) -> None:
         upload = st.file_uploader("Import labels", type=["geojson", "json"], key="labels_import")
         if upload is not None and st.button("Add these labels", key="labels_import_go"):
             try:
-                resolved = import_labels(upload.getvalue(), ctx.store, ctx.settings.collection)
+                budget = LabelFileBudget.from_settings(ctx.settings)
+                resolved = import_labels(
+                    upload.getvalue(), ctx.store, ctx.settings.collection, budget
+                )
             except ClospError as exc:
                 st.error(md(exc))
                 return
             keep(labels.merged(resolved.labels))
             missing = f"; {len(resolved.missing)} not in this index" if resolved.missing else ""
+            repeated = (
+                f"; {resolved.repeated} repeated with the same value, kept once"
+                if resolved.repeated
+                else ""
+            )
             st.session_state[S_LABELS_NOTE] = (
-                f"Imported {len(resolved.labels)} labels from {md(upload.name)}{missing}."
+                f"Imported {len(resolved.labels)} labels from {md(upload.name)}{missing}{repeated}."
             )
             st.rerun()
 

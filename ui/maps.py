@@ -41,6 +41,7 @@ from ui.text import html_text
 
 DOT_MAX_ZOOM = 11  # chip centre dots are hidden from this zoom on (the previews are visible)
 SCORE_COLOURS = ("#2c7bb6", "#00a6ca", "#90eb9d", "#f9d057", "#f29e2e", "#d7191c")
+OPENED_COLOUR = "#ff00ff"  # the opened chip's outline: unlike any score colour
 Bounds = list[list[float]]
 
 
@@ -228,26 +229,54 @@ def add_draw_tool(fmap: folium.Map) -> None:
 
 
 class FitBoundsOnce(MacroElement):
-    """Fits the map to ``bounds`` the first time a layer group with this ``key`` is drawn, so
-    a new result list is framed once and a redraw of the same list (another composite, a
-    re-rank) leaves the view where the user put it."""
+    """Fits the map to ``bounds`` the first time a layer group with this ``key`` is drawn in
+    this ``slot``, so a new result list is framed once and a redraw of the same list (another
+    composite, a re-rank) leaves the view where the user put it. Slots are independent: the
+    results frame (``"results"``) and an opened chip (``"chip"``, at most ``max_zoom``)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        if (window.__clospFitted !== {{ this.key|tojson }}) {
-            window.__clospFitted = {{ this.key|tojson }};
-            window.map.fitBounds({{ this.bounds|tojson }}, {padding: [20, 20]});
+        window.__clospFitted = window.__clospFitted || {};
+        if (window.__clospFitted[{{ this.slot|tojson }}] !== {{ this.key|tojson }}) {
+            window.__clospFitted[{{ this.slot|tojson }}] = {{ this.key|tojson }};
+            window.map.fitBounds({{ this.bounds|tojson }},
+                                 {padding: [20, 20], maxZoom: {{ this.max_zoom|tojson }}});
         }
         {% endmacro %}
         """
     )
 
-    def __init__(self, bounds: Bounds, key: str) -> None:
+    def __init__(self, bounds: Bounds, key: str, slot: str = "results", max_zoom: int = 18):
         super().__init__()
         self._name = "FitBoundsOnce"
         self.bounds = bounds
         self.key = key
+        self.slot = slot
+        self.max_zoom = max_zoom
+
+
+class ClearDrawings(MacroElement):
+    """Removes the shapes drawn on the map (Leaflet.draw's layer, which streamlit-folium keeps
+    as ``window.drawnItems``) once each time ``count`` changes: the sidebar's "Clear the drawn
+    area" clears the map too, so the filter and the shape never disagree."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        if (window.__clospCleared === undefined) { window.__clospCleared = {{ this.count }}; }
+        if (window.__clospCleared !== {{ this.count }}) {
+            window.__clospCleared = {{ this.count }};
+            if (window.drawnItems) { window.drawnItems.clearLayers(); }
+        }
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self._name = "ClearDrawings"
+        self.count = int(count)
 
 
 class Layers(folium.FeatureGroup):
@@ -323,10 +352,14 @@ def results_layers(
     *,
     fit_key: str | None = None,
     labels: FeedbackLabels | None = None,
+    cleared: int = 0,
+    opened: str | None = None,
 ) -> Layers:
     """The results as one layer group: previews at their footprints, outlines coloured by
     score, popups (with 👍 / 👎 when ``labels`` are given), centre dots, the drawn area;
-    framed once per ``fit_key`` (None: never)."""
+    framed once per ``fit_key`` (None: never), the drawn area kept in the frame; ``cleared``:
+    how often the sidebar cleared the area (the map's drawings follow, ``ClearDrawings``);
+    ``opened``: a chip opened from the gallery or the table (outlined, brought into view)."""
     layers = Layers(name="results")
     scores = [h.score for h in hits]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
@@ -360,10 +393,31 @@ def results_layers(
         ).add_to(layers)
         add_chip_dot(layers, rec, colour, tooltip, popup)
     add_area(layers, state.area)
-    everything = union_bounds(boxes)
+    ClearDrawings(cleared).add_to(layers)
+    area_box = leaflet_bounds(geo.ring_bounds(state.area)) if state.area else None
+    everything = union_bounds([*boxes, *([area_box] if area_box else [])])  # keep the area in view
     if fit_key is not None and everything is not None:
         FitBoundsOnce(everything, fit_key).add_to(layers)
+    chip = next((h.record for h in hits if opened is not None and h.key == opened), None)
+    if chip is not None:
+        add_opened_chip(layers, chip)
     return stable_ids(layers)
+
+
+def add_opened_chip(layers: Layers, record: ChipRecord) -> None:
+    """Outline the opened chip (thick, on top) and bring it into view once per opening."""
+    box = footprint_bounds(record)
+    if box is None or record.footprint is None:
+        return
+    folium.Polygon(
+        [(lat, lon) for lon, lat in record.footprint.exterior],
+        color=OPENED_COLOUR,
+        weight=4,
+        fill=False,
+        tooltip=html_text(f"opened: {record.key}"),
+        class_name="closp-opened",
+    ).add_to(layers)
+    FitBoundsOnce(box, f"open:{record.key}", slot="chip", max_zoom=13).add_to(layers)
 
 
 def collection_layers(
@@ -412,13 +466,21 @@ def collection_layers(
     return stable_ids(layers)
 
 
+def hits_at(hits: Sequence[Hit], lon: float, lat: float) -> list[str]:
+    """Keys of every hit whose footprint contains the point, best score first (where S1 and
+    S2 footprints overlap, a click is on all of them)."""
+    return [
+        hit.key
+        for hit in sorted(hits, key=lambda h: -h.score)
+        if hit.record.footprint is not None
+        and geo.covers_point(hit.record.footprint.exterior, lon, lat)
+    ]
+
+
 def hit_at(hits: Sequence[Hit], lon: float, lat: float) -> str | None:
     """Key of the best-scoring hit whose footprint contains the point (else ``None``)."""
-    for hit in sorted(hits, key=lambda h: -h.score):
-        footprint = hit.record.footprint
-        if footprint is not None and geo.covers_point(footprint.exterior, lon, lat):
-            return hit.key
-    return None
+    found = hits_at(hits, lon, lat)
+    return found[0] if found else None
 
 
 def nearest_record(

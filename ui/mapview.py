@@ -51,6 +51,23 @@ def drawn_area(drawings: list[dict[str, Any]] | None) -> tuple[LonLat, ...] | No
     return None
 
 
+def area_change(
+    drawings: list[dict[str, Any]] | None, drawn: tuple[LonLat, ...] | None, state: SearchState
+) -> tuple[tuple[LonLat, ...] | None, tuple[LonLat, ...] | bool | None]:
+    """(what the map now has drawn, the new search area or ``False`` for no change) from the
+    map's ``all_drawings`` and what it had drawn before (``drawn``):
+
+    - a new shape becomes the area (unless the sidebar cleared it: it never comes back);
+    - the map's trash tool (no shape left where one was) clears the area it had set;
+    - an area that came from a share link stays while the map has drawn nothing."""
+    area = drawn_area(drawings)
+    if area is not None:
+        return area, (area if area not in (state.area, drawn) else False)
+    if drawings is not None and drawn is not None:
+        return None, (None if state.area == drawn else False)
+    return drawn, False
+
+
 def show_map(
     fmap: folium.Map,
     layers: Layers,
@@ -120,9 +137,9 @@ def _changes(
         st.session_state[LAST_BOUNDS] = bbox
     if state.in_view and bbox is not None and _moved(state.bbox, bbox):
         changes["bbox"] = bbox
-    area = drawn_area(out.get("all_drawings"))
-    if area is not None and area != state.area and area != st.session_state.get("s_drawn"):
-        st.session_state["s_drawn"] = area  # a cleared area must not come back from the map
+    drawn, area = area_change(out.get("all_drawings"), st.session_state.get(session.DRAWN), state)
+    st.session_state[session.DRAWN] = drawn
+    if area is not False:
         changes["area"] = area
     clicked = out.get("last_object_clicked")
     if clicked and clicked != st.session_state.get(_HANDLED_CLICK):
@@ -130,6 +147,7 @@ def _changes(
         chip = pick(clicked["lng"], clicked["lat"])
         if chip is not None and chip != state.selected:
             changes["selected"] = chip
+            st.session_state[session.PICKED_ON_MAP] = chip  # already in view: no jump, no outline
     point = out.get("last_clicked")
     if point and point != st.session_state.get(_HANDLED_POINT):
         st.session_state[_HANDLED_POINT] = point

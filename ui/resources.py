@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import streamlit as st
@@ -23,6 +23,7 @@ from closp_core.errors import ClospError, ConfigError, WeightsUnavailableError
 from closp_core.model.demo import describe_model, describe_model_id
 from closp_core.settings import Settings
 from closp_core.store import (
+    StoreDiskFullError,
     StoreError,
     StoreLockedError,
     StoreUnavailableError,
@@ -147,6 +148,12 @@ def explain(problem: ClospError, settings: Settings) -> str:
             "is written while it is away; put it back and reload this page (or restart the app "
             "to start a new, empty index there)."
         )
+    elif isinstance(problem, StoreDiskFullError):
+        hint = (
+            f"Disk full: the disk of the index at {where} has too little free space. Nothing "
+            "was lost and searching resumes once space is freed there; ask the operator to "
+            "free some, then reload this page."
+        )
     elif isinstance(problem, StoreLockedError):
         hint = (
             f"The index at {where} is held by another process (is `python -m ingest` "
@@ -240,14 +247,26 @@ def empty_index_prompt(ctx: AppContext) -> None:
         st.rerun()
 
 
+JOB_STATE_FILE = "app-job.json"  # under the data folder: what became of the last job
+
+
 @st.cache_resource
 def job_runner() -> JobRunner:
-    """The process's one background ingest job (shared by every session)."""
-    return JobRunner()
+    """The process's one background ingest job (shared by every session); its state is kept
+    in ``<data dir>/app-job.json`` so a restarted app tells what became of a job it lost."""
+    try:
+        return JobRunner(Settings.load().data_dir / JOB_STATE_FILE)
+    except ConfigError:  # get_context shows the invalid settings
+        return JobRunner()
 
 
 def start_ingest_job(
-    ctx: AppContext, title: str, sources: SourceFactory, *, force: bool = False
+    ctx: AppContext,
+    title: str,
+    sources: SourceFactory,
+    *,
+    force: bool = False,
+    notes: Sequence[str] = (),
 ) -> None:
     """Start the background job ingesting ``sources()`` into the app's own store, its forward
     passes on the background thread budget (queries keep a core); ``force`` re-embeds chips
@@ -269,6 +288,7 @@ def start_ingest_job(
             on_batch=on_batch,
             cancel=cancel,
             force=force,
+            max_chips=settings.max_job_chips,
         )
 
-    job_runner().start(title, sources, ingestor)
+    job_runner().start(title, sources, ingestor, notes=notes)

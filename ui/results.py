@@ -58,6 +58,8 @@ def summary(outcome: SearchOutcome) -> None:
 
 
 def _select(key: str) -> None:
+    """ "Open" under a thumbnail: the chip's details, and the map goes to it."""
+    st.session_state[session.PICKED_ON_MAP] = None
     session.update(selected=key)
 
 

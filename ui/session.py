@@ -13,7 +13,15 @@ from typing import Any
 
 import streamlit as st
 
-from ui.state import BY_NAME, FIELDS, SearchState, clean_query, from_params, to_params
+from ui.state import (
+    BY_NAME,
+    FIELDS,
+    SearchState,
+    clean_query,
+    dropped_params,
+    from_params,
+    to_params,
+)
 
 # The widgets' keys (the sidebar and the pages draw their inputs with these)
 W_QUERY = BY_NAME["query"].key
@@ -29,11 +37,17 @@ W_BASEMAP = BY_NAME["basemap"].key
 W_HIDE_LABELLED = BY_NAME["hide_labelled"].key
 W_MODE = BY_NAME["mode"].key
 W_EVENT_DATE = BY_NAME["event_date"].key
+W_SCORE_COMBINE = BY_NAME["score_combine"].key
 WIDGETS = {field.key: field.name for field in FIELDS if field.widget}
 OTHERS = {field.key: field.name for field in FIELDS if not field.widget}
 _LIST_FIELDS = {field.name for field in FIELDS if field.widget and field.codec.repeated}
 _INIT = "s_initialised"
 ANCHOR = "s_anchor"
+DRAWN = "s_drawn"  # the area last drawn on the map (None once cleared, either way)
+PICKED_ON_MAP = "s_picked_on_map"  # the chip last opened by a click on the map itself
+UNDER_POINT = "s_under_point"  # keys of every chip under the last clicked map point
+URL_NOTE = "s_url_note"  # what the opening link held that could not be used
+AREA_CLEARED = "s_area_cleared"  # how often the sidebar cleared the area (the map follows)
 
 
 def init_from_url() -> None:
@@ -42,6 +56,10 @@ def init_from_url() -> None:
     if not st.session_state.get(_INIT):
         params = {key: st.query_params.get_all(key) for key in st.query_params}
         state = from_params(params)
+        dropped = dropped_params(params)
+        st.session_state[URL_NOTE] = (
+            f"Left out of the link, not valid: {', '.join(dropped)}." if dropped else None
+        )
         for key, field in (WIDGETS | OTHERS).items():
             value = getattr(state, field)
             st.session_state[key] = list(value) if field in _LIST_FIELDS else value

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from closp_core.bands import Sensor
 from closp_core.labels import EVENT_LABELS, LAND_COVER_LABELS
 from ui import session
+from ui.dates import first_day, range_text, sentinel_date
 from ui.state import BASEMAPS, BY_NAME, MAX_RESULTS, MODES, SENSORS
 
 MODE_NAMES = {"find": "Find chips like the query", "change": "What changed after a date"}
@@ -18,7 +20,10 @@ BASEMAP_NAMES = {
 
 
 def _clear_area() -> None:
+    """The sidebar's clear: the filter, and (``ui.maps.ClearDrawings``) the shape on the map."""
     session.update(area=None)
+    st.session_state[session.AREA_CLEARED] = st.session_state.get(session.AREA_CLEARED, 0) + 1
+    st.session_state[session.DRAWN] = None
 
 
 def _clear_view_filter() -> None:
@@ -48,8 +53,9 @@ def filters(*, show_limit: bool = True) -> None:
         )
         st.radio("Sensor", SENSORS, key=session.W_SENSOR, format_func=SENSOR_NAMES.__getitem__)
         left, right = st.columns(2)
-        left.date_input("From", key=session.W_FROM, format="YYYY-MM-DD")
-        right.date_input("To", key=session.W_TO, format="YYYY-MM-DD")
+        sentinel_date("From", key=session.W_FROM, container=left)
+        sentinel_date("To", key=session.W_TO, container=right)
+        st.caption(f"Dates: {range_text()}; Sentinel-2 from {first_day(Sensor.S2)}.")
         if show_limit:
             st.slider("Number of results", 1, MAX_RESULTS, key=session.W_LIMIT)
         st.checkbox(
@@ -86,4 +92,4 @@ def search_mode() -> None:
         "like your text they became.",
     )
     if st.session_state.get(session.W_MODE) == "change":
-        st.date_input("Event date", key=session.W_EVENT_DATE, format="YYYY-MM-DD")
+        sentinel_date("Event date", key=session.W_EVENT_DATE)

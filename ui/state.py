@@ -15,7 +15,8 @@ URL keys: ``q`` query text, ``event`` / ``cover`` labels (repeated), ``sensor`` 
 ``fb`` 👍/👎 labels (``closp_core.feedback.encode_labels``: base64url point ids, ~21 characters
 a label), ``hidel`` hide labelled chips, ``mode`` ``change`` for "what changed into <text>
 after <date>" with ``when`` the event date, ``tl`` the selected chip's place over time and
-``cmp`` the two chips compared (key|key).
+``cmp`` the two chips compared (key|key); the score map: ``smap`` on, ``st`` its threshold
+(absent: the suggested one), ``sc`` how S1 and S2 combine (either|both|s1|s2).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ui.codecs import (
 )
 
 SENSORS = ("both", "s1", "s2")
+COMBINES = ("either", "both", "s1", "s2")
 MODES = ("find", "change")
 BASEMAPS = ("offline", "osm", "esri")
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "LonLat",
     "SearchState",
     "clean_query",
+    "dropped_params",
     "from_params",
     "to_params",
 ]
@@ -86,6 +89,10 @@ class SearchState:
     event_date: dt.date | None = None  # change mode: before / after this day
     timeline: bool = False  # the selected chip's place over time is open
     compare: tuple[str, str] | None = None  # two chips side by side (keys)
+    # score map: every chip in view scored and drawn (closp_core.scoremap)
+    score_map: bool = False
+    score_threshold: float | None = None  # None: the suggested threshold
+    score_combine: str = "either"  # s1 | s2 | either | both
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -165,6 +172,9 @@ FIELDS: tuple[Field, ...] = (
     Field("event_date", "when", "w_event_date", codecs.DATE),
     Field("timeline", "tl", "s_timeline", codecs.FLAG),
     Field("compare", "cmp", "s_compare", codecs.PAIR),
+    Field("score_map", "smap", "s_score_map", codecs.FLAG),
+    Field("score_threshold", "st", "s_score_threshold", codecs.THRESHOLD),
+    Field("score_combine", "sc", "w_score_combine", codecs.choice(COMBINES)),
 )
 BY_NAME: dict[str, Field] = {field.name: field for field in FIELDS}
 
@@ -177,6 +187,16 @@ def from_params(params: Mapping[str, Sequence[str]]) -> SearchState:
         if value is not None:
             values[field.name] = value
     return SearchState(**values)
+
+
+def dropped_params(params: Mapping[str, Sequence[str]]) -> list[str]:
+    """The URL keys of ``params`` that ``from_params`` could not read (the page says so)."""
+    return [
+        field.url
+        for field in FIELDS
+        if any(v for v in params.get(field.url) or [])
+        and field.codec.read(list(params.get(field.url) or [])) is None
+    ]
 
 
 def _is_default(value: Any, default: Any) -> bool:

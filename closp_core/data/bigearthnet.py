@@ -165,6 +165,7 @@ class BigEarthNetSource:
             bands,
             zero_is_nodata=(sensor is Sensor.S2) if zero is None else zero,
             resampling=Resampling[self.options.resampling],
+            max_pixels=self.options.max_file_pixels,
         )
         return self._chip(grid, folder, meta_file, meta, sensor, names, tally)
 

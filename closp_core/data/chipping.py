@@ -67,6 +67,7 @@ from closp_core.bands import (
     prepare_s2,
 )
 from closp_core.data.base import flag_unmapped, harmonise_labels
+from closp_core.data.budget import check_chip_budget
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.keys import CHIP_SIZE, key_part, payload_text, scene_key
 from closp_core.data.raster import BandGrid, BandRef, Grid, display_path
@@ -78,15 +79,15 @@ from closp_core.data.timestamps import (
     time_from_name,
 )
 from closp_core.data.values import (
-    SHIFT_FLAG,
-    check_scene_values,
-    offset_not_removed,
+    check_sample,
     range_flag,
+    sample_pixels,
     screen_chip,
 )
 from closp_core.errors import BandContractError, ConfigError, DataError, MissingBandsError
 from closp_core.geo.crs import WGS84, check_pixel_size, crs_name, locate_quads, pixel_quad
 from closp_core.labels import sort_labels
+from closp_core.settings import Settings
 
 _LINEAR_WORDS = ("linear", "power", "intensity")
 _DB_WORDS = ("db", "decibel")
@@ -141,6 +142,16 @@ class SceneOptions:
     aoi_bounds: tuple[float, float, float, float] | None = None  # W, S, E, N (WGS84)
     s2_offset: float | None = None  # the +DN offset S2 values carry (1000 from baseline 04.00);
     # None: what the product metadata says (none when it says nothing; the guard may flag it)
+    max_file_pixels: int | None = Settings.max_file_pixels  # header budget per file; None: off
+    max_scene_chips: int | None = Settings.max_scene_chips  # chips per scene; None: off
+
+    def with_budgets(self, settings: Settings) -> SceneOptions:
+        """These options with the local-file budgets of ``settings``."""
+        return dataclasses.replace(
+            self,
+            max_file_pixels=settings.max_file_pixels,
+            max_scene_chips=settings.max_scene_chips,
+        )
 
     def __post_init__(self) -> None:
         if self.sensor is not None:
@@ -251,21 +262,6 @@ def offsets_in_bounds(
     )
 
 
-def sample_pixels(
-    grid: BandGrid, rows: Sequence[int], cols: Sequence[int], size: int
-) -> np.ndarray:
-    """Up to 3 x 3 chip windows spread over the scene -> ``(n, bands, size, size)`` raw pixels
-    (NaN no-data), for the scene-level value checks; leaves ``grid.inf_pixels`` as it was."""
-
-    def spread(offsets: Sequence[int]) -> list[int]:
-        return [offsets[i] for i in sorted({0, len(offsets) // 2, len(offsets) - 1})]
-
-    infinite = grid.inf_pixels
-    windows = [grid.read(r, c, size, size) for r in spread(rows) for c in spread(cols)]
-    grid.inf_pixels = infinite
-    return np.stack(windows)
-
-
 @dataclasses.dataclass(frozen=True)
 class _Scene:
     scene_id: str
@@ -308,13 +304,10 @@ def iter_grid_chips(
         rows, cols = offsets_in_bounds(g, rows, cols, size, options.aoi_bounds, what)
         if not rows or not cols:
             return  # the scene only touches the area of interest: nothing to read
-    offset_unknown = sensor is Sensor.S2 and all(r.dn_offset is None for r in grid.refs.values())
-    if options.units_check or offset_unknown:
-        sample = sample_pixels(grid, rows, cols, size)
-        if options.units_check:
-            check_scene_values(sample, sensor, linear, what)
-        if offset_unknown and offset_not_removed(sample):
-            tally.flag(SHIFT_FLAG, 1, "scenes")
+    check_chip_budget(len(rows) * len(cols), options.max_scene_chips, what)
+    check_sample(
+        sample_pixels(grid, rows, cols, size), grid, sensor, linear, options.units_check, tally
+    )
     scene = _Scene(payload_text(scene_id), key_part(scene_id), sensor, source, acquired, linear,
                    options.units_check, g.crs, what)  # fmt: skip
     tally.expect(len(rows) * len(cols))

@@ -24,6 +24,10 @@ Decisions:
   names in our label space pass through, CORINE names are mapped, others are kept as original,
   listed as unmapped and flagged. A ``labels`` column of text (not lists) is split on ``;``/``,``
   and flagged; a column of anything else (numbers, nested lists) is refused.
+- **Repeated rows** (the rule): a key given in several rows with the same labels and split is
+  read once and its chip flagged (``REPEATED_ROWS``); a key whose rows disagree (other labels,
+  or another split: a leak between splits) is left out, counted as skipped
+  (``CONFLICTING_ROWS``) — never "last row wins".
 - **Location**: centre and footprint from ``coords`` corners (extended by half a pixel) through
   ``crs``. **Time** from the ``timestamp`` attribute (ISO text or Unix seconds), else None.
 - **No-data**: NaN (and +/-inf, masked and flagged); chips above ``max_nodata`` are skipped.
@@ -72,6 +76,8 @@ __all__ = ["REVERSED_S1_SOURCES", "ROOT_FILE", "SOURCES", "CrisisLandMarkSource"
 _UNIT = re.compile(r"^(?P<file>.+)\[(?P<start>\d+):(?P<stop>\d+)\]$")
 TEXT_LABELS_NOTE = "labels in metadata.parquet given as text, not lists: split on ';' or ','"
 NOT_IN_FILES = "key in metadata.parquet but not in the HDF5 files"
+REPEATED_ROWS = "key repeated in metadata.parquet with the same labels and split: read once"
+CONFLICTING_ROWS = "key repeated in metadata.parquet with other labels or split: left out"
 
 
 def check_sources(names: Iterable[str] | str | None) -> frozenset[str] | None:
@@ -126,6 +132,8 @@ class CrisisLandMarkSource:
         self._rows: dict[str, tuple[str, ...]] | None = None
         self._all_keys: frozenset[str] = frozenset()
         self._notes: dict[str, str] = {}
+        self._repeats: set[str] = set()  # keys with repeated, identical rows
+        self._conflicts: set[str] = set()  # keys with rows that disagree
         self._plans: list[ShardPlan] | None = None
         self._starts: list[int] = []
 
@@ -163,16 +171,22 @@ class CrisisLandMarkSource:
         return queries
 
     def metadata(self) -> dict[str, tuple[str, ...]]:
-        """key -> label names for the keys passing the split/source filters and limit, sorted."""
+        """key -> label names for the keys passing the split/source filters and limit, sorted.
+        Repeated rows follow ``REPEAT_RULE`` (module docstring)."""
         if self._rows is None:
             table = _read_metadata(existing_path(self.root, "CrisisLandMark folder"))
             kind = table.schema.field("labels").type
             as_text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
             keys = [str(key) for key in table.column("key").to_pylist()]
+            columns = (table.column(c).to_pylist() for c in ("labels", "split"))
+            first: dict[str, tuple[object, object]] = {}
             rows: dict[str, tuple[str, ...]] = {}
-            for key, labels, split in zip(
-                keys, *(table.column(c).to_pylist() for c in ("labels", "split")), strict=True
-            ):
+            for key, labels, split in zip(keys, *columns, strict=True):
+                row = (tuple(labels) if isinstance(labels, list) else labels, split)
+                if key in first:
+                    (self._repeats if first[key] == row else self._conflicts).add(key)
+                    continue
+                first[key] = row
                 if self.splits is not None and split not in self.splits:
                     continue
                 if self.sources is not None and key_source(key) not in self.sources:
@@ -255,6 +269,9 @@ class CrisisLandMarkSource:
                 for key, object_path in zip(
                     plan.keys[first:last], plan.paths[first:last], strict=True
                 ):
+                    if key in self._conflicts:
+                        tally.skip(CONFLICTING_ROWS)
+                        continue
                     try:
                         sample = reader.read(key, object_path, rows[key])
                     except DataError as err:
@@ -264,6 +281,8 @@ class CrisisLandMarkSource:
                         batch.append(sample)
                         if key in self._notes:
                             tally.flag(self._notes[key])
+                        if key in self._repeats:
+                            tally.flag(REPEATED_ROWS)
                 yield from reader.locate(batch)
 
 

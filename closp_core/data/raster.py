@@ -36,6 +36,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from closp_core.bands import canonical_band_name, remove_dn_offset
+from closp_core.data.budget import check_pixel_budget
 from closp_core.data.keys import display_text
 from closp_core.data.vrt import check_regular_file, check_vrt, is_remote, sniff_format
 from closp_core.errors import DataError
@@ -167,6 +168,7 @@ class BandGrid:
         *,
         zero_is_nodata: bool = False,
         resampling: Resampling = Resampling.bilinear,
+        max_pixels: int | None = None,
     ) -> None:
         if not bands:
             raise DataError("no bands to read")
@@ -182,6 +184,7 @@ class BandGrid:
             for ref in self.refs.values():
                 if ref.path not in self.datasets:
                     self.datasets[ref.path] = open_raster(ref.path, self._stack)
+                    check_pixel_budget(self.datasets[ref.path], ref.path, max_pixels)
             self.grid = self._reference_grid()
             self._readers = {name: self._reader(self.refs[name]) for name in self.names}
         except DataError:

@@ -14,13 +14,28 @@ https://gdal.org/en/stable/user/virtual_file_systems.html :
 - ``GDAL_HTTP_MULTIRANGE=YES``: the ranges of one read are fetched in parallel;
   ``GDAL_HTTP_MERGE_CONSECUTIVE_RANGES=YES``: adjacent ranges become one request.
 - ``GDAL_INGESTED_BYTES_AT_OPEN``: the first request reads this much (a COG header fits).
-- ``GDAL_HTTP_TIMEOUT`` / ``GDAL_HTTP_CONNECTTIMEOUT`` (seconds); ``GDAL_HTTP_MAX_RETRY`` and
+- ``GDAL_HTTP_TIMEOUT`` (curl's total time of one request: a deadline, not a per-read timeout)
+  / ``GDAL_HTTP_CONNECTTIMEOUT`` (seconds); ``GDAL_HTTP_MAX_RETRY`` and
   ``GDAL_HTTP_RETRY_DELAY``: a failed request is retried with back-off (GDAL multiplies the
   delay by about 2 on each retry) for ``GDAL_HTTP_RETRY_CODES`` (GDAL >= 3.10: 429, 500, 502,
   503, 504) and for timeouts; then the read fails and the item is reported.
 - ``VSI_CACHE=TRUE`` / ``VSI_CACHE_SIZE``: a per-file cache of fetched ranges (bounded);
   ``CPL_VSIL_CURL_CACHE_SIZE``: GDAL's process-wide cache of downloaded blocks (bounded);
   ``GDAL_CACHEMAX``: the block cache, the same bound ``raster.py`` sets process-wide.
+
+**Budgets** (``RemoteOptions``, from settings with ``RemoteOptions.from_settings``; each
+documented in ``closp_core/settings.py``): ``timeout_s`` is the deadline of one whole request
+(connection, retries, headers and body: ``--timeout``, setting ``stac_request_deadline_s``);
+``search_deadline_s`` bounds a whole search or listing; ``max_document_bytes`` /
+``max_inflated_bytes`` bound one remote STAC document on the wire and inflated; ``max_pages``
+bounds the pages of one search; ``hosts`` lists the hosts fetched without question
+(``PUBLIC_HOSTS`` plus the setting ``stac_hosts``). How they are enforced: ``fetch.py``.
+
+**Hosts and redirects of assets.** An asset href must name a listed host or the API's own
+(``fetch.HostPolicy``). GDAL's /vsicurl/ follows redirects by itself and has no option to stop
+that (GDAL 3.10), so the redirect chain is first followed here, each hop checked
+(``fetch.resolve_redirects``), and GDAL is given the URL it lands on. A server that answers
+GDAL differently from that probe could still redirect GDAL: a known limit.
 
 **Signed URLs.** Some providers hand out asset URLs that must be signed first (Microsoft
 Planetary Computer: a SAS token appended by its ``planetary-computer`` package, see
@@ -35,36 +50,106 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import rasterio
 
 from closp_core.data.raster import GDAL_CACHE_BYTES
 from closp_core.errors import ConfigError, DataError
 
+if TYPE_CHECKING:
+    from closp_core.settings import Settings
+
 Signer = Callable[[str], str]
 PLANETARY_COMPUTER = "planetary-computer"
+# the public providers' STAC API and asset hosts (Earth Search, Planetary Computer, Copernicus
+# Data Space Ecosystem); the setting stac_hosts adds more
+PUBLIC_HOSTS = (
+    "earth-search.aws.element84.com",
+    "sentinel-cogs.s3.us-west-2.amazonaws.com",
+    "sentinel-cogs.s3.amazonaws.com",
+    "planetarycomputer.microsoft.com",
+    "sentinel2l2a01.blob.core.windows.net",
+    "sentinel1euwestrtc.blob.core.windows.net",
+    "sentinel1euwest.blob.core.windows.net",
+    "*.dataspace.copernicus.eu",
+)
+MB = 2**20
 RETRY_CODES = "429,500,502,503,504"
-_ALLOWED_EXTENSIONS = ".tif,.tiff,.jp2,.TIF,.TIFF,.JP2"
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2")
+_ALLOWED_EXTENSIONS = ",".join(RASTER_SUFFIXES + tuple(s.upper() for s in RASTER_SUFFIXES))
 
 
 @dataclasses.dataclass(frozen=True)
 class RemoteOptions:
-    """Timeouts, retries and cache bounds for remote reads (STAC API requests use the same
-    timeout and retry count)."""
+    """Deadlines, retries, byte and page budgets, allowed hosts and cache bounds for remote
+    reads and STAC API requests (see the module docstring). ``cli``: messages name the command
+    line's flags (``--timeout``, ``--sign``); otherwise the settings, for people on the web app."""
 
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # deadline of one whole request
     connect_timeout_s: float = 10.0
     retries: int = 3
     retry_delay_s: float = 1.0  # first back-off delay; grows on each retry
-    file_cache_bytes: int = 16 * 2**20  # VSI_CACHE_SIZE, per open file
-    curl_cache_bytes: int = 32 * 2**20  # CPL_VSIL_CURL_CACHE_SIZE, process-wide
+    file_cache_bytes: int = 16 * MB  # VSI_CACHE_SIZE, per open file
+    curl_cache_bytes: int = 32 * MB  # CPL_VSIL_CURL_CACHE_SIZE, process-wide
     header_bytes: int = 32 * 2**10  # GDAL_INGESTED_BYTES_AT_OPEN
+    search_deadline_s: float = 300.0
+    max_document_bytes: int = 16 * MB
+    max_inflated_bytes: int = 64 * MB
+    max_pages: int = 200
+    max_redirects: int = 5
+    hosts: tuple[str, ...] = PUBLIC_HOSTS
+    cli: bool = False
 
     def __post_init__(self) -> None:
-        if self.timeout_s <= 0 or self.connect_timeout_s <= 0:
-            raise ConfigError("remote timeouts must be positive seconds")
+        if self.timeout_s <= 0 or self.connect_timeout_s <= 0 or self.search_deadline_s <= 0:
+            raise ConfigError(
+                "remote deadlines must be positive seconds (stac_request_deadline_s, "
+                "stac_search_deadline_s)"
+            )
         if self.retries < 0 or self.retry_delay_s < 0:
             raise ConfigError("remote retries and retry delay must not be negative")
+        if min(self.max_document_bytes, self.max_inflated_bytes) < 1024:
+            raise ConfigError(
+                "stac_max_document_mb and stac_max_inflated_mb must be at least 1 (MB)"
+            )
+        if self.max_pages < 1 or self.max_redirects < 0:
+            raise ConfigError("stac_max_pages must be at least 1")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **changes: Any) -> RemoteOptions:
+        """The options the settings name (``changes`` override, e.g. the CLI's flags)."""
+        extra = tuple(h.strip().lower() for h in settings.stac_hosts.split(",") if h.strip())
+        apis = tuple(urlsplit(u).hostname or "" for u in settings.stac_api_list)  # operator's
+        values: dict[str, Any] = {
+            "timeout_s": settings.stac_request_deadline_s,
+            "connect_timeout_s": min(settings.stac_request_deadline_s, 10.0),
+            "search_deadline_s": settings.stac_search_deadline_s,
+            "max_document_bytes": settings.stac_max_document_mb * MB,
+            "max_inflated_bytes": settings.stac_max_inflated_mb * MB,
+            "max_pages": settings.stac_max_pages,
+            "hosts": PUBLIC_HOSTS + extra + tuple(h for h in apis if h),
+        }
+        return cls(**(values | changes))
+
+    def deadline_words(self) -> str:
+        """How messages name the request deadline."""
+        name = "--timeout" if self.cli else "setting stac_request_deadline_s"
+        return f"the deadline of one request, {self.timeout_s:g} s: {name}"
+
+    def too_large(self, what: str, size: int) -> str:
+        """A refusal naming the byte budget ``what`` ("document" or "inflated") exceeds."""
+        if what == "document":
+            limit, name = self.max_document_bytes, "stac_max_document_mb"
+            text = "its answer is"
+        else:
+            limit, name = self.max_inflated_bytes, "stac_max_inflated_mb"
+            text = "its answer inflates to"
+        return (
+            f"{text} more than {limit / MB:g} MB ({size / MB:.3g} MB read so far); refused "
+            f"(setting {name})"
+        )
 
     def gdal_options(self) -> dict[str, str | int]:
         """The GDAL configuration options for remote reads (see the module docstring)."""
@@ -96,18 +181,34 @@ def remote_env(options: RemoteOptions) -> rasterio.Env:
 
 
 def explain_read_error(message: str, options: RemoteOptions) -> str:
-    """A DataError message from a remote read -> the same, with what to do next."""
+    """A DataError message from a remote read -> what happened, with what to do next (a slow
+    or failing server is not called corrupt)."""
+    low = message.lower()
+    if "timed out" in low or "response code" in low or "http error code" in low:
+        for guess in ("; file corrupt or truncated?", " (corrupt, truncated or not an image)"):
+            message = message.replace(guess, "")
     if "response code: 403" in message or "HTTP error code: 403" in message:
+        how = (
+            "sign it (--sign planetary-computer for Microsoft Planetary Computer, with the "
+            "optional 'planetary-computer' package installed, or --sign module:function)"
+            if options.cli
+            else "this provider's assets must be signed, which the web app does not do; "
+            "index them with the command-line tool and a signer"
+        )
         return (
             f"{message} -- HTTP 403 Forbidden: the asset URL is not signed or its signature "
-            "expired; sign it (--sign planetary-computer for Microsoft Planetary Computer, "
-            "with the optional 'planetary-computer' package installed, or --sign "
-            "module:function)"
+            f"expired; {how}"
         )
-    if "timed out" in message.lower() or any(f"code: {c}" in message for c in (500, 502, 503)):
+    if "timed out" in low:
         return (
-            f"{message} -- still failing after {options.retries} retries with back-off "
-            f"(timeout {options.timeout_s:g} s); try again later"
+            f"{message} -- the server was too slow: no complete answer within "
+            f"{options.deadline_words()}, still after {options.retries} retries with "
+            "back-off; try again later"
+        )
+    if any(f"code: {c}" in message for c in (500, 502, 503)):
+        return (
+            f"{message} -- the server failed, still after {options.retries} retries with "
+            "back-off; try again later"
         )
     return message
 

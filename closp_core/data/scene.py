@@ -171,7 +171,9 @@ class SceneSource:
 
     ``SceneSource(paths, options=SceneOptions(...), band_names=None, scene_id=None)``:
     ``paths`` one or more files/folders; ``band_names`` names a stack's bands when its
-    descriptions do not; ``scene_id`` overrides the id of a single scene (it is part of the keys).
+    descriptions do not; ``scene_id`` overrides the id of a single scene (it is part of the keys);
+    ``allowed_roots``: every file read must really (symlinks resolved) lie inside one of these
+    folders, else that scene fails (``check_within_roots``; the app's import folders).
     """
 
     name = "scene"
@@ -183,7 +185,9 @@ class SceneSource:
         *,
         band_names: Sequence[str] | None = None,
         scene_id: str | None = None,
+        allowed_roots: Sequence[Path] | None = None,
     ) -> None:
+        self.allowed_roots = None if allowed_roots is None else tuple(allowed_roots)
         self.paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
         self.options = options or SceneOptions()
         check_labels(self.options.labels, "scene labels")
@@ -218,7 +222,26 @@ class SceneSource:
         assert self._specs is not None
         if unit not in self._specs:
             raise DataError(f"unknown scene unit {unit!r}; use one from units()")
-        return read_scene(self._specs[unit], self.options, tally)
+        spec = self._specs[unit]
+        if self.allowed_roots is not None:
+            refs = spec.bands.values() if spec.bands else [BandRef(spec.stack or unit)]
+            for ref in refs:
+                check_within_roots(ref.path, self.allowed_roots)
+        return read_scene(spec, self.options, tally)
+
+
+def check_within_roots(path: str, roots: Sequence[Path]) -> None:
+    """``DataError`` unless the real path of ``path`` (symlinks resolved; for
+    ``/vsizip/<zip>/<member>`` the zip's) lies inside one of ``roots``."""
+    local = path.removeprefix("/vsizip/")
+    if local != path and ".zip" in local.lower():
+        local = local[: local.lower().index(".zip") + 4]
+    real = Path(local).resolve()
+    if not any(real.is_relative_to(root) for root in roots):
+        raise DataError(
+            f"{path}: refused: its real path {real} lies outside the folders allowed "
+            f"({', '.join(map(str, roots))}); a link may not lead out of them"
+        )
 
 
 def read_scene(
@@ -238,7 +261,12 @@ def read_scene(
     if spec.acquired is not None and options.acquired is None:
         options = dataclasses.replace(options, acquired=spec.acquired)
     zero = options.zero_is_nodata if options.zero_is_nodata is not None else sensor is Sensor.S2
-    grid = BandGrid(bands, zero_is_nodata=zero, resampling=Resampling[options.resampling])
+    grid = BandGrid(
+        bands,
+        zero_is_nodata=zero,
+        resampling=Resampling[options.resampling],
+        max_pixels=options.max_file_pixels,
+    )
     return _stream(grid, spec, sensor, options, tally, source)
 
 

@@ -2,7 +2,8 @@
 
 ``StacSource(href, options)`` takes a local JSON file or an http(s) URL of a STAC Item
 (``"type": "Feature"``), an ItemCollection (``"FeatureCollection"``) or a Catalog/Collection
-(``child`` and ``item`` links are followed, at most ``MAX_DEPTH`` catalogues deep). The STAC
+(``child`` and ``item`` links are followed, at most ``MAX_DEPTH`` catalogues deep;
+``stac_walk.py``). The STAC
 API search (``stac_api.py``) reads its items the same way.
 
 - **Confinement** (``hrefs.py``): every link and asset href must resolve inside the
@@ -36,50 +37,80 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pystac
-import requests
-from pystac.errors import STACError, STACTypeError
 
 from closp_core.bands import Sensor
 from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import SceneOptions
+from closp_core.data.fetch import (
+    HostPolicy,
+    resolve_redirects,
+)
 from closp_core.data.hrefs import HrefPolicy, is_http
 from closp_core.data.raster import BandRef
-from closp_core.data.remote import RemoteOptions, Signer, explain_read_error, remote_env
+from closp_core.data.remote import (
+    RASTER_SUFFIXES,
+    RemoteOptions,
+    Signer,
+    explain_read_error,
+    remote_env,
+)
 from closp_core.data.scene import SceneSpec, read_scene
 from closp_core.data.stac_bands import check_signed, item_bands, says_linear
+from closp_core.data.stac_walk import walk_stac
 from closp_core.data.timestamps import parse_time
 from closp_core.errors import DataError, HrefRefusedError, MissingBandsError
 
-MAX_DEPTH = 16
-MAX_DOCUMENT_BYTES = 64 * 2**20
 LINEAR_S1_COLLECTIONS = frozenset({"sentinel-1-rtc"})  # Planetary Computer: linear gamma0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_ITEM_ERRORS = (STACError, STACTypeError, KeyError, TypeError, ValueError)
 
 
 @dataclasses.dataclass(frozen=True)
 class StacRead:
-    """How item assets are read: where hrefs may point, signing, remote options, AOI."""
+    """How item assets are read: where hrefs may point (local folders, remote hosts), signing,
+    remote options, AOI. ``hosts``: ``None`` -> ``remote.hosts`` only."""
 
     policy: HrefPolicy
     signer: Signer | None = None
     remote: RemoteOptions = dataclasses.field(default_factory=RemoteOptions)
     aoi: Aoi | None = None
+    hosts: HostPolicy | None = None
 
     def resolve(self, href: str, base: str) -> str:
+        """The URL or path for ``href``: remote ones on an allowed host, signed."""
         target = self.policy.resolve(href, base)
-        if self.signer is not None and is_http(target):
+        if not is_http(target):
+            return target
+        self.host_policy().check(target)
+        if self.signer is not None:
             return check_signed(target, self.signer(target))
         return target
+
+    def host_policy(self) -> HostPolicy:
+        return self.hosts or HostPolicy(self.remote.hosts)
+
+    def landed(self, bands: dict[str, BandRef]) -> dict[str, BandRef]:
+        """``bands`` with each URL replaced by the one it redirects to (each hop checked;
+        see ``remote.py``): GDAL, which follows redirects unchecked, gets the final URL."""
+        final: dict[str, str] = {}
+        for ref in bands.values():
+            if is_http(ref.path) and ref.path not in final:
+                url = resolve_redirects(ref.path, self.remote, self.host_policy())
+                if url != ref.path and not urlsplit(url).path.lower().endswith(RASTER_SUFFIXES):
+                    raise HrefRefusedError(
+                        f"STAC asset {ref.path} redirects to {url}, which is not a raster file "
+                        f"({', '.join(RASTER_SUFFIXES)}); refused"
+                    )
+                final[ref.path] = url
+        return {b: dataclasses.replace(r, path=final.get(r.path, r.path)) for b, r in bands.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,6 +200,7 @@ def read_scene_items(
             f"STAC {base}: item {scene.key_id!r} has no usable band assets (name them in "
             f"eo:bands or with keys like B02, B8A, vv, vh); assets: {assets}" + _why(dropped)
         )
+    bands = read.landed(bands)
     if scene.key_id != scene.original_id:
         tally.flag("STAC item id made safe for keys (original kept as scene_id)")
     spec = SceneSpec(scene.key_id, f"STAC item {scene.key_id!r}", bands=bands,
@@ -228,119 +260,6 @@ def _error(dropped: list[str]) -> type[DataError]:
     return HrefRefusedError if any("refused" in why for why in dropped) else DataError
 
 
-def read_document(href: str, timeout_s: float) -> Any:
-    """The JSON at a local path or http(s) URL; ``DataError`` naming it otherwise."""
-    try:
-        if is_http(href):
-            response = requests.get(href, timeout=timeout_s)
-            response.raise_for_status()
-            data = response.content
-        else:
-            path = Path(href)
-            if path.stat().st_size > MAX_DOCUMENT_BYTES:
-                raise DataError(f"STAC {href}: larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
-            data = path.read_bytes()
-        return json.loads(data)
-    except FileNotFoundError:
-        raise DataError(f"STAC {href}: no such file; give a STAC JSON file or URL") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        what = "cannot reach" if is_http(href) else "cannot read"
-        raise DataError(f"STAC {href}: {what} it ({type(err).__name__}: {err})") from None
-
-
-def make_item(doc: Any, href: str) -> pystac.Item:
-    """A STAC Item from its JSON; ``DataError`` naming ``href`` when it is not one."""
-    if not isinstance(doc, dict) or doc.get("type") != "Feature":
-        raise DataError(f"STAC {href}: not a STAC Item (type {_kind(doc)!r})")
-    if not isinstance(doc.get("id"), str) or not doc["id"]:
-        raise DataError(f"STAC {href}: an item without an id")
-    if not isinstance(doc.get("assets"), dict) or not isinstance(doc.get("properties"), dict):
-        raise DataError(f"STAC {href}: item {doc['id']!r} lacks assets or properties objects")
-    try:
-        return pystac.Item.from_dict(doc, href=href, migrate=False, preserve_dict=True)
-    except _ITEM_ERRORS as err:
-        raise DataError(f"STAC {href}: malformed item ({type(err).__name__}: {err})") from None
-
-
-def _kind(doc: Any) -> str | None:
-    return doc.get("type") if isinstance(doc, dict) else type(doc).__name__
-
-
-@dataclasses.dataclass
-class Found:
-    """What a walk found: items with their document hrefs; documents that failed -> why."""
-
-    items: list[tuple[pystac.Item, str]] = dataclasses.field(default_factory=list)
-    failures: dict[str, DataError] = dataclasses.field(default_factory=dict)
-
-
-def walk_stac(href: str, policy: HrefPolicy, timeout_s: float = 30.0) -> Found:
-    """Items under a STAC document (module docstring); ``DataError`` if the top one fails."""
-    found = Found()
-    doc = read_document(href, timeout_s)
-    kind = _kind(doc)
-    if kind == "Feature":
-        found.items.append((make_item(doc, href), href))
-    elif kind == "FeatureCollection":
-        features = doc.get("features")
-        if not isinstance(features, list):
-            raise DataError(f"STAC {href}: FeatureCollection without a features list")
-        for i, feature in enumerate(features):
-            _add_item(found, feature, href, f"{href}#features[{i}]")
-    elif kind in ("Catalog", "Collection"):
-        _walk_catalog(found, doc, href, policy, timeout_s)
-    else:
-        raise DataError(f"STAC {href}: not a STAC Item, ItemCollection or Catalog")
-    if not found.items and not found.failures:
-        raise DataError(f"STAC {href}: holds no items")
-    return found
-
-
-def _add_item(found: Found, doc: Any, base: str, where: str) -> None:
-    try:
-        found.items.append((make_item(doc, base), base))
-    except DataError as err:
-        found.failures[where] = DataError(str(err).replace(f"STAC {base}:", f"STAC {where}:"))
-
-
-def _walk_catalog(found: Found, doc: Any, href: str, policy: HrefPolicy, timeout: float) -> None:
-    visited = {href}
-    queue: list[tuple[Any, str, int]] = [(doc, href, 0)]
-    while queue:
-        catalog, base, depth = queue.pop(0)
-        for link in catalog.get("links") or []:
-            rel = link.get("rel") if isinstance(link, dict) else None
-            if rel not in ("child", "item"):
-                continue
-            try:
-                target = policy.resolve(link.get("href"), base)
-            except HrefRefusedError as err:
-                found.failures[f"{base} -> {link.get('href')!r}"] = err
-                continue
-            if target in visited:
-                if rel == "child":
-                    found.failures[target] = DataError(
-                        f"STAC {target}: linked again from {base} (a cycle); read once"
-                    )
-                continue
-            visited.add(target)
-            try:
-                child = read_document(target, timeout)
-            except DataError as err:
-                found.failures[target] = err
-                continue
-            if rel == "item":
-                _add_item(found, child, target, target)
-            elif _kind(child) not in ("Catalog", "Collection"):
-                found.failures[target] = DataError(
-                    f"STAC {target}: a child link to a {_kind(child)!r}"
-                )
-            elif depth + 1 > MAX_DEPTH:
-                found.failures[target] = DataError(f"STAC {target}: deeper than {MAX_DEPTH} levels")
-            else:
-                queue.append((child, target, depth + 1))
-
-
 class StacSource:
     """``ChipSource`` for static STAC: ``StacSource(href, options=None, *, allowed_roots=(),
     signer=None, remote=None, aoi=None)``; one unit per scene, one per failed document."""
@@ -361,14 +280,16 @@ class StacSource:
         self.options = options or SceneOptions()
         check_labels(self.options.labels, "STAC labels")
         policy = HrefPolicy.for_document(self.href, tuple(allowed_roots))
-        self.read_with = StacRead(policy, signer, remote or RemoteOptions(), aoi)
+        remote = remote or RemoteOptions()
+        hosts = HostPolicy.for_url(self.href if is_http(self.href) else None, remote)
+        self.read_with = StacRead(policy, signer, remote, aoi, hosts)
         self._scenes: dict[str, SceneItems] | None = None
         self._failures: dict[str, DataError] = {}
 
     def units(self) -> list[str]:
         """``<href>#<item id>`` per scene, then the documents that could not be read."""
         if self._scenes is None:
-            found = walk_stac(self.href, self.read_with.policy, self.read_with.remote.timeout_s)
+            found = walk_stac(self.href, self.read_with.policy, self.read_with)
             scenes = group_scenes(found.items)
             self._scenes = {f"{self.href}#{s.key_id}": s for s in scenes}
             self._failures = found.failures

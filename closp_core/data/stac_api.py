@@ -9,12 +9,19 @@ expressions (``eo:cloud_cover<20``, or a JSON object; the query extension). Argu
 checked before anything is sent (``DataError`` saying what to fix).
 
 ``search_items(query, remote)`` pages through the results with pystac-client
-(https://pystac-client.readthedocs.io/en/stable/usage.html), following ``next`` links, and
-yields each item id once. Requests time out after ``remote.timeout_s`` and are retried
-``remote.retries`` times with exponential back-off on connection errors, timeouts and HTTP 429
-/ 5xx; an unreachable API therefore fails within about ``(retries + 1) x timeout``. Errors are
-``DataError``s: the API's own message for a rejected search (HTTP 400), "cannot reach" for
-the network.
+(https://pystac-client.readthedocs.io/en/stable/usage.html) on our I/O
+(``stac_io.BudgetedStacApiIO``: hosts checked on every hop, a deadline per request,
+``remote.timeout_s``, retries included, and per search, ``remote.search_deadline_s``, bytes
+and pages bounded), and yields each item id once. Requests are retried ``remote.retries``
+times with back-off on connection errors and HTTP 429 / 5xx. Errors are ``DataError``s with
+the status and the host, never the API's own words (a rejected search: HTTP 400).
+
+**Per-item verdicts**: each feature of a page is parsed on its own (``stac_item.make_item``);
+one that is not an item becomes a failed unit of its own and the others go on. A page that is
+not a STAC page is "not a STAC API". **Duplicates**: an item id seen before (on this page or
+an earlier one) is dropped and counted (``duplicates``, reported as flagged with the first
+unit); a page whose items were all seen before, a ``next`` link followed before, or
+``remote.max_pages`` pages end the search with a note (``notes``, reported the same way).
 
 ``StacSearchSource(query, options)`` is the ``ChipSource``: ``units()`` runs the search (a
 progress bar counts items and pages), groups items into scenes (``stac.group_scenes``), and
@@ -36,18 +43,19 @@ import pystac
 from pystac.errors import STACError, STACTypeError
 from pystac_client import Client
 from pystac_client.exceptions import APIError
-from pystac_client.stac_api_io import StacApiIO
 from pystac_client.warnings import DoesNotConformTo
 from tqdm import tqdm
-from urllib3.util.retry import Retry
 
 from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import SceneOptions
+from closp_core.data.fetch import HostPolicy, host_of
 from closp_core.data.hrefs import HrefPolicy, is_http
-from closp_core.data.remote import RETRY_CODES, RemoteOptions, Signer
+from closp_core.data.remote import RemoteOptions, Signer
 from closp_core.data.stac import SceneItems, StacRead, group_scenes, read_unit
+from closp_core.data.stac_io import BudgetedStacApiIO, NotStacError
+from closp_core.data.stac_item import make_item
 from closp_core.errors import DataError
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -167,90 +175,134 @@ def _number_or_text(raw: str) -> float | str:
         return raw.strip("\"'")
 
 
-def open_client(url: str, remote: RemoteOptions) -> Client:
-    """A pystac-client ``Client`` with our timeout and retries; ``DataError`` if unreachable."""
-    retry = Retry(
-        total=remote.retries,
-        backoff_factor=remote.retry_delay_s,
-        status_forcelist=[int(c) for c in RETRY_CODES.split(",")],
-        allowed_methods=None,  # POST searches are read-only: retry them too
-        raise_on_status=False,
-    )
-    timeout = (remote.connect_timeout_s, remote.timeout_s)
-    stac_io = StacApiIO(timeout=timeout, max_retries=retry)
-    try:  # Client.open passes its own timeout on to stac_io: without it, no timeout at all
-        return Client.open(url, stac_io=stac_io, timeout=timeout)
+def open_client(
+    url: str, remote: RemoteOptions, stac_io: BudgetedStacApiIO | None = None
+) -> Client:
+    """A pystac-client ``Client`` on our I/O (``stac_io.BudgetedStacApiIO``); ``DataError``
+    when the API cannot be reached, is refused or is not a STAC API."""
+    stac_io = stac_io or BudgetedStacApiIO(url, remote)
+    try:
+        stac_io.landing_page()
+        return Client.open(url, stac_io=stac_io)
     except _CLIENT_ERRORS as err:
         raise DataError(api_error_message(url, err, remote, "open")) from None
 
 
 def api_error_message(url: str, err: Exception, remote: RemoteOptions, doing: str) -> str:
-    """One sentence about a failed API request (with the API's own message when it has one)."""
+    """One sentence about a failed API request: status and host, never the remote's body."""
     status = getattr(err, "status_code", None)
-    detail = str(err)
-    try:
-        body = json.loads(detail)
-        if isinstance(body, dict):
-            detail = str(body.get("description") or body.get("detail") or body)
-    except (json.JSONDecodeError, TypeError):
-        pass
-    detail = detail[:300]
+    host = host_of(url)
     if status is not None and 400 <= status < 500 and status != 429:
         return (
-            f"STAC API {url} rejected the search (HTTP {status}: {detail}); check "
-            "--collections, --datetime, --filter and --query"
+            f"STAC API {host} rejected the request to {doing} (HTTP {status}); check the "
+            "collections, the dates, the filter and the query"
         )
     if status is not None:
-        return f"STAC API {url}: HTTP {status} after {remote.retries} retries ({detail})"
+        return f"STAC API {host}: HTTP {status} after {remote.retries} retries"
     if isinstance(err, APIError):
-        return (
-            f"STAC API {url}: cannot reach it to {doing} ({detail}); check the URL and the "
-            f"network (timeout {remote.timeout_s:g} s, {remote.retries} retries)"
-        )
-    return f"STAC API {url}: not a STAC API ({type(err).__name__}: {detail})"
+        return f"STAC API {host}: cannot reach it to {doing}; check the URL and the network"
+    return f"STAC API {host}: not a STAC API ({type(err).__name__})"
 
 
-def list_collections(url: str, remote: RemoteOptions | None = None) -> list[tuple[str, str]]:
-    """``(id, title)`` of the API's collections (``/collections``), sorted by id; ``DataError``
+@dataclasses.dataclass(frozen=True)
+class Collections:
+    """What ``list_collections`` found: ``(id, title)`` sorted by id, and notes (entries that
+    were not collections, a paging that ended early)."""
+
+    entries: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...] = ()
+
+
+def list_collections(url: str, remote: RemoteOptions | None = None) -> Collections:
+    """The API's collections (``/collections``, its pages within the budget); ``DataError``
     when the API cannot be reached or listed."""
     remote = remote or RemoteOptions()
     if not is_http(url):
         raise DataError(f"STAC API {url!r}: give an http(s) URL")
-    client = open_client(url, remote)
+    stac_io = BudgetedStacApiIO(url, remote)
+    found: dict[str, str] = {}
+    bad = 0
     try:
-        return sorted((c.id, c.title or "") for c in client.get_collections())
+        for page in stac_io.get_pages(stac_io.collections_href()):
+            for entry in page.get("collections") or []:
+                if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
+                    title = entry.get("title")
+                    found.setdefault(entry["id"], title if isinstance(title, str) else "")
+                else:
+                    bad += 1
     except _CLIENT_ERRORS as err:
         raise DataError(api_error_message(url, err, remote, "list its collections")) from None
+    notes = [*stac_io.notes] + ([f"{bad} entries were not collections"] if bad else [])
+    if not found and bad:
+        raise NotStacError(f"STAC API {host_of(url)}: not a STAC API (no collection has an id)")
+    return Collections(tuple(sorted(found.items())), tuple(notes))
 
 
-def search_pages(query: StacQuery, remote: RemoteOptions) -> Iterator[list[pystac.Item]]:
-    """Pages of items, as the API returns them; ``DataError`` when a request fails."""
-    client = open_client(query.url, remote)
+@dataclasses.dataclass
+class SearchPage:
+    """One page of a search: its items, and its features that are not items (where -> why)."""
+
+    number: int
+    items: list[pystac.Item]
+    failures: dict[str, DataError]
+
+
+def search_pages(
+    query: StacQuery, remote: RemoteOptions, notes: list[str] | None = None
+) -> Iterator[SearchPage]:
+    """Pages of the search, each feature parsed on its own (``stac.make_item``); ``DataError``
+    when a request fails; ``notes`` receives why the paging ended early, if it did."""
+    stac_io = BudgetedStacApiIO(query.url, remote)
+    client = open_client(query.url, remote, stac_io)
     try:
-        pages = client.search(**query.search_parameters()).pages()
-        while True:
-            try:
-                page = next(pages)
-            except StopIteration:
-                return
-            yield list(page)
+        pages = client.search(**query.search_parameters()).pages_as_dicts()
+        for number, page in enumerate(pages, start=1):
+            yield parse_page(page, number, query.url)
     except _CLIENT_ERRORS as err:
         raise DataError(api_error_message(query.url, err, remote, "search")) from None
+    finally:
+        if notes is not None:
+            notes += stac_io.notes
+
+
+def parse_page(page: dict[str, Any], number: int, url: str) -> SearchPage:
+    """The items of one search page; a feature that is not an item is a failure of its own."""
+    result = SearchPage(number, [], {})
+    base = url.rstrip("/") + "/search"
+    for i, feature in enumerate(page.get("features") or []):
+        item_id = feature.get("id") if isinstance(feature, dict) else None
+        where = f"{host_of(url)} search page {number}, feature {i + 1}"
+        if isinstance(item_id, str) and item_id:
+            where += f" (item {item_id[:80]!r})"  # ids may repeat: the position names it
+        try:
+            result.items.append(make_item(feature, base))
+        except DataError as err:
+            result.failures[where] = DataError(str(err).replace(f"STAC {base}:", f"{where}:"))
+    return result
 
 
 def search_items(
     query: StacQuery,
     remote: RemoteOptions | None = None,
-    on_page: Callable[[int, int], None] | None = None,
+    on_page: Callable[[SearchPage, int, int], None] | None = None,
+    notes: list[str] | None = None,
 ) -> Iterator[pystac.Item]:
-    """Each item of the search once (first seen wins); ``on_page(new, duplicates)`` per page."""
+    """Each item of the search once (first seen wins); ``on_page(page, new, duplicates)`` per
+    page. A page whose items were all seen before ends the search (a note says so)."""
     seen: set[str] = set()
-    for page in search_pages(query, remote or RemoteOptions()):
-        fresh = [item for item in page if item.id not in seen]
-        seen.update(item.id for item in fresh)
+    for page in search_pages(query, remote or RemoteOptions(), notes):
+        fresh: list[pystac.Item] = []
+        for item in page.items:
+            if item.id not in seen:
+                seen.add(item.id)
+                fresh.append(item)
         if on_page is not None:
-            on_page(len(fresh), len(page) - len(fresh))
+            on_page(page, len(fresh), len(page.items) - len(fresh))
         yield from fresh
+        if page.items and not fresh:
+            if notes is not None:
+                notes.append(f"search ended: page {page.number} repeats items already seen")
+            return
 
 
 class StacSearchSource:
@@ -271,9 +323,12 @@ class StacSearchSource:
         self.query = query
         self.options = options or SceneOptions()
         check_labels(self.options.labels, "STAC labels")
-        self.read_with = StacRead(HrefPolicy(None), signer, remote or RemoteOptions(), query.aoi)
+        remote = remote or RemoteOptions()
+        hosts = HostPolicy.for_url(query.url, remote)
+        self.read_with = StacRead(HrefPolicy(None), signer, remote, query.aoi, hosts)
         self.progress = progress
         self.duplicates = 0
+        self.notes: list[str] = []
         self._scenes: dict[str, SceneItems] | None = None
         self._failures: dict[str, DataError] = {}
 
@@ -292,28 +347,40 @@ class StacSearchSource:
         pages = 0
         bar = tqdm(desc="searching", unit="item", disable=not self.progress, leave=False)
 
-        def on_page(new: int, duplicates: int) -> None:
+        def on_page(page: SearchPage, new: int, duplicates: int) -> None:
             nonlocal pages
-            pages += 1
+            pages = page.number
             self.duplicates += duplicates
+            self._failures.update(page.failures)
             bar.update(new)
             bar.set_postfix(pages=pages, duplicates=self.duplicates)
 
         with bar:
             try:
-                for item in search_items(self.query, self.read_with.remote, on_page):
+                for item in search_items(self.query, self.read_with.remote, on_page, self.notes):
                     items.append(item)
             except DataError as err:
-                if not items:
+                if not items and not self._failures:
                     raise
                 self._failures[f"{self.query.url} search page {pages + 1}"] = err
         return items
+
+    def _report(self, unit: str, tally: Tally) -> None:
+        """Duplicates and notes of the search, counted once: with the first unit's read."""
+        self.units()
+        if unit != next(iter(self._scenes or ()), None):
+            return
+        if self.duplicates:
+            tally.flag("STAC search: duplicate item ids dropped", self.duplicates, "items")
+        for note in self.notes:
+            tally.flag(f"STAC {note}", 1, "searches")
 
     def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
         """The chips of one scene that overlap the AOI."""
         self.units()
         assert self._scenes is not None
         scenes, failures = self._scenes, self._failures
+        self._report(unit, tally)
         return read_unit(unit, scenes, failures, self.options, self.read_with, tally, "STAC search")
 
 

@@ -14,10 +14,16 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 
+from closp_core.bands import Sensor
 from closp_core.errors import DataError
 from closp_core.records import as_utc
 
 FIRST_ACQUISITION = dt.datetime(2014, 4, 3, tzinfo=dt.UTC)
+# First acquisition of each sensor: Sentinel-1A (launched 2014-04-03), Sentinel-2A (2015-06-23)
+FIRST_DAYS: dict[Sensor, dt.date] = {
+    Sensor.S1: dt.date(2014, 4, 3),
+    Sensor.S2: dt.date(2015, 6, 23),
+}
 CLOCK_SKEW = dt.timedelta(days=1)
 
 # Metadata keys (compared lower-case) that hold an acquisition time, most specific first.

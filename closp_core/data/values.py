@@ -42,9 +42,14 @@ pixel values as they are; chips with pixels outside the range are still counted 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from closp_core.bands import Sensor
+from closp_core.data.budget import check_not_empty
+from closp_core.data.chip import Tally
+from closp_core.data.raster import BandGrid, display_path
 from closp_core.errors import DataError
 
 S2_DN_RANGE = (0.0, 30000.0)
@@ -151,3 +156,37 @@ def offset_not_removed(sample: np.ndarray) -> bool:
             return False
         shares.append(float((valid >= SHIFT_DN).mean()))
     return bool(shares) and min(shares) >= SHIFT_SHARE
+
+
+def sample_pixels(
+    grid: BandGrid, rows: Sequence[int], cols: Sequence[int], size: int
+) -> np.ndarray:
+    """Up to 3 x 3 chip windows spread over the scene -> ``(n, bands, size, size)`` raw pixels
+    (NaN no-data), for the scene-level value checks; leaves ``grid.inf_pixels`` as it was."""
+
+    def spread(offsets: Sequence[int]) -> list[int]:
+        return [offsets[i] for i in sorted({0, len(offsets) // 2, len(offsets) - 1})]
+
+    infinite = grid.inf_pixels
+    windows = [grid.read(r, c, size, size) for r in spread(rows) for c in spread(cols)]
+    grid.inf_pixels = infinite
+    return np.stack(windows)
+
+
+def check_sample(
+    sample: np.ndarray,
+    grid: BandGrid,
+    sensor: Sensor,
+    linear: bool,
+    units_check: bool,
+    tally: Tally,
+) -> None:
+    """The scene-level checks on ``sample_pixels``: not empty, the sensor's units (unless
+    ``units_check`` is off), and the +1000 offset guard for S2 without a declared offset."""
+    what = ", ".join(display_path(f) for f in grid.files)
+    check_not_empty(sample, what)
+    if units_check:
+        check_scene_values(sample, sensor, linear, what)
+    offset_unknown = sensor is Sensor.S2 and all(r.dn_offset is None for r in grid.refs.values())
+    if offset_unknown and offset_not_removed(sample):
+        tally.flag(SHIFT_FLAG, 1, "scenes")

@@ -44,9 +44,11 @@ def is_remote(path: str) -> bool:
 
 
 def check_regular_file(path: str | Path, what: str = "raster") -> None:
-    """``DataError`` unless ``path`` is an existing regular file (symlinks followed)."""
+    """``DataError`` unless ``path`` is an existing, non-empty regular file (symlinks
+    followed)."""
     try:
-        mode = os.stat(path).st_mode
+        info = os.stat(path)
+        mode = info.st_mode
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; check the path") from None
     except OSError as err:
@@ -54,6 +56,10 @@ def check_regular_file(path: str | Path, what: str = "raster") -> None:
     if not stat.S_ISREG(mode):
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, device or socket)"
         raise DataError(f"{path}: is {kind}; point at a {what} file")
+    if info.st_size == 0:
+        raise DataError(
+            f"{path}: is empty (0 bytes): the copy or upload did not finish; add the file again"
+        )
 
 
 def sniff_format(path: str | Path) -> str:

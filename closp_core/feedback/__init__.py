@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from closp_core.errors import FeedbackError
 from closp_core.feedback.labelfile import (
+    LabelFile,
+    LabelFileBudget,
     export_labels,
     import_labels,
+    parse_label_file,
     read_label_file,
     relevance_name,
 )
@@ -45,6 +48,8 @@ __all__ = [
     "FeedbackError",
     "FeedbackLabels",
     "FeedbackResult",
+    "LabelFile",
+    "LabelFileBudget",
     "RankMethod",
     "ResolvedLabels",
     "RocchioWeights",
@@ -52,6 +57,7 @@ __all__ = [
     "encode_labels",
     "export_labels",
     "import_labels",
+    "parse_label_file",
     "read_label_file",
     "relevance_name",
     "rerank",

@@ -14,15 +14,28 @@ Layout (a GeoJSON FeatureCollection with one foreign member, ``closp``)::
                                   "labels": "Crops; Flooded Area"}}]}
 
 ``label`` is +1 (relevant) or -1 (not relevant); on import ``"relevant"`` / ``"not relevant"``
-are accepted too. Vectors of two models never mix, so a file from another model or another
-collection is refused (``FeedbackError`` naming both); labels of chips that are not in the
-index are reported (``ResolvedLabels.missing``), not fatal.
+are accepted too.
+
+**Budgets and repeats** (``LabelFileBudget``, from ``Settings``): a file larger than
+``label_file_max_mb``, nested deeper than ``label_file_max_depth`` brackets, holding more than
+``label_file_max_labels`` features (at most ``MAX_LABELS``) or a number longer than 30
+characters is refused before it is parsed further (``FeedbackError`` naming the setting). The
+rule for repeats: a chip key labelled twice **with the same value**, or a property given twice
+with the same value, is kept once and counted (``LabelFile.repeated``, said on import); the
+same chip key or property given **different values** is a conflict and the file is refused,
+naming the key — nothing is chosen silently.
+
+Vectors of two models never mix, so a file from another model or another collection is
+refused (``FeedbackError`` naming both); labels of chips that are not in the index are
+reported (``ResolvedLabels.missing``), not fatal.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +47,7 @@ from closp_core.feedback.labels import (
     FeedbackLabels,
     ResolvedLabels,
 )
+from closp_core.settings import Settings
 from closp_core.store import ChipRecord, VectorStore
 
 FILE_KIND = "closp-feedback-labels"
@@ -86,12 +100,106 @@ def export_labels(
     return json.dumps({"type": "FeatureCollection", "closp": meta, "features": features}, indent=1)
 
 
-def _parse(text: str | bytes) -> Mapping[str, Any]:
+MAX_NUMBER_CHARS = 30  # a label is +1/-1; a longer number in a label file is refused
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelFileBudget:
+    """What one label file may hold (see the module docstring); ``from_settings`` reads the
+    ``label_file_*`` settings."""
+
+    max_bytes: int = Settings.label_file_max_mb * 2**20
+    max_depth: int = Settings.label_file_max_depth
+    max_labels: int = Settings.label_file_max_labels
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LabelFileBudget:
+        return cls(
+            settings.label_file_max_mb * 2**20,
+            settings.label_file_max_depth,
+            min(settings.label_file_max_labels, MAX_LABELS),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelFile:
+    """A parsed label file: its labels, its ``closp`` block, and how many repeats it held."""
+
+    labels: FeedbackLabels
+    meta: Mapping[str, Any]
+    repeated: int = 0
+
+
+def _check_shape(raw: bytes, budget: LabelFileBudget) -> None:
+    """Size and bracket depth (outside strings) of ``raw`` within ``budget``, before parsing."""
+    if len(raw) > budget.max_bytes:
+        raise FeedbackError(
+            f"the label file is {len(raw):,} bytes, more than the {budget.max_bytes:,} allowed "
+            "(setting label_file_max_mb, CLOSP_LABEL_FILE_MAX_MB); split the labels into "
+            "smaller files"
+        )
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub(b"", raw)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+        if deepest > budget.max_depth:
+            raise FeedbackError(
+                f"the label file nests brackets deeper than {budget.max_depth} levels (setting "
+                "label_file_max_depth, CLOSP_LABEL_FILE_MAX_DEPTH); a label file that 'Export "
+                "labels' wrote nests 6; choose such a file"
+            )
+
+
+def _is_utf8(text: str) -> bool:
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FeedbackError(f"the label file is not valid JSON ({exc}); choose a file that "
-                            "'Export labels' wrote") from None  # fmt: skip
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (``"\udc80"`` in the JSON)
+        return False
+    return True
+
+
+def _number(text: str) -> float | int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise FeedbackError(
+            f"the label file holds a number of {len(text):,} characters ({text[:12]}…); labels "
+            "are +1 or -1; choose a file that 'Export labels' wrote"
+        )
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+class _Members:
+    """``object_pairs_hook`` that counts repeated members and refuses conflicting ones."""
+
+    def __init__(self) -> None:
+        self.repeated = 0
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in out:
+                if out[name] != value:
+                    raise FeedbackError(
+                        f"the label file gives property {name[:60]!r} twice with different "
+                        f"values ({str(out[name])[:40]!r}, {str(value)[:40]!r}); a conflict is "
+                        "not resolved silently: fix the file"
+                    )
+                self.repeated += 1
+            out[name] = value
+        return out
+
+
+def _parse(text: str | bytes, budget: LabelFileBudget) -> tuple[Mapping[str, Any], int]:
+    """The checked document and how many repeated members it held."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    _check_shape(raw, budget)
+    members = _Members()
+    try:
+        data = json.loads(raw, parse_int=_number, parse_float=_number, object_pairs_hook=members)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise FeedbackError(f"the label file is not valid JSON ({str(exc)[:200]}); choose a file "
+                            "that 'Export labels' wrote") from None  # fmt: skip
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise FeedbackError("the label file is not a GeoJSON FeatureCollection")
     meta = data.get("closp")
@@ -105,7 +213,7 @@ def _parse(text: str | bytes) -> Mapping[str, Any]:
             f"label file version {meta.get('version')!r} is not {FILE_VERSION}; export the "
             "labels again with this version of the app"
         )
-    return data
+    return data, members.repeated
 
 
 def _check_origin(meta: Mapping[str, Any], model_id: str, collection: str) -> None:
@@ -133,31 +241,63 @@ def _label_value(raw: Any, index: int) -> int:
     )
 
 
-def read_label_file(text: str | bytes) -> tuple[FeedbackLabels, Mapping[str, Any]]:
-    """Labels and the ``closp`` block of a label file, without any index (checks the layout)."""
-    data = _parse(text)
+def parse_label_file(text: str | bytes, budget: LabelFileBudget | None = None) -> LabelFile:
+    """A label file's labels, ``closp`` block and repeats, without any index (checks the
+    budgets, the layout and the repeat rule of the module docstring)."""
+    budget = budget or LabelFileBudget()
+    data, repeated = _parse(text, budget)
     features = data.get("features")
     if not isinstance(features, list):
         raise FeedbackError("the label file has no 'features' list")
-    if len(features) > MAX_LABELS:
-        raise FeedbackError(f"the label file holds {len(features)} labels; at most {MAX_LABELS}")
+    most = min(budget.max_labels, MAX_LABELS)
+    if len(features) > most:
+        raise FeedbackError(
+            f"the label file holds {len(features):,} labels; at most {most:,} (setting "
+            "label_file_max_labels, CLOSP_LABEL_FILE_MAX_LABELS)"
+        )
     pairs: dict[str, int] = {}
     for i, feature in enumerate(features):
         props = feature.get("properties") if isinstance(feature, dict) else None
         if not isinstance(props, dict) or not isinstance(props.get("key"), str):
             raise FeedbackError(f"feature {i} has no 'key' property (the chip key)")
-        pairs[props["key"]] = _label_value(props.get("label", props.get("relevance")), i)
-    return FeedbackLabels.of(pairs), data["closp"]
+        key, value = props["key"], _label_value(props.get("label", props.get("relevance")), i)
+        if not key.isprintable() or not _is_utf8(key):
+            raise FeedbackError(
+                f"feature {i}: chip key {key[:80]!r} holds control characters or undecodable "
+                "text; chip keys are printable text: choose a file that 'Export labels' wrote"
+            )
+        if key in pairs and pairs[key] != value:
+            raise FeedbackError(
+                f"feature {i}: chip {key[:80]!r} is labelled both relevant and not relevant; "
+                "a conflict is not resolved silently: keep one label per chip"
+            )
+        repeated += key in pairs
+        pairs[key] = value
+    return LabelFile(FeedbackLabels.of(pairs), data["closp"], repeated)
 
 
-def import_labels(text: str | bytes, store: VectorStore, collection: str) -> ResolvedLabels:
+def read_label_file(
+    text: str | bytes, budget: LabelFileBudget | None = None
+) -> tuple[FeedbackLabels, Mapping[str, Any]]:
+    """Labels and the ``closp`` block of a label file (``parse_label_file``)."""
+    parsed = parse_label_file(text, budget)
+    return parsed.labels, parsed.meta
+
+
+def import_labels(
+    text: str | bytes,
+    store: VectorStore,
+    collection: str,
+    budget: LabelFileBudget | None = None,
+) -> ResolvedLabels:
     """Labels of a label file that fit this index (``store``, named ``collection``).
 
     Raises ``FeedbackError`` for a file that is not a label file, or one made with another
     model or for another collection. Labels of chips not in the index are left out and listed
     in ``missing`` (chip keys)."""
-    labels, meta = read_label_file(text)
-    _check_origin(meta, store.model_id, collection)
+    parsed = parse_label_file(text, budget)
+    labels = parsed.labels
+    _check_origin(parsed.meta, store.model_id, collection)
     found = {r.key for r in store.get([k for k, _ in labels])} if labels else set()
     kept = FeedbackLabels.of({k: v for k, v in labels if k in found})
-    return ResolvedLabels(kept, tuple(k for k, _ in labels if k not in found))
+    return ResolvedLabels(kept, tuple(k for k, _ in labels if k not in found), parsed.repeated)

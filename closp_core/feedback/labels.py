@@ -194,6 +194,7 @@ class ResolvedLabels:
 
     labels: FeedbackLabels
     missing: tuple[str, ...] = ()
+    repeated: int = 0  # labels given again with the same value (kept once; label files)
 
 
 def resolve_ids(store: VectorStore, ids: Mapping[str, int]) -> ResolvedLabels:

@@ -30,6 +30,11 @@ Two stages, chosen by how many labels there are (``rerank``):
 
 Labelled chips stay in the results flagged (``FeedbackResult.label_of``) unless
 ``hide_labelled``; labels of chips no longer in the index are ignored and reported.
+
+**Marks outrank scores between marked chips** (``keep_marks_in_order``): a chip marked 👎 never
+sits above a chip marked 👍. Scores alone can put it there (a 👎 chip close to the query, a 👍
+chip far from it); when they do, each such 👎 chip is moved to just below the lowest 👍 chip,
+and every other chip keeps its place. ``Hit.score`` stays the chip's own score.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ import numpy as np
 
 from closp_core.bands import Sensor
 from closp_core.errors import FeedbackError
-from closp_core.feedback.labels import RELEVANT, FeedbackLabels
+from closp_core.feedback.labels import NOT_RELEVANT, RELEVANT, FeedbackLabels
 from closp_core.store import MAX_LIMIT, ChipRecord, Hit, SearchFilters, VectorStore
 from closp_core.store.types import check_vector
 
@@ -195,11 +200,25 @@ def rerank(
         if len(pos) >= min_per_class and len(neg) >= min_per_class and hits:
             scores, method = classifier_scores(hits, pos, neg, used, min_per_class)
     order = np.argsort(-scores, kind="stable")
-    ranked = [Hit(hits[i].record, float(scores[i])) for i in order]
+    ranked = keep_marks_in_order([Hit(hits[i].record, float(scores[i])) for i in order], used)
     if hide_labelled:
         ranked = [h for h in ranked if h.key not in used]
     note = _note(method, len(pos), len(neg), min_per_class, len(missing))
     return FeedbackResult(tuple(ranked[:limit]), method, used, missing, len(hits), vector, note)
+
+
+def keep_marks_in_order(ranked: Sequence[Hit], labels: FeedbackLabels) -> list[Hit]:
+    """``ranked`` with every 👎 chip that sits above the lowest 👍 chip moved to just below it
+    (in their order); all other chips keep their places (module docstring)."""
+    marked_up = [i for i, h in enumerate(ranked) if labels.get(h.key) == RELEVANT]
+    if not marked_up:
+        return list(ranked)
+    last = marked_up[-1]
+    head = ranked[: last + 1]
+    down = [h for h in head if labels.get(h.key) == NOT_RELEVANT]
+    if not down:
+        return list(ranked)
+    return [h for h in head if labels.get(h.key) != NOT_RELEVANT] + down + list(ranked[last + 1 :])
 
 
 def classifier_scores(

@@ -5,6 +5,11 @@
         [--labels LABELS.geojson] [--sensor s1|s2|both] [--event NAME]... [--cover NAME]...
         [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--near LON,LAT] [--limit N] [--data-dir DIR]
         [--out results.geojson|results.csv | --json]
+        [--score-map MAP.tif] [--area AREA.gpkg|AREA.geojson] [--stac ITEMS.json]
+        [--threshold T] [--combine s1|s2|either|both] [--change-after YYYY-MM-DD]
+
+``--score-map`` / ``--area`` / ``--stac`` score every chip of the area instead of listing the
+top hits (``closp_core.scoremap``): the same files as the app and ``Index.score_map``.
 
 The index and model are those of the ``CLOSP_*`` settings (``--data-dir`` overrides
 ``CLOSP_DATA_DIR``). ``--labels``: 👍 / 👎 marks exported by the app (they re-rank). Negative
@@ -66,7 +71,39 @@ def build_parser() -> argparse.ArgumentParser:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--out", type=Path, metavar="FILE", help="results.geojson or results.csv")
     out.add_argument("--json", action="store_true", help="the outcome as JSON on stdout")
+    _score_map_options(parser)
     return parser  # fmt: skip
+
+
+def _score_map_options(parser: argparse.ArgumentParser) -> None:
+    maps = parser.add_argument_group("score map (every chip of the area)")
+    maps.add_argument("--score-map", type=Path, metavar="MAP.tif", help="scores as a COG")
+    maps.add_argument("--area", type=Path, metavar="AREA.gpkg", help="area >= threshold")
+    maps.add_argument("--stac", type=Path, metavar="ITEMS.json", help="STAC of the files")
+    maps.add_argument("--threshold", type=float, help="score threshold (default: suggested)")
+    maps.add_argument("--combine", choices=["s1", "s2", "either", "both"], default="either")
+    maps.add_argument("--change-after", metavar="YYYY-MM-DD", help="change map: after - before")
+
+
+def _write_score_map(args: argparse.Namespace, index: Index) -> int:
+    from closp_core.scoremap.export import write_exports
+
+    smap = index.score_map(
+        request_of(args, index),
+        combine=args.combine,
+        threshold=args.threshold,
+        change_after=args.change_after,
+    )
+    written = write_exports(smap, score_map=args.score_map, area=args.area, stac=args.stac)
+    figures = smap.figures()
+    summary = ", ".join(f"{s} {f.km2:.3f} km2 / {f.chips} chips" for s, f in figures.items())
+    print(
+        f"{len(smap.table)} chips scored ({smap.kind.value}), >= {smap.threshold:g}: {summary}",
+        file=sys.stderr,
+    )
+    for path in written.values():
+        print(f"-> {path}", file=sys.stderr)
+    return EXIT_OK
 
 
 def out_format(path: Path) -> str:
@@ -131,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
     if args.data_dir is not None:
         settings = settings.replace(data_dir=args.data_dir)
     with open_index(settings) as index:
+        if args.score_map or args.area or args.stac:
+            return _write_score_map(args, index)
         outcome = index.search(request_of(args, index))
     if args.json:
         print(outcome_json(outcome))

@@ -12,9 +12,10 @@ The embedded index has one owning process at a time: close the ``Index`` (or use
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from closp_core.embedder import Embedder
 from closp_core.errors import IndexNotFoundError, SearchError
@@ -26,6 +27,9 @@ from closp_core.search.run import search
 from closp_core.settings import Settings
 from closp_core.store import VectorStore, open_store, stored_model_id
 
+if TYPE_CHECKING:
+    from closp_core.scoremap import AreaCache, ScoreMap, ScoreMapRequest
+
 
 class Index:
     """An open index and the model that embeds its queries (one ``VectorStore``, one
@@ -35,6 +39,7 @@ class Index:
         self.store = store
         self.embedder = embedder
         self.settings = settings
+        self._areas: AreaCache | None = None
 
     def search(self, query: str | SearchRequest = "", **options: Any) -> SearchOutcome:
         """Search with text (or a ready ``SearchRequest``) and the options of
@@ -50,6 +55,60 @@ class Index:
         else:
             request = make_request(query, **options)
         return search(self.store, request, self.embedder)
+
+    def score_map(
+        self,
+        query: str | SearchRequest | ScoreMapRequest = "",
+        *,
+        combine: str = "either",
+        threshold: float | None = None,
+        change_after: dt.date | str | None = None,
+        max_pixels: int | None = None,
+        **options: Any,
+    ) -> ScoreMap:
+        """Score every chip of an area (``closp_core.scoremap.score_map``): text (or a
+        ``SearchRequest``, or a ready ``ScoreMapRequest``) with ``make_request``'s options for
+        the area and the filters (``bbox=``, ``intersects=``...), ``combine=`` ``"s1"`` /
+        ``"s2"`` / ``"either"`` / ``"both"``, ``threshold=`` (default: suggested),
+        ``change_after=`` a day (a change map). Areas' chips are cached in this ``Index``.
+
+        Raises ``ScoreMapError`` / ``SearchError`` for a bad request or an empty area."""
+        from closp_core.scoremap import AreaCache, ScoreMapRequest, score_map
+        from closp_core.scoremap.sidefile import side_file_path
+        from closp_core.search.build import parse_day
+
+        if isinstance(query, ScoreMapRequest):
+            if options or threshold is not None or change_after is not None:
+                raise SearchError("give either a ScoreMapRequest or text with options, not both")
+            request = query
+        else:
+            search_request = query if isinstance(query, SearchRequest) else None
+            if search_request is None:
+                search_request = make_request(str(query), **options)
+            elif options:
+                raise SearchError("give either a SearchRequest or text with options, not both")
+            request = ScoreMapRequest(
+                search_request,
+                combine=combine,  # type: ignore[arg-type]
+                threshold=threshold,
+                change_after=parse_day(change_after, "change_after"),
+                max_pixels=max_pixels,
+            )
+        if self._areas is None:
+            side = side_file_path(self.settings)
+            self._areas = AreaCache(self.settings.score_map_cache_areas, side)
+        return score_map(
+            self.store, request, self.embedder, settings=self.settings, cache=self._areas
+        )
+
+    def write_score_map_side_file(self) -> Path:
+        """Write the numpy side file score maps read an area's vectors from (~90x faster than
+        the store; 1.66 kB a chip on disk; ``closp_core.scoremap.sidefile``). Rebuild it after
+        each ingest: a side file of another chip count is not used."""
+        from closp_core.scoremap.sidefile import write_side_file
+
+        self._areas = None
+        return write_side_file(self.store, self.settings)
 
     def read_marks(self, path: str | Path) -> ResolvedLabels:
         """The 👍 / 👎 marks of a label file (GeoJSON, as the app exports them) that fit this

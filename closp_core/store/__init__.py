@@ -26,6 +26,7 @@ from closp_core.errors import (
     ConfigError,
     ModelMismatchError,
     StoreClosedError,
+    StoreDiskFullError,
     StoreError,
     StoreInputError,
     StoreLockedError,
@@ -61,6 +62,7 @@ __all__ = [
     "Page",
     "SearchFilters",
     "StoreClosedError",
+    "StoreDiskFullError",
     "StoreError",
     "StoreInputError",
     "StoreLockedError",
@@ -128,4 +130,9 @@ def open_store(settings: Settings, model_id: str) -> VectorStore:
         )
     from closp_core.store.edge import EdgeStore
 
-    return EdgeStore(settings.index_dir / settings.collection, model_id, params)
+    return EdgeStore(
+        settings.index_dir / settings.collection,
+        model_id,
+        params,
+        min_free_bytes=settings.min_free_mb * 2**20,
+    )

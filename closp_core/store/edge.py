@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import stat
 import uuid
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
-from closp_core.errors import StoreError, StoreUnavailableError
+from closp_core.errors import StoreDiskFullError, StoreError, StoreUnavailableError
 from closp_core.store.base import RawPoint, VectorStore
 from closp_core.store.lock import FolderLock
 from closp_core.store.payload import (
@@ -41,6 +42,7 @@ from closp_core.store.payload import (
     map_prefilter,
     rfc3339,
 )
+from closp_core.store.space import check_free, check_room, disk_full_as_ours
 from closp_core.store.types import (
     DIM,
     LEGACY_FULL_SCAN_KB,
@@ -49,6 +51,7 @@ from closp_core.store.types import (
     SearchFilters,
 )
 
+log = logging.getLogger(__name__)
 META_NAME = "closp-store.json"
 # 2: points carry ``tile`` and ``tile_labels`` (payload.py); a schema 1 folder still opens
 # and filters exactly, without them (slower)
@@ -165,12 +168,21 @@ class EdgeStore(VectorStore):
 
     backend = "edge"
 
-    def __init__(self, folder: Path, model_id: str, params: IndexParams | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        model_id: str,
+        params: IndexParams | None = None,
+        *,
+        min_free_bytes: int = 0,
+    ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.min_free_bytes = min_free_bytes  # to start adding imagery (``check_writable``)
         self._lock = FolderLock(self.folder)
         self._lock.acquire()
         try:
+            check_room(self.folder, 0, "opening it (its write-ahead log is mapped)")
             self._shard, stored, actual = self._open(model_id, params or IndexParams())
         except BaseException:
             self._lock.release()
@@ -224,7 +236,10 @@ class EdgeStore(VectorStore):
             qe.Point(uuid.UUID(i), vec, payload)
             for i, vec, payload in zip(ids, vectors.tolist(), payloads, strict=True)
         ]
-        self._shard.update(qe.UpdateOperation.upsert_points(points))
+        size = 2 * len(ids) * (vectors.shape[1] * 4 + 4096)  # log + segment, generously
+        check_room(self.folder, size, f"adding {len(ids)} chips")
+        with disk_full_as_ours(self.folder, f"adding {len(ids)} chips"):
+            self._shard.update(qe.UpdateOperation.upsert_points(points))
 
     def _search_params(self, exact: bool) -> qe.SearchParams:
         quant = qe.QuantizationSearchParams(rescore=True, oversampling=2.0)
@@ -289,7 +304,7 @@ class EdgeStore(VectorStore):
 
     def _info(self) -> CollectionInfo:
         info = self._shard.info()
-        disk = sum(p.stat().st_blocks * 512 for p in self.folder.rglob("*") if p.is_file())
+        disk = self._disk_bytes()
         return CollectionInfo(
             points=int(info.points_count),
             indexed_vectors=int(info.indexed_vectors_count),
@@ -299,6 +314,9 @@ class EdgeStore(VectorStore):
             disk_bytes=disk,
             params=self.params,
         )
+
+    def _disk_bytes(self) -> int:
+        return sum(p.stat().st_blocks * 512 for p in self.folder.rglob("*") if p.is_file())
 
     def check_available(self) -> None:
         """``StoreUnavailableError`` when the folder is missing or another folder stands in its
@@ -323,23 +341,29 @@ class EdgeStore(VectorStore):
         return os.access(self.folder, os.W_OK)
 
     def check_writable(self) -> None:
-        """As ``VectorStore.check_writable``, and ``StoreError`` for a read-only folder."""
+        """As ``VectorStore.check_writable``, ``StoreError`` for a read-only folder, and
+        ``StoreDiskFullError`` below ``min_free_bytes`` free (``Settings.min_free_mb``)."""
         super().check_writable()
         if not self.writable:
             raise StoreError(
                 f"the index folder {self.folder} is read-only (permissions or a read-only disk): "
                 "searching works, adding chips does not; make it writable and try again"
             )
+        check_free(self.folder, self.min_free_bytes, "adding imagery (setting min_free_mb)")
+        check_room(self.folder, 0, "adding imagery")
 
     def flush(self) -> None:
         """Persist every applied write to the segment files."""
         self._check_open()
-        self._shard.flush()
+        with disk_full_as_ours(self.folder, "saving the segments"):
+            self._shard.flush()
 
     def optimize(self) -> bool:
         """Build the HNSW index and merge segments (blocking: ~minutes per 100k on 2 cores)."""
         self._check_open()
-        return bool(self._shard.optimize())
+        check_room(self.folder, self._disk_bytes(), "building the search graph")
+        with disk_full_as_ours(self.folder, "building the search graph"):
+            return bool(self._shard.optimize())
 
     def optimize_if_due(self) -> bool:
         """``optimize()`` once ``params.segment_chips`` chips or more wait for the graph: a
@@ -348,12 +372,18 @@ class EdgeStore(VectorStore):
         info = self._shard.info()
         if info.points_count - info.indexed_vectors_count < self.params.segment_chips:
             return False
-        self._shard.flush()  # lets the write-ahead log's pages go before the build
+        self.flush()  # lets the write-ahead log's pages go before the build
         return self.optimize()
 
     def _close(self) -> None:
+        """Flush and close; on a full disk the flush is left to the next open (the
+        write-ahead log holds every acknowledged write) and the close goes on."""
         try:
-            self._shard.flush()
+            try:
+                with disk_full_as_ours(self.folder, "saving the segments on close"):
+                    self._shard.flush()
+            except StoreDiskFullError as err:
+                log.warning("%s", err)
             self._shard.close()
         finally:
             self._lock.release()

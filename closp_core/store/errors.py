@@ -6,6 +6,7 @@ from __future__ import annotations
 from closp_core.errors import (
     ModelMismatchError,
     StoreClosedError,
+    StoreDiskFullError,
     StoreError,
     StoreInputError,
     StoreLockedError,
@@ -15,6 +16,7 @@ from closp_core.errors import (
 __all__ = [
     "ModelMismatchError",
     "StoreClosedError",
+    "StoreDiskFullError",
     "StoreError",
     "StoreInputError",
     "StoreLockedError",

@@ -202,9 +202,10 @@ def _ranked(
     n_before, n_after, truncated = counts
     if not candidates:
         message = (
-            f"{n_before} chips before and {n_after} after {day} in this area, but no place has "
-            f"both with the same sensor (footprints overlapping by at least {min_overlap:.0%}); "
-            "widen the area or the dates"
+            f"{n_before} chips before and {n_after} after {day} in this area, but no place was "
+            "seen twice by one sensor (before and after, with footprints overlapping by at least "
+            f"{min_overlap:.0%}): a change compares a sensor with itself, so add imagery of the "
+            "same sensor for the other side, or pick a date between two images of one sensor"
         )
         return ChangeResult((), ChangeReason.NO_PAIRS, message, n_before, n_after, 0, truncated)
     scored, score_name = score_pairs(candidates)

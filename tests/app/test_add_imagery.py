@@ -8,6 +8,7 @@ tests wait for it, then rerun the page and search for the new chips."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from tests.data import products
 from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import serve
+from tests.hostile.bomb_inputs import pixel_bomb
 from ui.resources import job_runner
 
 PAGE = "app_pages/add_imagery.py"
@@ -126,6 +128,7 @@ def test_upload_geotiffs_then_find_their_chips(tmp_path: Path) -> None:
     # the same files again: same keys, nothing added twice
     at = upload_and_run(files)
     assert "skipped 4 chips already indexed" in at.code[0].value
+    assert "--" not in at.code[0].value  # web users get no CLI flags
 
 
 @pytest.mark.usefixtures("app_data")
@@ -189,12 +192,15 @@ def test_shifted_band_files_are_flagged_and_the_offset_box_fixes_them(
 
 
 @pytest.mark.usefixtures("app_data")
-def test_fetch_from_a_stac_api_for_the_map_area(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_fetch_from_a_stac_api_for_the_map_area(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = md.ensure_files(tmp_path_factory.getbasetemp() / "stac_api_files")
     with serve(files, [layouts.earth_search_s2(files)]) as server:
+        monkeypatch.setenv("CLOSP_STAC_APIS", server.base_url)  # the operator's one API
         at = add_page()
         at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)  # one chip
-        at.text_input(key="stac_url").input(server.base_url).run()
+        assert at.selectbox(key="stac_api").options == [server.base_url]
         at.button(key="stac_list").click().run()
         assert not at.exception
         at.multiselect(key="stac_c").set_value(["sentinel-2-l2a"])
@@ -207,7 +213,9 @@ def test_fetch_from_a_stac_api_for_the_map_area(tmp_path_factory: pytest.TempPat
 
 
 @pytest.mark.usefixtures("app_data")
-def test_unreachable_stac_api_says_so() -> None:
+def test_unreachable_stac_api_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOSP_STAC_FREE_ENTRY", "1")
+    monkeypatch.setenv("CLOSP_STAC_HOSTS", "127.0.0.1")
     at = add_page()
     at.text_input(key="stac_url").input("http://127.0.0.1:9/stac").run()
     at.button(key="stac_list").click().run()
@@ -227,3 +235,36 @@ def test_with_a_qdrant_server_the_page_works_the_same(
     at = upload_and_run(files)
     assert "indexed 4 chips" in at.code[0].value
     assert len(new_chips()) == 4
+
+
+@pytest.mark.usefixtures("app_data")
+def test_a_pixel_bomb_upload_is_refused_and_the_same_file_twice_is_added_once(
+    tmp_path: Path,
+) -> None:
+    bomb = pixel_bomb(tmp_path / "bomb.tif")
+    files = virginia_corner(tmp_path / "corner")
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [(f.name, f.read_bytes(), "image/tiff") for f in [bomb, *files, files[0]]]
+    ).run()
+    at.selectbox(key="up_s").set_value("s2")
+    at.button(key="up_go").click().run()
+    at = finish_job(at)
+    assert not at.exception
+    report = at.code[0].value
+    assert f"left out {files[0].name}: the same content as {files[0].name}" in report
+    assert "indexed 4 chips" in report  # the corner once, the bomb not at all
+    assert "bomb" in report and "setting max_file_pixels" in report
+    assert job_runner().status().seconds < 120
+
+
+def test_a_job_the_app_lost_is_reported_after_a_restart(app_data: Path) -> None:
+    from ui.resources import JOB_STATE_FILE
+
+    record = {"state": "running", "title": "3 uploaded file(s)", "done": 12, "expected": 40,
+              "report": "", "started_at": "2026-01-02T03:04:05+00:00"}  # fmt: skip
+    (app_data / JOB_STATE_FILE).write_text(json.dumps(record))
+    at = add_page()
+    assert any("interrupted — the app stopped while it ran" in e.value for e in at.error)
+    assert "12 chips had been added and are in the index" in at.code[0].value
+    assert "No imagery is being added right now." not in texts(at)

@@ -16,6 +16,7 @@ from closp_core.feedback import FeedbackLabels, encode_labels, export_labels
 from closp_core.settings import Settings
 from closp_core.store import stored_model_id
 from tests.app.test_pages import new_app, outcome, texts
+from ui.maps import hits_at
 
 QUERY = "flooded fields next to a river"
 
@@ -148,8 +149,12 @@ def test_what_changed_into_flooded_area() -> None:
     lines = plain(texts(at))
     assert "places** changed into" in lines, lines
     assert "after 2019-09-01" in lines
-    # a date before every chip: said so, no empty map silently
+    # a date before the first Sentinel image: left out of the link, and said so
     at = search("flooded area", mode="change", when="2001-01-01")
+    assert not at.exception
+    assert any("Left out of the link, not valid: when" in plain(w.value) for w in at.warning)
+    # a date before every chip of the index: said so, no empty map silently
+    at = search("flooded area", mode="change", when="2014-05-01")
     assert not at.exception
     assert any("outside the index's time range" in plain(w.value) for w in at.warning)
 
@@ -160,3 +165,25 @@ def test_change_mode_asks_for_what_it_needs() -> None:
     assert any("event date" in i.value for i in at.info)
     at = search("flooded area", mode="change", when=dt.date(2019, 9, 1).isoformat())
     assert "cmp" not in at.query_params
+
+
+@pytest.mark.usefixtures("app_data")
+def test_a_click_where_footprints_overlap_lists_every_chip_under_it() -> None:
+    """Spain's S1 and S2 chips share one grid: a click inside a footprint is on both
+    (``hits_at``); the side panel lists both and opens the other one on a click."""
+    at = search()
+    hits = list(outcome(at).hits)
+    both = (hits_at(hits, *h.record.center) for h in hits if h.record.center is not None)
+    under = next(k for k in both if {str(r.sensor) for r in _records(hits, k)} == {"s1", "s2"})
+    at.session_state["s_under_point"] = under
+    at.session_state["s_selected"] = under[0]
+    at.run()
+    assert not at.exception
+    assert any(f"{len(under)} chips under this point" in c.value for c in at.caption)
+    at.button(key="under_1").click().run()
+    assert at.session_state["s_selected"] == under[1]
+
+
+def _records(hits: list, keys: list[str]) -> list:
+    by_key = {h.key: h.record for h in hits}
+    return [by_key[k] for k in keys]

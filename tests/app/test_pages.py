@@ -144,6 +144,8 @@ def test_collection_page() -> None:
     assert not at.exception
     assert at.metric[0].value == "62"
     assert "edge" in texts(at) and "python -m ingest" in "\n".join(c.value for c in at.code)
+    assert "Add imagery" in texts(at) and "Stop the app first" not in texts(at)
+    assert "0 on a small index is normal" in at.metric[1].help  # the graph count explained
 
 
 @pytest.mark.usefixtures("app_data")

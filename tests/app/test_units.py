@@ -30,6 +30,7 @@ from closp_core.store import (
 from tests.app.conftest import ROOT
 from ui import session
 from ui.maps import (
+    OPENED_COLOUR,
     footprint_bounds,
     hit_at,
     nearest_record,
@@ -38,10 +39,11 @@ from ui.maps import (
     search_base_map,
     union_bounds,
 )
+from ui.mapview import area_change
 from ui.offline import STATIC_URL, base_map
 from ui.previews import safe_preview_path
 from ui.query import filters_for, request_for
-from ui.state import FIELDS, MAX_QUERY_CHARS, SearchState, from_params, to_params
+from ui.state import FIELDS, MAX_QUERY_CHARS, SearchState, dropped_params, from_params, to_params
 
 RING = ((10.0, 45.0), (10.02, 45.0), (10.02, 45.01), (10.0, 45.01), (10.0, 45.0))
 
@@ -324,3 +326,75 @@ def test_layers_give_st_folium_the_same_script_without_folium_html(app_data: Pat
     assert len(hits) == 50 and scripts[0].count("L.imageOverlay(") == 50
     assert scripts[0].count(".addTo(") >= 100  # the overlays, shapes, dots and the group
     assert scripts[1] == scripts[0]
+
+
+def test_an_opened_chip_is_outlined_and_brought_into_view_once(app_data: Path) -> None:
+    """ "Open" (``state.selected``): a thick outline of its own colour, and a fit to the chip in
+    its own slot, so the results frame and the opened chip never undo each other."""
+    settings = Settings.load()
+    store = open_store(settings, stored_model_id(settings))
+    try:
+        first = next(store.iter_records())
+        query = store.get([first.key], with_vectors=True)[0].vector
+        assert query is not None
+        hits = store.search(query, limit=10)
+    finally:
+        store.close()
+    opened = hits[4]
+    plain = _get_feature_group_string(
+        results_layers(hits, app_data, SearchState(query="q"), fit_key="f"),
+        search_base_map(SearchState()),
+    )
+    state = SearchState(query="q", selected=opened.key)
+    script = _get_feature_group_string(
+        results_layers(hits, app_data, state, fit_key="f", opened=opened.key),
+        search_base_map(state),
+    )
+    assert OPENED_COLOUR not in plain
+    assert script.count("closp-opened") == 1 and OPENED_COLOUR in script
+    assert '__clospFitted["chip"] !== "open:' + opened.key in script
+    assert '__clospFitted["results"] !== "f"' in script and "maxZoom: 13" in script
+    assert json.dumps(footprint_bounds(opened.record)) in script
+
+
+def test_one_drawn_area_for_map_and_sidebar() -> None:
+    """Drawing sets the area; the map's trash tool clears it; a sidebar clear never comes back
+    from the map; an area from a share link stays while nothing is drawn."""
+    ring = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0))
+    shape = [{"geometry": {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}}]
+    assert area_change(shape, None, SearchState()) == (ring, ring)  # drawn
+    assert area_change(shape, ring, SearchState(area=ring)) == (ring, False)  # nothing new
+    assert area_change([], ring, SearchState(area=ring)) == (None, None)  # trash tool
+    assert area_change(shape, ring, SearchState()) == (ring, False)  # cleared in the sidebar
+    assert area_change([], None, SearchState(area=ring)) == (None, False)  # from a share link
+    assert area_change(None, None, SearchState(area=ring)) == (None, False)  # map not ready
+
+
+def test_sidebar_clear_reaches_the_map_and_the_area_stays_in_the_frame(app_data: Path) -> None:
+    ring = ((-0.9, 38.0), (-0.7, 38.0), (-0.7, 38.2), (-0.9, 38.2), (-0.9, 38.0))
+    state = SearchState(query="q", area=ring)
+    script = _get_feature_group_string(
+        results_layers([], app_data, state, fit_key="f", cleared=2), search_base_map(state)
+    )
+    assert "window.__clospCleared !== 2" in script and "drawnItems.clearLayers()" in script
+    settings = Settings.load()
+    store = open_store(settings, stored_model_id(settings))
+    try:
+        hits = [Hit(r, 0.5) for r in list(store.iter_records())[:3]]
+    finally:
+        store.close()
+    framed = _get_feature_group_string(
+        results_layers(hits, app_data, state, fit_key="f"), search_base_map(state)
+    )
+    boxes = [footprint_bounds(h.record) for h in hits]
+    area_box = [[38.0, -0.9], [38.2, -0.7]]
+    assert json.dumps(union_bounds([*boxes, area_box])) in framed
+
+
+def test_a_link_says_what_it_could_not_use() -> None:
+    params = {"q": ["water"], "from": ["2001-01-01"], "to": ["2099-01-01"], "n": ["7"],
+              "bbox": ["not,a,box"], "sensor": [""]}  # fmt: skip
+    assert dropped_params(params) == ["from", "to", "bbox"]
+    state = from_params(params)
+    assert state.query == "water" and state.date_from is None and state.limit == 7
+    assert dropped_params({"from": ["2016-01-12"]}) == []

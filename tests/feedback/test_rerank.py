@@ -14,7 +14,8 @@ from closp_core.feedback import (
     rerank,
     rocchio,
 )
-from closp_core.store import ChipRecord, SearchFilters, StoreInputError, VectorStore
+from closp_core.store import ChipRecord, Hit, SearchFilters, StoreInputError, VectorStore
+from tests.feedback.conftest import concept_records
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -186,3 +187,36 @@ def test_bad_arguments(
 ) -> None:
     with pytest.raises(FeedbackError, match=match):
         rerank(concept_store, FeedbackLabels(), _query(concepts[1]), **kwargs)
+
+
+def test_a_chip_marked_relevant_never_ranks_below_one_marked_not_relevant(
+    concept_store: VectorStore, concepts: tuple[list[ChipRecord], np.ndarray]
+) -> None:
+    """Four 👍 water chips and one 👍 chip of a far concept, and 👎 on the query's best chip:
+    by score the 👎 chip ranks above the far 👍 one (the case seen in the app: 👍 #23, 👎
+    #14); it moves to just below it, and the other chips keep their order."""
+    records, centres = concepts
+    query = _query(centres)
+    near = max(records, key=lambda r: float(np.dot(r.vector, query)))
+    water = [r.key for r in records if "Water" in r.labels][:4]
+    far = next(r.key for r in records if "Built" in r.labels)
+    labels = FeedbackLabels.of({**dict.fromkeys([*water, far], 1), near.key: -1})
+    result = rerank(concept_store, labels, query, limit=180)
+    keys = [h.key for h in result.hits]
+    assert keys.index(near.key) == keys.index(far) + 1
+    by_score = [h.key for h in sorted(result.hits, key=lambda h: -h.score)]
+    assert by_score.index(near.key) < by_score.index(far)  # the premise: scores disagree
+    others = [k for k in by_score if k != near.key]
+    assert [k for k in keys if k != near.key] == others  # nobody else moved
+
+
+def test_keep_marks_in_order_moves_only_the_marked_down_chips() -> None:
+    from closp_core.feedback.rerank import keep_marks_in_order
+
+    records, _ = concept_records(3)
+    hits = [Hit(r, 1.0 - i / 100) for i, r in enumerate(records[:6])]
+    k = [h.key for h in hits]
+    labels = FeedbackLabels.of({k[0]: -1, k[2]: -1, k[4]: 1, k[5]: -1})
+    moved = [h.key for h in keep_marks_in_order(hits, labels)]
+    assert moved == [k[1], k[3], k[4], k[0], k[2], k[5]]
+    assert [h.key for h in keep_marks_in_order(hits, FeedbackLabels.of({k[0]: -1}))] == k

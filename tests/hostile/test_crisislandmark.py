@@ -400,3 +400,45 @@ def test_a_run_that_cannot_start_leaves_the_index_alone(
         assert index_fingerprint(store) == before
     finally:
         store.close()
+
+
+def _rows(extra: list[tuple[str, list[str], str]], double: bool = False) -> Mutate:
+    """``metadata.parquet`` with ``extra`` rows appended (``double``: every row twice)."""
+
+    def mutate(root: Path) -> None:
+        rows = [*md.METADATA, *(md.METADATA if double else []), *extra]
+        keys, labels, splits = (list(column) for column in zip(*rows, strict=True))
+        pq.write_table(pa.table({"key": keys, "labels": labels, "split": splits}),
+                       root / "metadata.parquet")  # fmt: skip
+
+    return mutate
+
+
+REPEATED = "key repeated in metadata.parquet with the same labels and split: read once"
+CONFLICTING = "key repeated in metadata.parquet with other labels or split: left out"
+ROW_CASES = [
+    case(_rows([("mmflood_000", ["Flooded Area", "Moon dust"], "corpus")]), set(KEYS),
+         {REPEATED: 1}, {}, name="row-repeated", verdict="flagged"),
+    case(_rows([], double=True), set(KEYS), {REPEATED: len(KEYS)}, {},
+         name="every-row-twice", verdict="flagged"),
+    case(_rows([("cabuar_000", ["Flooded Area"], "corpus")]), set(KEYS) - {"cabuar_000"}, {},
+         {CONFLICTING: 1}, name="row-with-other-labels", verdict="refused"),
+    case(_rows([("benv2s1_000", ["Pastures"], "test")]), set(KEYS) - {"benv2s1_000"}, {},
+         {CONFLICTING: 1}, name="key-in-two-splits", verdict="refused"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mutate", "kept", "flags", "skips"), ROW_CASES)
+def test_repeated_metadata_rows_follow_the_rule_and_are_counted(
+    mutate: Mutate, kept: set[str], flags: dict[str, int], skips: dict[str, int],
+    corpus: Path, store: VectorStore, rn_embedder: Embedder, settings: Settings,
+) -> None:  # fmt: skip
+    mutate(corpus)
+    before = index_fingerprint(store)
+    summary = ingest(store, rn_embedder, corpus, settings.data_dir)
+    assert summary.ok and summary.indexed == len(kept)
+    assert {r: n for r, n in summary.flagged.items() if "metadata.parquet" in r} == flags
+    assert {r: n for r, n in summary.skipped.items() if "repeated" in r} == skips
+    for reason, n in {**flags, **skips}.items():
+        assert reason in summary.report() and f" {n} chip" in summary.report()
+    check_index(store, before, kept)

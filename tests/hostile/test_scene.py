@@ -36,7 +36,7 @@ BAD: dict[str, tuple[str, Bad]] = {
     "fifo": ("error", Bad(fifo, r"pipe\.tif: not a regular file or folder \(a FIFO")),
     "device": ("error", Bad(lambda _: Path("/dev/null"), r"/dev/null: not a regular file")),
     "symlink_loop": ("error", Bad(symlink_loop, r"loop\.tif: a symbolic link to nothing")),
-    "empty_file": ("error", Bad(text_file("empty.tif", b""), r"empty\.tif: not a readable raster")),
+    "empty_file": ("error", Bad(text_file("empty.tif", b""), r"empty\.tif: is empty \(0 bytes\)")),
     "text_as_tif": (
         "error",
         Bad(text_file("notes.tif", b"field notes, not pixels"), r"notes\.tif: not a readable"),

@@ -110,3 +110,35 @@ def test_a_job_that_cannot_start_says_why(
         "again", lambda: [SceneSource(SPAIN_S1)], ingestor_of(rn_embedder, store, tmp_path)
     )
     assert runner.wait(timeout=300).state == DONE  # a failed job does not block the next
+
+
+def test_the_engines_advice_reaches_web_users_in_the_pages_words() -> None:
+    import datetime as dt
+
+    import numpy as np
+
+    from closp_core.bands import Sensor
+    from closp_core.data.timestamps import check_acquired
+    from closp_core.data.values import SHIFT_FLAG, check_scene_values
+    from ingest.jobs import ALREADY_INDEXED, for_web
+    from ingest.pipeline import IngestSummary
+
+    messages = [SHIFT_FLAG]
+    for values, linear in ((np.full(9, 0.05), False), (np.full(9, -12.0), True)):
+        with pytest.raises(DataError) as caught:
+            check_scene_values(values, Sensor.S1, linear, "x.tif")
+        messages.append(str(caught.value))
+    with pytest.raises(DataError) as caught:
+        check_scene_values(np.full(9, 1e6), Sensor.S2, False, "x.tif")
+    messages.append(str(caught.value))
+    with pytest.raises(DataError) as caught:
+        check_acquired(dt.datetime(1990, 1, 1, tzinfo=dt.UTC), "x.tif")
+    messages.append(str(caught.value))
+    summary = IngestSummary(already_indexed=3)
+    messages.append(summary.report(already_hint=ALREADY_INDEXED))
+    for message in messages:
+        assert "--" in message or "already indexed" in message  # the CLI's words ...
+        assert "--" not in for_web(message), for_web(message)  # ... never on the page
+    assert "tick 'Index the values as they are'" in for_web(messages[1])
+    assert "choose 'Linear power' under 'Sentinel-1 values'" in for_web(messages[1])
+    assert "choose 'dB' under 'Sentinel-1 values'" in for_web(messages[2])

@@ -21,6 +21,12 @@ SEARCH = ("--collections", "sentinel-2-l2a,sentinel-1-rtc", "--datetime", "2019-
 FAST = ("--timeout", "2", "--retries", "1")
 
 
+@pytest.fixture(autouse=True)
+def local_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test servers' host, listed as an operator would (CLOSP_STAC_HOSTS)."""
+    monkeypatch.setenv("CLOSP_STAC_HOSTS", "127.0.0.1")
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return md.ensure_files(tmp_path_factory.getbasetemp() / "stac_api_files")

@@ -121,7 +121,8 @@ def test_few_pairs_fall_back_to_the_raw_change(
             PORTUGAL,
             None,
             ChangeReason.NO_PAIRS,
-            "1 chips before and 1 after 2017-12-21T09:00:00+00:00",
+            "1 chips before and 1 after 2017-12-21T09:00:00+00:00 in this area, but no place was "
+            "seen twice by one sensor",
         ),
         (
             EVENT,

@@ -19,7 +19,10 @@ from tests.data.stac_api import make_data as md
 from tests.data.stac_api.server import StacApiServer
 
 # short timeouts and back-off so that failure paths stay quick in tests
-FAST = RemoteOptions(timeout_s=2.0, connect_timeout_s=1.0, retries=1, retry_delay_s=0.05)
+LOCAL = ("127.0.0.1",)  # the test servers: listed, as an operator would list a host
+FAST = RemoteOptions(
+    timeout_s=2.0, connect_timeout_s=1.0, retries=1, retry_delay_s=0.05, hosts=LOCAL
+)
 WORLD = Aoi.from_bbox("-180,-90,180,90")
 ALL_TIME = "2015-01-01/2025-12-31"
 S2 = ("sentinel-2-l2a",)

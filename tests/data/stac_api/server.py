@@ -18,7 +18,10 @@ parallel range requests work):
 Item JSON may hold ``{base}`` in hrefs: it becomes the server's URL when served. Test hooks:
 ``faults[path] = Fault(status=500, times=2)`` answers the next two requests of ``path`` with
 HTTP 500 (``delay_s`` sleeps first: a timeout; ``after=1`` lets the first request through);
-``signed`` holds path prefixes that answer 403 unless the query string has ``sig=``.
+``signed`` holds path prefixes that answer 403 unless the query string has ``sig=``;
+``redirects[path] = "{base}/other"`` answers 302 with that Location; ``custom[path] =
+function(handler, method)`` answers however the function writes (hostile servers: trickling,
+inflating, lying). ``host`` binds another loopback address (127.0.0.2 ...).
 ``requests`` logs ``(method, path)``.
 """
 
@@ -30,6 +33,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -85,6 +89,7 @@ class StacApiServer:
         items: list[dict[str, Any]],
         collections: list[str] | None = None,
         default_limit: int = 10,
+        host: str = "127.0.0.1",
     ) -> None:
         self.files_dir = files_dir.resolve()
         self.items = items
@@ -93,11 +98,13 @@ class StacApiServer:
         self.default_limit = default_limit
         self.faults: dict[str, Fault] = {}
         self.signed: set[str] = set()
+        self.redirects: dict[str, str] = {}
+        self.custom: dict[str, Callable[[Any, str], None]] = {}
         self.bytes_served: Counter[str] = Counter()
         self.requests: list[tuple[str, str]] = []
         self.searches: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -340,6 +347,20 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""  # read it all: keep-alive
+        self.request_body = body
+        if url.path in self.app.custom:
+            self.app.log(method, url.path)
+            self.app.custom[url.path](self, method)
+            return
+        if url.path in self.app.redirects:
+            self.app.log(method, url.path)
+            self.send_response(302)
+            self.send_header(
+                "Location", self.app.redirects[url.path].replace("{base}", self.app.base_url)
+            )
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         fault = self.app.take_fault(url.path)
         if fault is not None:
             time.sleep(fault.delay_s)

@@ -1,0 +1,113 @@
+"""The Add imagery page's STAC tab against hostile servers (issue 17): the operator's APIs,
+free entry only when allowed, deadlines on "List its collections" and "Fetch and add", and no
+remote body, traceback or CLI flag on the page. Servers on 127.0.0.x only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+
+from closp_core.settings import PUBLIC_STAC_APIS
+from tests.app.test_add_imagery import add_page, finish_job
+from tests.data.stac_api import make_data as md
+from tests.data.stac_api.helpers import serve
+from tests.hostile.stac_servers import json_answer, raw, trickle
+from ui.resources import job_runner
+
+pytestmark = pytest.mark.usefixtures("app_data")
+
+
+@pytest.fixture(autouse=True)
+def fresh_job_runner() -> None:
+    job_runner.clear()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return md.ensure_files(tmp_path_factory.getbasetemp() / "stac_api_files")
+
+
+def errors(at: object) -> str:
+    """The page's errors as a person reads them (markdown escapes removed)."""
+    return "\n".join(e.value for e in at.error).replace("\\", "")  # type: ignore[attr-defined]
+
+
+def test_the_page_offers_the_operators_apis_and_no_free_entry() -> None:
+    at = add_page()
+    assert at.selectbox(key="stac_api").options == PUBLIC_STAC_APIS.split(",")
+    assert not [t for t in at.text_input if t.key == "stac_url"]
+
+
+def test_free_entry_of_an_unlisted_loopback_host_is_refused(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOSP_STAC_FREE_ENTRY", "1")
+    with serve(files, [], host="127.0.0.2") as server:
+        at = add_page()
+        at.text_input(key="stac_url").input(server.base_url).run()
+        at.button(key="stac_list").click().run()
+        assert server.requests == []
+    assert not at.exception
+    assert "host 127.0.0.2 resolves to 127.0.0.2" in errors(at), errors(at)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "words"),
+    [
+        pytest.param(trickle(), "no complete answer within 2 s", id="trickling"),
+        pytest.param(raw(b"SECRET internal reply", 500), "HTTP 500", id="error-body"),
+        pytest.param(json_answer([]), "not a STAC API", id="not-stac-json"),
+    ],
+)
+def test_list_its_collections_ends_with_a_clear_error(
+    behaviour: object, words: str, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOSP_STAC_REQUEST_DEADLINE_S", "2")
+    with serve(files, []) as server:
+        server.custom["/" if words == "not a STAC API" else "/collections"] = behaviour  # type: ignore[assignment]
+        monkeypatch.setenv("CLOSP_STAC_APIS", server.base_url)
+        at = add_page()
+        start = time.monotonic()
+        at.button(key="stac_list").click().run()
+        took = time.monotonic() - start
+    assert not at.exception and took < 9
+    shown = errors(at)
+    assert words in shown and "SECRET" not in shown and " --" not in shown, shown
+
+
+def test_fetch_and_add_from_a_trickling_search_ends_at_the_deadline(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOSP_STAC_REQUEST_DEADLINE_S", "2")
+    with serve(files, []) as server:
+        server.custom["/search"] = trickle()
+        monkeypatch.setenv("CLOSP_STAC_APIS", server.base_url)
+        at = add_page()
+        at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)
+        at.session_state["s_stac_collections"] = (server.base_url, [("sentinel-2-l2a", "")])
+        at.run()
+        at.multiselect(key="stac_c").set_value(["sentinel-2-l2a"]).run()
+        start = time.monotonic()
+        at.button(key="stac_go").click().run()
+        at = finish_job(at)
+        took = time.monotonic() - start
+    report = at.code[0].value
+    assert took < 12 and "no complete answer within 2 s" in report, report
+    assert "--timeout" not in report
+
+
+def test_dates_in_the_wrong_order_are_said_in_the_pages_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at = add_page()
+    at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)
+    at.session_state["s_stac_collections"] = (PUBLIC_STAC_APIS.split(",")[0], [("s2", "")])
+    at.run()
+    at.multiselect(key="stac_c").set_value(["s2"]).run()
+    at.date_input(key="stac_from").set_value(dt.date(2024, 1, 1))
+    at.date_input(key="stac_to").set_value(dt.date(2020, 1, 1)).run()
+    assert "From is after To" in errors(at).replace("**", ""), errors(at)
+    assert at.button(key="stac_go").disabled and "--" not in errors(at)
