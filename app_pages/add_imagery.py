@@ -10,9 +10,9 @@ import streamlit as st
 
 from closp_core.bands import Sensor
 from closp_core.data import SceneOptions
-from closp_core.data.aoi import Aoi
-from closp_core.data.remote import RemoteOptions
-from closp_core.data.stac_api import StacQuery, list_collections
+from closp_core.data.stac.aoi import Aoi
+from closp_core.data.stac.api import StacQuery, list_collections
+from closp_core.data.stac.remote import RemoteOptions
 from closp_core.errors import ClospError
 from closp_core.labels import LABELS
 from closp_core.settings import Settings

@@ -46,7 +46,7 @@ from closp_core.data import (
     StacSource,
     Tally,
 )
-from closp_core.data.remote import RemoteOptions
+from closp_core.data.stac.remote import RemoteOptions
 from closp_core.embedder import Embedder, threads_for
 from closp_core.model import load_model
 from closp_core.settings import Settings

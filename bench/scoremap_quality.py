@@ -30,7 +30,7 @@ from rasterio.windows import from_bounds
 from closp_core.data.chip import Tally
 from closp_core.data.chipping import SceneOptions
 from closp_core.data.samples import SAMPLES_DIR, sample_sources
-from closp_core.data.scene import SceneSource
+from closp_core.data.scene.source import SceneSource
 from closp_core.embedder import Embedder
 from closp_core.evaluate.feedback import records_from_chips
 from closp_core.scoremap import Combine, ScoreMap, ScoreMapRequest, score_map

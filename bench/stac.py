@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from closp_core.data import ChipSource, StacSource, Tally
-from closp_core.data.aoi import Aoi
-from closp_core.data.remote import RemoteOptions
-from closp_core.data.stac_api import StacQuery, StacSearchSource
+from closp_core.data.stac.aoi import Aoi
+from closp_core.data.stac.api import StacQuery, StacSearchSource
+from closp_core.data.stac.remote import RemoteOptions
 from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import ALL_TIME, S2, WORLD, inner_lonlat_box, serve

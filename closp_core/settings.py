@@ -67,7 +67,7 @@ class Settings:
     # web app: the Add imagery page
     upload_max_mb: int = 200  # largest GeoTIFF one upload may be (also server.maxUploadSize)
     import_dirs: str = ""  # folders the app may ingest from by path (os.pathsep list); "" = none
-    # remote STAC (closp_core/data/remote.py, fetch.py): hosts, deadlines and budgets
+    # remote STAC (closp_core/data/stac/remote.py, fetch.py): hosts, deadlines and budgets
     stac_apis: str = PUBLIC_STAC_APIS  # the STAC APIs the app offers (comma list of URLs)
     stac_free_entry: bool = False  # the app also takes any STAC API URL typed in
     stac_hosts: str = ""  # hosts fetched besides the public providers' (comma list, *.x ok)

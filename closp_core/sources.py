@@ -42,32 +42,32 @@ SOURCE_KINDS: dict[str, SourceKind] = {
     for k in (
         SourceKind(
             "scene",
-            "closp_core.data.scene:SceneSource",
+            "closp_core.data.scene.source:SceneSource",
             "PATH...",
             "GeoTIFF/COG/JP2 scenes (band files or stacks, any CRS) and Sentinel-2 products "
             "(.SAFE folder or .zip)",
         ),
         SourceKind(
             "bigearthnet",
-            "closp_core.data.bigearthnet:BigEarthNetSource",
+            "closp_core.data.bigearthnet.source:BigEarthNetSource",
             "ROOT",
             "BigEarthNet patch folders",
         ),
         SourceKind(
             "crisislandmark",
-            "closp_core.data.crisislandmark_hub:open_crisislandmark",
+            "closp_core.data.crisislandmark.hub:open_crisislandmark",
             "ROOT_OR_HUB_ID",
             "the CrisisLandMark corpus: a local folder or the hub dataset",
         ),
         SourceKind(
             "stac",
-            "closp_core.data.stac:StacSource",
+            "closp_core.data.stac.static:StacSource",
             "HREF",
             "STAC Item/ItemCollection/Catalog",
         ),
         SourceKind(
             "stac-search",
-            "closp_core.data.stac_api:StacSearchSource",
+            "closp_core.data.stac.api:StacSearchSource",
             "QUERY",
             "a STAC API search: the chips of an area, read from remote COGs in windows",
         ),

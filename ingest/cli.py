@@ -24,11 +24,11 @@ from closp_core.data import (
     ChipSource,
     SceneOptions,
 )
-from closp_core.data.crisislandmark import SOURCES as CLM_SOURCES
-from closp_core.data.hrefs import parse_roots
+from closp_core.data.crisislandmark.source import SOURCES as CLM_SOURCES
 from closp_core.data.keys import display_text
-from closp_core.data.remote import RemoteOptions
 from closp_core.data.samples import SAMPLES_DIR
+from closp_core.data.stac.hrefs import parse_roots
+from closp_core.data.stac.remote import RemoteOptions
 from closp_core.data.timestamps import check_acquired
 from closp_core.embedder import Embedder, pick_device, threads_for
 from closp_core.errors import ClospError, WeightsUnavailableError

@@ -9,8 +9,8 @@ Hosts, the search deadline and the byte and page budgets come from the settings
 (``CLOSP_STAC_HOSTS``, ``CLOSP_STAC_SEARCH_DEADLINE_S`` ...: ``closp_core/settings.py``);
 ``--timeout`` is the deadline of one whole request.
 
-The engine is ``closp_core.data.stac_api`` (search, AOI, harmonisation) and
-``closp_core.data.remote`` (GDAL's HTTP options, signing).
+The engine is ``closp_core.data.stac.api`` (search, AOI, harmonisation) and
+``closp_core.data.stac.remote`` (GDAL's HTTP options, signing).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from closp_core.bands import Sensor
-from closp_core.data.aoi import Aoi
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.remote import RemoteOptions, load_signer
-from closp_core.data.stac_api import StacQuery, StacSearchSource
+from closp_core.data.stac.aoi import Aoi
+from closp_core.data.stac.api import StacQuery, StacSearchSource
+from closp_core.data.stac.remote import RemoteOptions, load_signer
 from closp_core.errors import ConfigError
 from closp_core.labels import LABELS
 from closp_core.settings import Settings

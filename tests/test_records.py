@@ -28,8 +28,9 @@ def test_the_store_re_exports_the_same_objects() -> None:
 
 def test_readers_import_neither_the_store_nor_the_app() -> None:
     code = (
-        "import sys, closp_core.data, closp_core.data.aoi, closp_core.data.stac, "
-        "closp_core.data.scene, closp_core.data.bigearthnet, closp_core.data.crisislandmark; "
+        "import sys, closp_core.data, closp_core.data.stac.aoi, closp_core.data.stac.static, "
+        "closp_core.data.scene.source, closp_core.data.bigearthnet.source, "
+        "closp_core.data.crisislandmark.source; "
         "print(sorted(m for m in sys.modules if m.startswith(('closp_core.store', 'ui'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -64,7 +64,7 @@ def test_remote_stac_budgets_are_checked_by_name(env: dict[str, str], match: str
 
 
 def test_remote_options_come_from_the_settings() -> None:
-    from closp_core.data.remote import PUBLIC_HOSTS, RemoteOptions
+    from closp_core.data.stac.remote import PUBLIC_HOSTS, RemoteOptions
 
     settings = Settings.load(
         environ={"CLOSP_STAC_HOSTS": "stac.example.org, *.cdn.example.org",

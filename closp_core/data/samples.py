@@ -26,10 +26,10 @@ from pathlib import Path
 
 from closp_core.bands import Sensor
 from closp_core.data.base import ChipSource
-from closp_core.data.bigearthnet import BigEarthNetSource
+from closp_core.data.bigearthnet.source import BigEarthNetSource
 from closp_core.data.chip import Chip
 from closp_core.data.chipping import ChipWindow, SceneOptions
-from closp_core.data.scene import MaskLabeler, SceneSource
+from closp_core.data.scene.source import MaskLabeler, SceneSource
 from closp_core.errors import DataError
 from closp_core.shipped import samples_dir
 

@@ -15,14 +15,14 @@ import pytest
 
 from closp_core.bands import Sensor
 from closp_core.data import CrisisLandMarkSource, DataError, Tally
-from closp_core.data.crisislandmark import SOURCES
-from closp_core.data.crisislandmark_hub import (
+from closp_core.data.crisislandmark.hub import (
     CORE_FILES,
     HUB_DATASET,
     hub_patterns,
     missing_files,
     open_crisislandmark,
 )
+from closp_core.data.crisislandmark.source import SOURCES
 from tests.data.conftest import read_all, ring_contains
 from tests.data.crisislandmark import make_data as md
 

@@ -14,7 +14,7 @@ import rasterio
 
 from closp_core.bands import remove_dn_offset
 from closp_core.data import Chip, DataError, SceneOptions, SceneSource, StacSource, Tally
-from closp_core.data.scene import product_scenes
+from closp_core.data.scene.source import product_scenes
 from closp_core.data.values import SHIFT_FLAG
 from closp_core.errors import ConfigError
 from tests.data import products

@@ -11,7 +11,7 @@ import pytest
 
 from closp_core.bands import Sensor
 from closp_core.data import DataError, StacSource
-from closp_core.data.hrefs import HrefPolicy, parse_roots
+from closp_core.data.stac.hrefs import HrefPolicy, parse_roots
 from closp_core.errors import HrefRefusedError
 from tests.data.conftest import read_all
 from tests.data.stac import make_data as md

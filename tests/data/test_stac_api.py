@@ -14,11 +14,11 @@ import pytest
 
 from closp_core.bands import Sensor
 from closp_core.data import SceneOptions, SceneSource, Tally
-from closp_core.data.aoi import Aoi
 from closp_core.data.samples import SAMPLES_DIR
-from closp_core.data.stac import safe_key_id
-from closp_core.data.stac_api import StacQuery, StacSearchSource, parse_query, search_items
-from closp_core.data.stac_bands import dn_offset, processing_baseline
+from closp_core.data.stac.aoi import Aoi
+from closp_core.data.stac.api import StacQuery, StacSearchSource, parse_query, search_items
+from closp_core.data.stac.bands import dn_offset, processing_baseline
+from closp_core.data.stac.static import safe_key_id
 from closp_core.errors import DataError
 from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md

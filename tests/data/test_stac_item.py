@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.fetch import HostPolicy, HostRefusedError
-from closp_core.data.hrefs import HrefPolicy
-from closp_core.data.stac import StacRead, group_scenes, scene_options
-from closp_core.data.stac_api import parse_page
-from closp_core.data.stac_bands import item_bands
-from closp_core.data.stac_io import NotStacError, checked_page, next_link
-from closp_core.data.stac_item import make_item
+from closp_core.data.stac.api import parse_page
+from closp_core.data.stac.bands import item_bands
+from closp_core.data.stac.fetch import HostPolicy, HostRefusedError
+from closp_core.data.stac.hrefs import HrefPolicy
+from closp_core.data.stac.io import NotStacError, checked_page, next_link
+from closp_core.data.stac.item import make_item
+from closp_core.data.stac.static import StacRead, group_scenes, scene_options
 from closp_core.errors import DataError
 
 URL = "http://127.0.0.1:9"

@@ -290,7 +290,7 @@ def test_a_bug_exits_3_with_a_hint_and_the_traceback(
     def broken(self: object) -> list[str]:
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr("closp_core.data.scene.SceneSource.units", broken)
+    monkeypatch.setattr("closp_core.data.scene.source.SceneSource.units", broken)
     settings = _settings(tmp_path)
     run = run_cli(settings, "scene", str(write_stack(tmp_path / "good.tif")))
     assert run.code == EXIT_BUG == 3

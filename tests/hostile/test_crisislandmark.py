@@ -19,8 +19,8 @@ import pytest
 
 from closp_core.bands import Sensor
 from closp_core.data import CrisisLandMarkSource, DataError, Tally
-from closp_core.data.crisislandmark_hub import HUB_DATASET
-from closp_core.data.crisislandmark_sample import SampleOptions, SampleReader, locate_samples
+from closp_core.data.crisislandmark.hub import HUB_DATASET
+from closp_core.data.crisislandmark.sample import SampleOptions, SampleReader, locate_samples
 from closp_core.embedder import Embedder
 from closp_core.settings import Settings
 from closp_core.store import ChipRecord, GeoPolygon, VectorStore, open_store

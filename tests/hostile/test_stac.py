@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from closp_core.data import BigEarthNetSource, ChipSource, Tally
-from closp_core.data.aoi import Aoi
-from closp_core.data.remote import RemoteOptions
 from closp_core.data.samples import SAMPLES_DIR
-from closp_core.data.stac import StacSource
-from closp_core.data.stac_api import StacQuery, StacSearchSource
+from closp_core.data.stac.aoi import Aoi
+from closp_core.data.stac.api import StacQuery, StacSearchSource
+from closp_core.data.stac.remote import RemoteOptions
+from closp_core.data.stac.static import StacSource
 from closp_core.embedder import Embedder
 from closp_core.errors import DataError, HrefRefusedError
 from closp_core.settings import Settings

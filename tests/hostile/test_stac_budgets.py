@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from closp_core.data import Tally
-from closp_core.data.fetch import DeadlineError, TooLargeError
-from closp_core.data.remote import RemoteOptions
-from closp_core.data.stac import StacSource
-from closp_core.data.stac_api import StacQuery, StacSearchSource, list_collections
+from closp_core.data.stac.api import StacQuery, StacSearchSource, list_collections
+from closp_core.data.stac.fetch import DeadlineError, TooLargeError
+from closp_core.data.stac.remote import RemoteOptions
+from closp_core.data.stac.static import StacSource
 from closp_core.errors import DataError
 from closp_core.settings import Settings
 from ingest.cli import main

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from closp_core.data import Tally, fetch
-from closp_core.data.fetch import HostRefusedError
-from closp_core.data.stac import StacSource
-from closp_core.data.stac_api import StacQuery, StacSearchSource
-from closp_core.data.stac_io import NotStacError
+from closp_core.data import Tally
+from closp_core.data.stac import fetch
+from closp_core.data.stac.api import StacQuery, StacSearchSource
+from closp_core.data.stac.fetch import HostRefusedError
+from closp_core.data.stac.io import NotStacError
+from closp_core.data.stac.static import StacSource
 from closp_core.errors import DataError, HrefRefusedError
 from closp_core.settings import Settings
 from ingest.cli import main

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from closp_core.data.crisislandmark_hub import HUB_DATASET
+from closp_core.data.crisislandmark.hub import HUB_DATASET
 from closp_core.settings import Settings
 from closp_core.store import open_store
 from ingest.cli import main

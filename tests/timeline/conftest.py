@@ -12,7 +12,7 @@ from closp_core.bands import Sensor
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import SceneOptions
 from closp_core.data.samples import sample_sources
-from closp_core.data.scene import SceneSource
+from closp_core.data.scene.source import SceneSource
 from closp_core.embedder import Embedder
 from closp_core.evaluate.feedback import records_from_chips
 from closp_core.store import ChipRecord, VectorStore

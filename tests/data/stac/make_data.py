@@ -6,7 +6,7 @@
   ``constellation: sentinel-1``) and ``catalog/s2-item/s2-item.json`` (assets keyed by common
   names ``blue``, ``nir08`` ... with ``eo:bands`` names). Assets lie beside their item, as
   STAC's best practices lay them out (hrefs must stay inside the folder of the document given,
-  ``closp_core/data/hrefs.py``): ``catalog/s1-item/vv.tif``, ``vh.tif`` (120x120 float32 dB,
+  ``closp_core/data/stac/hrefs.py``): ``catalog/s1-item/vv.tif``, ``vh.tif`` (120x120 float32 dB,
   VV -9, VH -17, EPSG:4326) and ``catalog/s2-item/*.tif`` (a copy of the scene tests' tiny S2
   band files, ``../scene/s2_bands``).
 - ``items.json``: an ItemCollection (``FeatureCollection``) of both items, hrefs made relative

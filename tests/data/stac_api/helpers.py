@@ -12,9 +12,9 @@ import rasterio
 from rasterio.warp import transform_bounds
 
 from closp_core.data import Chip, ChipSource, SceneSource, Tally
-from closp_core.data.aoi import Aoi
-from closp_core.data.remote import RemoteOptions
-from closp_core.data.stac_api import StacQuery
+from closp_core.data.stac.aoi import Aoi
+from closp_core.data.stac.api import StacQuery
+from closp_core.data.stac.remote import RemoteOptions
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.server import StacApiServer
 

@@ -18,10 +18,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from closp_core.data.crisislandmark import CrisisLandMarkSource, check_sources
-from closp_core.data.crisislandmark_index import ROOT_FILE
-from closp_core.data.crisislandmark_sample import SOURCES
-from closp_core.data.hub import dataset_snapshot, is_hub_id
+from closp_core.data.crisislandmark.index import ROOT_FILE
+from closp_core.data.crisislandmark.sample import SOURCES
+from closp_core.data.crisislandmark.snapshot import dataset_snapshot, is_hub_id
+from closp_core.data.crisislandmark.source import CrisisLandMarkSource, check_sources
 from closp_core.errors import DataError
 
 HUB_DATASET = "DarthReca/crisislandmark"

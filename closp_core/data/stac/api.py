@@ -46,16 +46,16 @@ from pystac_client.exceptions import APIError
 from pystac_client.warnings import DoesNotConformTo
 from tqdm import tqdm
 
-from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.fetch import HostPolicy, host_of
-from closp_core.data.hrefs import HrefPolicy, is_http
-from closp_core.data.remote import RemoteOptions, Signer
-from closp_core.data.stac import SceneItems, StacRead, group_scenes, read_unit
-from closp_core.data.stac_io import BudgetedStacApiIO, NotStacError
-from closp_core.data.stac_item import make_item
+from closp_core.data.stac.aoi import Aoi
+from closp_core.data.stac.fetch import HostPolicy, host_of
+from closp_core.data.stac.hrefs import HrefPolicy, is_http
+from closp_core.data.stac.io import BudgetedStacApiIO, NotStacError
+from closp_core.data.stac.item import make_item
+from closp_core.data.stac.remote import RemoteOptions, Signer
+from closp_core.data.stac.static import SceneItems, StacRead, group_scenes, read_unit
 from closp_core.errors import DataError
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")

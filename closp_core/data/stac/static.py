@@ -46,26 +46,26 @@ from urllib.parse import urlsplit
 import pystac
 
 from closp_core.bands import Sensor
-from closp_core.data.aoi import Aoi
 from closp_core.data.base import check_labels
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import SceneOptions
-from closp_core.data.fetch import (
+from closp_core.data.raster import BandRef
+from closp_core.data.scene.source import SceneSpec, read_scene
+from closp_core.data.stac.aoi import Aoi
+from closp_core.data.stac.bands import check_signed, item_bands, says_linear
+from closp_core.data.stac.fetch import (
     HostPolicy,
     resolve_redirects,
 )
-from closp_core.data.hrefs import HrefPolicy, is_http
-from closp_core.data.raster import BandRef
-from closp_core.data.remote import (
+from closp_core.data.stac.hrefs import HrefPolicy, is_http
+from closp_core.data.stac.remote import (
     RASTER_SUFFIXES,
     RemoteOptions,
     Signer,
     explain_read_error,
     remote_env,
 )
-from closp_core.data.scene import SceneSpec, read_scene
-from closp_core.data.stac_bands import check_signed, item_bands, says_linear
-from closp_core.data.stac_walk import walk_stac
+from closp_core.data.stac.walk import walk_stac
 from closp_core.data.timestamps import parse_time
 from closp_core.errors import DataError, HrefRefusedError, MissingBandsError
 

@@ -49,7 +49,7 @@ from closp_core.data.raster import (
     band_from_label,
     open_raster,
 )
-from closp_core.data.safe import is_product, read_product
+from closp_core.data.scene.safe import is_product, read_product
 from closp_core.errors import DataError
 
 

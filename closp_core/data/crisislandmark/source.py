@@ -60,8 +60,8 @@ import pyarrow.parquet as pq
 
 from closp_core.data.base import existing_path
 from closp_core.data.chip import Chip, Tally
-from closp_core.data.crisislandmark_index import ROOT_FILE, ShardPlan, plan_shards
-from closp_core.data.crisislandmark_sample import (
+from closp_core.data.crisislandmark.index import ROOT_FILE, ShardPlan, plan_shards
+from closp_core.data.crisislandmark.sample import (
     REVERSED_S1_SOURCES,
     SOURCES,
     SampleOptions,

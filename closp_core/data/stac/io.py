@@ -29,8 +29,8 @@ from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from requests import Request
 
-from closp_core.data.fetch import CheckedSession, DeadlineError, HostPolicy, fetch, host_of
-from closp_core.data.remote import RemoteOptions
+from closp_core.data.stac.fetch import CheckedSession, DeadlineError, HostPolicy, fetch, host_of
+from closp_core.data.stac.remote import RemoteOptions
 from closp_core.errors import DataError
 
 _BODY_METHODS = ("POST", "PUT", "PATCH")

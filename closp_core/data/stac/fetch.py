@@ -34,8 +34,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from closp_core.data.http_deadline import DeadlineRetry, Watch, WatchedAdapter
-from closp_core.data.remote import RETRY_CODES, RemoteOptions
+from closp_core.data.stac.deadline import DeadlineRetry, Watch, WatchedAdapter
+from closp_core.data.stac.remote import RETRY_CODES, RemoteOptions
 from closp_core.errors import DataError, HrefRefusedError
 
 _CHUNK = 64 * 2**10

@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import pystac
 
-from closp_core.data.fetch import DeadlineError, HostPolicy, get_json_bytes, host_of
-from closp_core.data.hrefs import HrefPolicy, is_http
-from closp_core.data.remote import RemoteOptions
-from closp_core.data.stac_item import item_kind as _kind
-from closp_core.data.stac_item import make_item
+from closp_core.data.stac.fetch import DeadlineError, HostPolicy, get_json_bytes, host_of
+from closp_core.data.stac.hrefs import HrefPolicy, is_http
+from closp_core.data.stac.item import item_kind as _kind
+from closp_core.data.stac.item import make_item
+from closp_core.data.stac.remote import RemoteOptions
 from closp_core.errors import DataError, HrefRefusedError
 
 

@@ -1,0 +1,5 @@
+"""BigEarthNet patch folders (``source``)."""
+
+from closp_core.data.bigearthnet.source import BigEarthNetSource
+
+__all__ = ["BigEarthNetSource"]
