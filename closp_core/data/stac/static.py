@@ -256,8 +256,9 @@ def _why(dropped: list[str]) -> str:
 
 
 def _error(dropped: list[str]) -> type[DataError]:
-    """Bands missing because hrefs were refused: the refusal is the verdict."""
-    return HrefRefusedError if any("refused" in why for why in dropped) else DataError
+    """Bands missing while assets were dropped: every dropped asset is one whose href the
+    confinement rule refused (``bands.item_bands``), so the refusal is the verdict."""
+    return HrefRefusedError if dropped else DataError
 
 
 class StacSource:
