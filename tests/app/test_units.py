@@ -303,18 +303,23 @@ def test_map_boxes_in_leaflet_order_and_the_nearest_chip() -> None:
     assert hit_at([Hit(record(), 0.5)], 10.0, 45.005) == "k1"  # on the footprint's edge
 
 
-def test_layers_give_st_folium_the_same_script_without_folium_html(app_data: Path) -> None:
-    """``Layers.scripts_only`` (what ``show_map`` sets) skips folium's HTML rendering; the
-    script ``st_folium`` builds from it, previews and popups included, is the same."""
+def _hits_like_the_first_chip(limit: int) -> list[Hit]:
+    """``limit`` hits of the app's index for the first chip's own vector."""
     settings = Settings.load()
     store = open_store(settings, stored_model_id(settings))
     try:
         first = next(store.iter_records())
         query = store.get([first.key], with_vectors=True)[0].vector
         assert query is not None
-        hits = store.search(query, limit=50)
+        return store.search(query, limit=limit)
     finally:
         store.close()
+
+
+def test_layers_give_st_folium_the_same_script_without_folium_html(app_data: Path) -> None:
+    """``Layers.scripts_only`` (what ``show_map`` sets) skips folium's HTML rendering; the
+    script ``st_folium`` builds from it, previews and popups included, is the same."""
+    hits = _hits_like_the_first_chip(50)
     state = SearchState(query="q")
     scripts = []
     for scripts_only in (False, True):
@@ -331,15 +336,7 @@ def test_layers_give_st_folium_the_same_script_without_folium_html(app_data: Pat
 def test_an_opened_chip_is_outlined_and_brought_into_view_once(app_data: Path) -> None:
     """ "Open" (``state.selected``): a thick outline of its own colour, and a fit to the chip in
     its own slot, so the results frame and the opened chip never undo each other."""
-    settings = Settings.load()
-    store = open_store(settings, stored_model_id(settings))
-    try:
-        first = next(store.iter_records())
-        query = store.get([first.key], with_vectors=True)[0].vector
-        assert query is not None
-        hits = store.search(query, limit=10)
-    finally:
-        store.close()
+    hits = _hits_like_the_first_chip(10)
     opened = hits[4]
     plain = _get_feature_group_string(
         results_layers(hits, app_data, SearchState(query="q"), fit_key="f"),

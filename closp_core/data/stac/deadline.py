@@ -141,24 +141,27 @@ def _connected(host: str, sock: Any) -> None:
         watch.peer_check(host, address)  # urllib3 closes the connection when this raises
 
 
-class WatchedHTTPConnection(HTTPConnection):
+class _Watched:
+    """What both connection classes add: the peer checked on connect, the socket watched."""
+
+    host: str
+    sock: Any
+
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         _connected(self.host, self.sock)
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         _watch(self.sock)
-        return super().getresponse(*args, **kwargs)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
 
 
-class WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _connected(self.host, self.sock)
+class WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
 
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        _watch(self.sock)
-        return super().getresponse(*args, **kwargs)
+
+class WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class WatchedHTTPPool(HTTPConnectionPool):
