@@ -171,7 +171,8 @@ def _unb64(part: str, what: str) -> list[str]:
 def decode_labels(text: str) -> dict[str, int]:
     """Point id -> +1 / -1 from a URL value of ``encode_labels``.
 
-    Raises ``FeedbackError`` for a malformed value (the UI then drops the labels and says so).
+    Raises ``FeedbackError`` for a malformed value, or one that marks a chip both relevant and
+    not relevant (the UI then drops the labels and says so).
     """
     if not isinstance(text, str) or not text:
         return {}
@@ -180,9 +181,14 @@ def decode_labels(text: str) -> dict[str, int]:
     pos_text, sep, neg_text = text.partition(".")
     if not sep or "." in neg_text:
         raise FeedbackError("the labels in the link are malformed (expected 'relevant.other')")
-    out = {i: NOT_RELEVANT for i in _unb64(neg_text, "not relevant")}
-    out.update({i: RELEVANT for i in _unb64(pos_text, "relevant")})
-    return out
+    negative, positive = _unb64(neg_text, "not relevant"), _unb64(pos_text, "relevant")
+    both = set(negative) & set(positive)
+    if both:  # the same rule as label files: conflicting labels are refused, never guessed
+        raise FeedbackError(
+            f"the link marks {len(both)} chip(s) both relevant and not relevant; mark them "
+            "again on the page"
+        )
+    return {i: NOT_RELEVANT for i in negative} | {i: RELEVANT for i in positive}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -105,3 +105,16 @@ def test_resolve_ids_reports_chips_not_in_the_index(
     assert resolved.labels == labels
     assert set(resolved.missing) == {point_id("deleted-chip-1"), point_id("deleted-chip-2")}
     assert resolve_ids(store, {}).labels == FeedbackLabels()
+
+
+def test_a_link_marking_a_chip_both_ways_is_refused() -> None:
+    """An id in both lists of ``fb`` used to become relevant without a word."""
+    from closp_core.feedback.labels import _b64
+
+    value = f"{_b64([point_id('a')])}.{_b64([point_id('b'), point_id('a')])}"
+    with pytest.raises(FeedbackError, match=r"marks 1 chip\(s\) both relevant and not relevant"):
+        decode_labels(value)
+    assert decode_labels(f"{_b64([point_id('a')])}.{_b64([point_id('b')])}") == {
+        point_id("a"): 1,
+        point_id("b"): -1,
+    }
