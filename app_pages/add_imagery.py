@@ -232,7 +232,19 @@ def folder_tab(ctx: AppContext, busy: bool) -> None:
 def page() -> None:
     ctx = get_context()
     st.subheader("Add imagery")
-    job_panel()
+    panel = st.container()  # the job's panel goes here, but is drawn last (below)
+    try:
+        forms(ctx)
+    finally:
+        # The panel refreshes itself every second (a fragment): drawn last, its timer can never
+        # cut the page's own run short before the forms are there (a slow first run was cut
+        # off after the panel, leaving the page without its tabs).
+        with panel:
+            job_panel()
+
+
+def forms(ctx: AppContext) -> None:
+    """The three ways to add imagery, or why there are none."""
     if ctx.store is None or ctx.embedder is None:
         return  # app.py has shown what is missing
     if not ctx.store.writable:
