@@ -217,11 +217,11 @@ def test_limit_and_the_cli(ray_session: Any, tmp_path: Path) -> None:
 
 def test_the_embedded_index_stays_on_one_machine() -> None:
     with pytest.raises(ConfigError, match=r"embedded one \(Qdrant Edge\).*--store-url"):
-        check_address("ray://10.1.2.3:10001", embedded=True)
-    check_address("ray://10.1.2.3:10001", embedded=False)  # a server takes every machine
+        check_address("ray://ray-head.invalid:10001", embedded=True)
+    check_address("ray://ray-head.invalid:10001", embedded=False)  # a server takes every machine
     check_address("ray://127.0.0.1:10001", embedded=True)
     with pytest.raises(ConfigError, match="use auto or ray://HOST:PORT"):
-        check_address("10.1.2.3:6379", embedded=True)
+        check_address("ray-head.invalid:6379", embedded=True)
 
 
 def test_ray_options_need_the_ray_engine(
@@ -236,8 +236,8 @@ def test_the_cli_refuses_another_machine_for_the_embedded_index(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("ray")
-    remote = ("--engine", "ray", "--address", "ray://10.1.2.3:10001")
+    remote = ("--engine", "ray", "--address", "ray://ray-head.invalid:10001")
     assert main(cli_args(settings, "scene", str(SPAIN_S1), *remote)) == EXIT_NOT_STARTED
     err = capsys.readouterr().err
-    assert "ray://10.1.2.3:10001 is another machine" in err and "--store-url" in err
+    assert "ray://ray-head.invalid:10001 is another machine" in err and "--store-url" in err
     assert not (settings.data_dir / "index").exists()  # nothing was opened
