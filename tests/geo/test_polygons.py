@@ -68,14 +68,15 @@ def test_good_rings_pass_in_either_direction() -> None:
     assert len(check_ring(star(MAX_POLYGON_POINTS + 1, spike=0.0), "r", max_points=None)) > 20_000
 
 
-def test_a_10000_point_star_is_checked_within_a_second() -> None:
+def test_a_10000_point_star_is_checked_without_quadratic_work() -> None:
     ring = star(10_000)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes on the machine do not count
     assert len(check_ring(ring, "ring")) == 10_001
     crossed = (*ring[:-1], (0.0, 45.0), (16.0, 60.0), ring[0])  # one edge back across it
     with pytest.raises(GeoError, match="self-intersecting"):
         check_ring(crossed, "ring")
-    assert time.perf_counter() - start < 1.0
+    # ~0.05 s with GEOS; a pairwise edge check (5e7 pairs) takes minutes
+    assert time.process_time() - start < 2.0
 
 
 def test_segments_intersect() -> None:

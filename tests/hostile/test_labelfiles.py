@@ -149,10 +149,10 @@ BAD: dict[str, tuple[str, Callable[[], str | bytes], str]] = {
 def test_a_hostile_label_file_is_refused_quickly_with_our_error(name: str) -> None:
     _, make, message = BAD[name]
     text = make()
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes on the machine do not count
     with pytest.raises(FeedbackError, match=message):
         read_label_file(text)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 REPEATS: dict[str, tuple[Callable[[str, str], str], int]] = {
