@@ -210,3 +210,21 @@ def test_after_a_sigkill_mid_job_the_restarted_app_says_what_became_of_it(tmp_pa
     assert "7 chips had been added and are in the index" in status.report
     assert "add the same imagery again" in status.report and "--" not in status.report
     assert JobRunner(state).status().state == INTERRUPTED  # until a new job starts
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "scene.vrt", "x.tif.exe", "archive.tar"])
+def test_a_file_the_uploader_does_not_take_is_refused_by_name(name: str, tmp_path: Path) -> None:
+    with pytest.raises(ImportRefusedError, match=r"is not a file this page takes: upload GeoTIFF"):
+        save_uploads([(name, b"data")], tmp_path, 1)
+    assert not (tmp_path / "imports").exists()
+
+
+def test_jp2_and_zip_uploads_are_taken_and_named_by_content(tmp_path: Path) -> None:
+    saved = save_uploads([("T31TCF_20160412T105022_B04.jp2", b"a"), ("Valencia flood.zip", b"b"),
+                          ("Valencia flood.tif", b"c")], tmp_path, 1)  # fmt: skip
+    assert saved.names["T31TCF_20160412T105022_B04.jp2"] == "T31TCF_20160412T105022_B04.jp2"
+    assert sorted(saved.names.values())[1:] == ["Valencia flood.tif", "Valencia flood.zip"]
+    again = save_uploads([("renamed.tif", b"c"), ("T31TCF_20160412T105022_B04.jp2", b"a"),
+                          ("other.zip", b"b")], tmp_path, 1)  # fmt: skip
+    assert again.folder == saved.folder and sorted(again.names.values())[1:] == [
+        "other.zip", "renamed.tif"]  # fmt: skip
