@@ -34,7 +34,7 @@ from closp_core.data.stac.api import (
 from closp_core.data.stac.count import SearchCount, count_search
 from closp_core.data.stac.fetch import host_of
 from closp_core.data.stac.remote import RemoteOptions
-from closp_core.errors import ClospError, ConfigError, DataError
+from closp_core.errors import ClospError, DataError, StoreError, WeightsUnavailableError
 from closp_core.sources import open_source
 from ui import session
 from ui.dates import sentinel_date
@@ -96,11 +96,12 @@ def in_page_words(err: ClospError) -> str:
 
 
 def show_error(err: ClospError, ctx: AppContext) -> None:
-    """Data and setting problems in plain words; the index's problems with what to check."""
-    if isinstance(err, DataError | ConfigError):
-        st.error(in_page_words(err))
-    else:
+    """The index's and the model's problems with what to check (``explain``); the rest
+    (the API, the fields, a job already running) in plain words."""
+    if isinstance(err, StoreError | WeightsUnavailableError):
         st.error(explain(err, ctx.settings))
+    else:
+        st.error(in_page_words(err))
 
 
 def check_names(names: list[str]) -> list[str]:
