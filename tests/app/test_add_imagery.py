@@ -344,15 +344,20 @@ def test_named_uploads_keep_their_names_dates_and_event(tmp_path: Path) -> None:
     assert len(named) == 4 and set(named["acquired"]) == {"2016-01-12"}
 
 
-@pytest.mark.usefixtures("app_data")
-def test_a_zip_that_is_no_product_fails_in_plain_words() -> None:
+def test_a_zipped_product_is_taken_and_a_broken_zip_fails_in_plain_words(
+    app_data: Path, tmp_path: Path
+) -> None:
+    product = products.write_s2_product(tmp_path, "L1C", zipped=True)  # as downloaded
     at = add_page()
     at.file_uploader(key="upload_files").set_value(
-        [("S2B_MSIL2A_20180131T105229.SAFE.zip", b"PK not a zip", "application/zip")]
+        [
+            (product.name, product.read_bytes(), "application/zip"),
+            ("S2B_MSIL2A_20180131T105229.SAFE.zip", b"PK not a zip", "application/zip"),
+        ]
     ).run()
     at.button(key="up_go").click().run()
     at = finish_job(at)
     report = at.code[0].value
-    assert any("failed" in e.value for e in at.error)
-    assert "SAFE_" in report and "not a readable zip archive" in report, report
+    assert "indexed 4 chips" in report and "FAILED" in report, report
+    assert "not a readable zip archive" in report, report
     assert "Error" not in report and "--" not in report and "Traceback" not in report, report

@@ -21,7 +21,7 @@ What happens next (grid, chips, no-data, sensor, S1 units, time, labels, keys) i
 Every problem with one path is that path's own ``DataError``: a path that does not exist, is a
 FIFO or device, or a folder that cannot be listed becomes a unit whose ``read`` raises it, so
 the other paths of the same run are read (only when *no* path holds a scene does ``units()``
-raise). Files are opened through ``raster.open_raster`` (regular files, checked VRTs).
+raise); so does a broken Sentinel product (a ``.zip`` that is none) among a folder's files. Files are opened through ``raster.open_raster`` (regular files, checked VRTs).
 """
 
 from __future__ import annotations
@@ -130,7 +130,12 @@ def discover_scenes(path: Path, band_names: Sequence[str] | None) -> list[SceneS
             "(.SAFE folder or .zip); point at a scene folder"
         )
     groups: dict[str, dict[str, BandRef]] = {}
-    specs: list[SceneSpec] = [spec for product in products for spec in product_scenes(product)]
+    specs: list[SceneSpec] = []
+    for product in products:  # a broken product fails alone; the folder's others are read
+        try:
+            specs.extend(product_scenes(product))
+        except DataError as err:
+            specs.append(SceneSpec(product.name, str(product), error=str(err)))
     for file in files:
         parsed = band_from_file_name(file.stem)
         if parsed is None:
