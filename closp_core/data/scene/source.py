@@ -21,7 +21,8 @@ What happens next (grid, chips, no-data, sensor, S1 units, time, labels, keys) i
 Every problem with one path is that path's own ``DataError``: a path that does not exist, is a
 FIFO or device, or a folder that cannot be listed becomes a unit whose ``read`` raises it, so
 the other paths of the same run are read (only when *no* path holds a scene does ``units()``
-raise); so does a broken Sentinel product (a ``.zip`` that is none) among a folder's files. Files are opened through ``raster.open_raster`` (regular files, checked VRTs).
+raise); so does a broken Sentinel product (a ``.zip`` that is none) among a folder's files.
+Files are opened through ``raster.open_raster`` (regular files, checked VRTs).
 """
 
 from __future__ import annotations
