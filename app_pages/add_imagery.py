@@ -3,26 +3,27 @@ allowed by settings — ingested by the app's one background job while everyone 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import streamlit as st
 
 from closp_core.bands import Sensor
 from closp_core.data import SceneOptions
-from closp_core.data.stac.aoi import Aoi
-from closp_core.data.stac.api import StacQuery, list_collections
-from closp_core.data.stac.remote import RemoteOptions
 from closp_core.errors import ClospError
-from closp_core.labels import LABELS
+from closp_core.labels import EVENT_LABELS, LAND_COVER_LABELS
 from closp_core.settings import Settings
 from closp_core.sources import open_source
 from ingest.jobs import INTERRUPTED, JobStatus
-from ui import session
 from ui.dates import sentinel_date
-from ui.imports import allowed_import_path, save_uploads
-from ui.mapview import LAST_BOUNDS
+from ui.imports import (
+    UPLOAD_TYPES,
+    ImportRefusedError,
+    allowed_import_path,
+    save_uploads,
+    upload_name,
+)
 from ui.resources import AppContext, explain, get_context, job_runner, start_ingest_job
+from ui.stac_tab import stac_tab
 from ui.text import md, md_code
 
 SENSOR_CHOICES = {"auto": "From the bands", "s1": "Sentinel-1 (SAR)", "s2": "Sentinel-2 (optical)"}
@@ -31,7 +32,6 @@ S1_UNITS = {
     "db": "dB",
     "linear": "Linear power",
 }
-_COLLECTIONS = "s_stac_collections"  # (api url, [(id, title)]) of the last listing
 
 
 @st.fragment(run_every=1.0)
@@ -89,7 +89,17 @@ def scene_options(prefix: str, settings: Settings) -> SceneOptions:
         help="Scenes whose values do not look like the sensor's units are refused unless this "
         "is ticked.",
     )
-    labels = st.multiselect("Labels for every chip (optional)", LABELS, key=f"{prefix}_l")
+    event = st.selectbox(
+        "Event these images show (optional)",
+        [None, *EVENT_LABELS],
+        format_func=lambda e: "None" if e is None else e,
+        key=f"{prefix}_e",
+        help="Stored with every chip as its event label, as the CrisisLandMark corpus labels "
+        "its chips; the sidebar's event filter finds them by it.",
+    )
+    land = st.multiselect(
+        "Land cover in every chip (optional)", LAND_COVER_LABELS, key=f"{prefix}_l"
+    )
     shifted = st.checkbox(
         "Sentinel-2 values carry the +1000 offset (band files of products from 2022 on, "
         "without their metadata; chips already added are replaced)",
@@ -99,8 +109,8 @@ def scene_options(prefix: str, settings: Settings) -> SceneOptions:
     )
     return SceneOptions(
         sensor=None if sensor == "auto" else Sensor.parse(sensor),
-        labels=tuple(labels),
-        acquired=dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None,
+        labels=tuple([event, *land] if event else land),
+        fallback_acquired=dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None,
         s2_offset=1000.0 if shifted else None,
         s1_linear={"auto": None, "db": False, "linear": True}[s1_units],
         units_check=not as_they_are,
@@ -109,9 +119,11 @@ def scene_options(prefix: str, settings: Settings) -> SceneOptions:
 
 def upload_tab(ctx: AppContext, busy: bool) -> None:
     files = st.file_uploader(
-        f"GeoTIFF / COG files: band stacks, or one file per band (at most "
-        f"{ctx.settings.upload_max_mb} MB each)",
-        type=["tif", "tiff"],
+        f"GeoTIFF / COG files (band stacks, or one file per band), JPEG2000 band files (.jp2) "
+        f"or a zipped Sentinel-2 product (.SAFE.zip); at most {ctx.settings.upload_max_mb} MB "
+        "each. A scene is named after its file; its date comes from the file (date tags, or a "
+        "Sentinel name such as T31TCF_20160412T105022_B04.jp2), else from the field below.",
+        type=list(UPLOAD_TYPES),
         accept_multiple_files=True,
         key="upload_files",
     )
@@ -123,84 +135,27 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
                 ctx.settings.data_dir,
                 ctx.settings.upload_max_mb,
             )
+            spec = {"options": options, "names": saved.names}
             start_ingest_job(
                 ctx,
-                f"{len(files or [])} uploaded file(s)",
-                lambda: [open_source("scene", saved.folder, {"options": options})],
+                upload_title([f.name for f in files or []]),
+                lambda: [open_source("scene", saved.folder, spec)],
                 force=options.s2_offset is not None,
                 notes=saved.notes(),
             )
+        except ImportRefusedError as exc:  # the files themselves: plain words
+            st.error(md(str(exc)))
+            return
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
             return
         st.rerun()
 
 
-def stac_area() -> tuple[Aoi | None, str]:
-    """The drawn area, else the last map view of the Search page; and how to say it."""
-    state = session.current_state()
-    if state.area:
-        return Aoi.from_geojson({"type": "Polygon", "coordinates": [list(state.area)]}), (
-            f"the area drawn on the map ({len(state.area) - 1} corners)"
-        )
-    bounds = st.session_state.get(LAST_BOUNDS)
-    if bounds:
-        return Aoi.from_bbox(bounds), "the map view: " + ", ".join(f"{v:.3f}" for v in bounds)
-    return None, ""
-
-
-def stac_api_url(ctx: AppContext) -> str:
-    """The STAC API to use: one the operator configured (``CLOSP_STAC_APIS``), or any URL when
-    the operator allows free entry (``CLOSP_STAC_FREE_ENTRY``)."""
-    apis = ctx.settings.stac_api_list
-    if ctx.settings.stac_free_entry:
-        return st.text_input("STAC API", value=apis[0] if apis else "", key="stac_url")
-    return str(st.selectbox("STAC API", apis, key="stac_api"))
-
-
-def stac_tab(ctx: AppContext, busy: bool) -> None:
-    url = stac_api_url(ctx)
-    remote = RemoteOptions.from_settings(ctx.settings)
-    listed = st.session_state.get(_COLLECTIONS)
-    if st.button("List its collections", key="stac_list"):
-        try:  # the page waits at most two requests' deadlines
-            limit = min(2 * remote.timeout_s, remote.search_deadline_s)
-            found = list_collections(url, dataclasses.replace(remote, search_deadline_s=limit))
-            st.session_state[_COLLECTIONS] = listed = (url, list(found.entries))
-            for note in found.notes:
-                st.caption(md(note))
-        except ClospError as exc:
-            st.error(explain(exc, ctx.settings))
-    choices = dict(listed[1]) if listed and listed[0] == url else {}
-    collections = st.multiselect(
-        "Collections", list(choices), format_func=lambda c: f"{c} — {choices[c]}", key="stac_c"
-    )
-    aoi, where = stac_area()
-    if aoi is None:
-        st.info("Draw an area on the Search page's map, or move the map there, first.")
-    else:
-        st.caption(f"Area: {md(where)}")
-    today = dt.date.today()
-    left, right = st.columns(2)
-    start = sentinel_date(
-        "From", key="stac_from", container=left, value=today - dt.timedelta(days=14)
-    )
-    end = sentinel_date("To", key="stac_to", container=right, value=today)
-    most = st.number_input("At most this many items", 1, 500, 10, key="stac_max")
-    options = scene_options("stac", ctx.settings)
-    if start > end:
-        st.error("**From** is after **To**: pick a From date on or before the To date.")
-    ready = aoi is not None and bool(collections) and not busy and start <= end
-    if st.button("Fetch and add", disabled=not ready, type="primary", key="stac_go") and aoi:
-        try:
-            query = StacQuery(url, tuple(collections), aoi, f"{start}/{end}", max_items=int(most))
-            title = f"STAC {', '.join(collections)} {start}/{end}"
-            source = {"options": options, "remote": remote}
-            start_ingest_job(ctx, title, lambda: [open_source("stac-search", query, source)])
-        except ClospError as exc:
-            st.error(explain(exc, ctx.settings))
-            return
-        st.rerun()
+def upload_title(names: list[str]) -> str:
+    """The job's title: the uploaded names (escaped where shown), the first three."""
+    shown = ", ".join(upload_name(n) for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def folder_tab(ctx: AppContext, busy: bool) -> None:
@@ -257,7 +212,7 @@ def forms(ctx: AppContext) -> None:
     with upload:
         upload_tab(ctx, busy)
     with stac:
-        stac_tab(ctx, busy)
+        stac_tab(ctx, busy, lambda: scene_options("stac", ctx.settings))
     with folder:
         folder_tab(ctx, busy)
 

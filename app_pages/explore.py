@@ -84,6 +84,7 @@ def page() -> None:
                     {
                         "sensor": r.sensor.name,
                         "acquired": r.acquired.date().isoformat() if r.acquired else "",
+                        "scene": r.scene_id or "",
                         "labels": ", ".join(r.labels),
                         "source": r.source,
                         "key": r.key,

@@ -86,6 +86,7 @@ def result_table(hits: list[Hit], labels: FeedbackLabels) -> None:
                 "mark": feedback.caption(hit.key, labels).removeprefix(" · "),
                 "sensor": hit.record.sensor.name,
                 "date": hit.record.acquired.date().isoformat() if hit.record.acquired else "",
+                "scene": hit.record.scene_id or "",
                 "labels": ", ".join(hit.record.labels),
                 "source": hit.record.source,
             }
@@ -99,6 +100,7 @@ def result_table(hits: list[Hit], labels: FeedbackLabels) -> None:
             "mark": st.column_config.TextColumn(width="small"),
             "sensor": st.column_config.TextColumn(width="small"),
             "date": st.column_config.TextColumn(width="small"),
+            "scene": st.column_config.TextColumn(width="medium"),
             "labels": st.column_config.TextColumn(width="large"),
             "source": st.column_config.TextColumn(width="medium"),
         },

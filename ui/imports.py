@@ -4,13 +4,17 @@
   is taken, a file whose bytes repeat an earlier file of the same upload is left out (and
   named in ``SavedUpload.duplicates``: indexed once, said so), and the rest are written under
   ``<data dir>/imports/upload-<hash of the contents>/`` with sanitised names (letters, digits,
-  ``._-``; GeoTIFF suffixes only), each at most ``settings.upload_max_mb``. A file without a
-  band token in its name (a band stack, whose scene id is its file name) is saved as
+  ``._-``; the suffixes ingest reads as uploads: GeoTIFF/COG, JPEG2000 band files and zipped
+  Sentinel-2 products, ``UPLOAD_SUFFIXES``), each at most ``settings.upload_max_mb``. A file
+  without a band token in its name (a band stack, whose scene id is its file name) is saved as
   ``<name>_<content hash>.tif``, so two different files both called ``scene.tif`` are two
   scenes; files of one band each keep their names (a scene is the group) and take their
   identity from the folder. The same content uploaded again, under any names, reuses the
   folder written the first time: the same scene ids and chip keys, so the chips already
-  indexed are skipped instead of added twice. Nothing else on disk is touched.
+  indexed are skipped instead of added twice. Nothing else on disk is touched. The names as
+  uploaded are kept apart (``SavedUpload.names``: saved name -> name as uploaded, matched by
+  content; chips added before keep the names they were added under): the scene reader *calls* a
+  scene after them (``SceneSource(names=...)``) while its keys stay those of the saved files.
 - **A path typed by a user** is read only when its real path (symlinks resolved) lies inside
   one of ``settings.import_paths`` (``CLOSP_IMPORT_DIRS``), and, for a folder, when every
   symbolic link below it resolves inside them too; anything else is refused, naming the
@@ -23,12 +27,13 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hashlib
+import json
 import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from closp_core.data.base import RASTER_SUFFIXES
@@ -36,7 +41,9 @@ from closp_core.data.raster import band_from_file_name
 from closp_core.errors import ClospError
 from closp_core.settings import Settings
 
-UPLOAD_SUFFIXES = frozenset({".tif", ".tiff"})
+UPLOAD_SUFFIXES = frozenset({".tif", ".tiff", ".jp2", ".zip"})
+UPLOAD_TYPES = ("tif", "tiff", "jp2", "zip")  # for the file picker (no dot)
+CONTENTS_FILE = ".contents.json"  # in an upload folder: saved name -> SHA-256 of its bytes
 MAX_FOLDER_ENTRIES = 10_000  # entries looked at below a typed folder for escaping links
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -49,11 +56,13 @@ class ImportRefusedError(ClospError):
 class SavedUpload:
     """Where an upload was written, and what of it was left out as a repeat.
 
-    ``duplicates``: ``(left out, same content as)`` pairs of the names as uploaded."""
+    ``duplicates``: ``(left out, same content as)`` pairs of the names as uploaded;
+    ``names``: saved file name -> the name it was uploaded under."""
 
     folder: Path
     files: tuple[str, ...]
     duplicates: tuple[tuple[str, str], ...] = ()
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def notes(self) -> list[str]:
         """One line per file left out, for the job's report."""
@@ -65,12 +74,22 @@ class SavedUpload:
 
 def safe_file_name(name: str) -> str:
     """A file name made safe to write: the last path component, unusual characters as ``_``,
-    no leading dots; ``ImportRefusedError`` unless it ends in .tif/.tiff."""
+    no leading dots; ``ImportRefusedError`` unless its suffix is one of ``UPLOAD_SUFFIXES``."""
     base = re.split(r"[\\/]", name)[-1]
     clean = _UNSAFE.sub("_", base).lstrip(".") or "upload"
     if Path(clean).suffix.lower() not in UPLOAD_SUFFIXES:
-        raise ImportRefusedError(f"{name!r}: only GeoTIFF/COG files (.tif, .tiff) are taken")
+        raise ImportRefusedError(
+            f"{name!r} is not a file this page takes: upload GeoTIFF/COG files (.tif, .tiff), "
+            "JPEG2000 band files (.jp2) or a zipped Sentinel-2 product (.zip)"
+        )
     return clean[-120:]
+
+
+def upload_name(name: str) -> str:
+    """The name a file was uploaded under, for people: its last path component, control
+    characters dropped (shown escaped wherever the app shows it)."""
+    base = re.split(r"[\\/]", name)[-1]
+    return "".join(c for c in base if c.isprintable()).strip() or "upload"
 
 
 def size_text(size: int) -> str:
@@ -105,9 +124,11 @@ def _stored_name(name: str, digest: str, taken: set[str]) -> str:
 def save_uploads(files: Sequence[tuple[str, bytes]], data_dir: Path, max_mb: int) -> SavedUpload:
     """Write uploaded ``(name, bytes)`` files, each once by content, into a folder under
     ``data_dir/imports`` named by their contents (module docstring). ``ImportRefusedError``
-    (nothing written) for no files, a file too large or not a GeoTIFF by name."""
+    (nothing written) for no files, a file too large or not of an upload type by name."""
     if not files:
-        raise ImportRefusedError("no files chosen; pick one or more GeoTIFF/COG files")
+        raise ImportRefusedError(
+            "no files chosen; pick one or more GeoTIFF/COG, JPEG2000 or zipped product files"
+        )
     first: dict[str, str] = {}  # content digest and band -> first name
     kept: list[tuple[str, str, bytes]] = []
     duplicates: list[tuple[str, str]] = []
@@ -123,16 +144,37 @@ def save_uploads(files: Sequence[tuple[str, bytes]], data_dir: Path, max_mb: int
         kept.append((name, digest, data))
     whole = hashlib.sha256("\n".join(sorted(first)).encode()).hexdigest()
     folder = data_dir / "imports" / f"upload-{whole[:16]}"
+    by_digest = {digest: upload_name(name) for name, digest, _ in kept}
     if folder.is_dir():  # the same contents came before: same files, same keys
-        return SavedUpload(folder, tuple(sorted(p.name for p in folder.iterdir())),
-                           tuple(duplicates))  # fmt: skip
+        names = _names_by_content(folder, by_digest)
+        return SavedUpload(folder, tuple(sorted(p.name for p in folder.iterdir()
+                                                if p.name != CONTENTS_FILE)),
+                           tuple(duplicates), names)  # fmt: skip
     taken: set[str] = set()
-    staging = _write_staging(folder.parent, [(_stored_name(n, d, taken), b) for n, d, b in kept])
+    stored = [(_stored_name(n, d, taken), d, b) for n, d, b in kept]
+    contents = json.dumps({name: digest for name, digest, _ in stored}).encode()
+    staging = _write_staging(
+        folder.parent, [(name, data) for name, _, data in stored] + [(CONTENTS_FILE, contents)]
+    )
     try:
         staging.rename(folder)
     except OSError:  # another session wrote the same contents meanwhile: theirs is the same
         shutil.rmtree(staging, ignore_errors=True)
-    return SavedUpload(folder, tuple(sorted(taken)), tuple(duplicates))
+    names = {name: by_digest[digest] for name, digest, _ in stored}
+    return SavedUpload(folder, tuple(sorted(taken)), tuple(duplicates), names)
+
+
+def _names_by_content(folder: Path, by_digest: Mapping[str, str]) -> dict[str, str]:
+    """Saved file name -> this upload's name for the same content, in an upload folder
+    written before (its ``CONTENTS_FILE``; folders written without one are hashed again)."""
+    try:
+        saved = json.loads((folder / CONTENTS_FILE).read_text())
+    except (OSError, ValueError):
+        saved = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                 for p in folder.iterdir() if p.is_file()}  # fmt: skip
+    if not isinstance(saved, dict):
+        return {}
+    return {str(n): by_digest[d] for n, d in saved.items() if d in by_digest}
 
 
 def _write_staging(parent: Path, files: Sequence[tuple[str, bytes]]) -> Path:

@@ -87,6 +87,7 @@ def popup_html(
     date = record.acquired.date().isoformat() if record.acquired else "unknown date"
     rows = [
         f"{record.sensor.name} ({kind}), {date}",
+        *([f"scene: {record.scene_id}"] if record.scene_id else []),
         "labels: " + (", ".join(record.labels) or "none"),
         f"source: {record.source}",
         record.key,

@@ -29,7 +29,10 @@ Shared by the raster-scene reader (``scene.py``), BigEarthNet and STAC. Decision
   per chip, pixels outside the physical range are masked and the chip flagged. Thresholds and
   the ``units_check=False`` override: ``values.py``.
 - **Time**: ``acquired`` if given, else metadata tags (``timestamps.TIME_KEYS``), else a date in
-  the file/folder names (``20160112T160632``, ``2019-09-17``, ``20190917``), else ``None``.
+  the file/folder names (``20160112T160632``, ``2019-09-17``, ``20190917``), else
+  ``fallback_acquired`` (the Add imagery form's date), else the file's write time
+  (``TIFFTAG_DATETIME``, ``2016:01:12 16:06:32``: often an export's acquisition day, but it
+  may be any later day, hence last), else ``None``.
   A given or tagged time outside the Sentinel era is a ``DataError`` (``timestamps.py``); a
   date tag that is no date is flagged.
 - **Labels**: ``labels`` for every chip, plus whatever ``chip_labeler(window)`` returns per chip
@@ -72,9 +75,11 @@ from closp_core.data.chip import Chip, Tally
 from closp_core.data.keys import CHIP_SIZE, key_part, payload_text, scene_key
 from closp_core.data.raster import BandGrid, BandRef, Grid, display_path
 from closp_core.data.timestamps import (
+    FILE_TIME_KEYS,
     TIME_KEYS,
     check_acquired,
     first_time,
+    is_plausible,
     time_from_metadata,
     time_from_name,
 )
@@ -130,6 +135,7 @@ class SceneOptions:
     labels: tuple[str, ...] = ()  # our label space, applied to every chip
     chip_labeler: ChipLabeler | None = None  # per-chip extra labels
     acquired: dt.datetime | None = None  # overrides metadata / file names (UTC if naive)
+    fallback_acquired: dt.datetime | None = None  # when neither tags nor names give a date
     s1_linear: bool | None = None  # True: linear power, False: dB, None: from metadata / dB
     units_check: bool = True  # refuse scenes whose values are in the wrong units (values.py)
     chip_size: int = CHIP_SIZE
@@ -217,8 +223,9 @@ def tags_say_linear(grid: BandGrid) -> bool | None:
 def scene_time(
     grid: BandGrid, options: SceneOptions, name_hints: Sequence[str], tally: Tally, what: str
 ) -> dt.datetime | None:
-    """Acquisition time: explicit option, dataset tags, then names (see module docstring);
-    ``DataError`` for a given or tagged time outside the Sentinel era."""
+    """Acquisition time: explicit option, date tags, names, the fallback option, then the
+    file's own write time (see module docstring); ``DataError`` for a given or tagged time
+    outside the Sentinel era."""
     if options.acquired is not None:
         return check_acquired(options.acquired, what)
     tags = [d.tags() for d in grid.datasets.values()]
@@ -227,7 +234,11 @@ def scene_time(
         return check_acquired(tagged, f"{what} (date tag)")
     if any(k.lower() in TIME_KEYS for t in tags for k in t):
         tally.flag("a date tag that is no date (time from the name, or none)", 1, "scenes")
-    return first_time(time_from_name(n) for n in name_hints)
+    named = first_time(time_from_name(n) for n in name_hints)
+    if named is not None or options.fallback_acquired is not None:
+        return named or check_acquired(options.fallback_acquired, what)
+    written = first_time(time_from_metadata(t, FILE_TIME_KEYS) for t in tags)
+    return written if written is not None and is_plausible(written) else None  # weak: no error
 
 
 def chip_offsets(start: int, length: int, size: int, stride: int, cover_edges: bool) -> list[int]:
@@ -284,8 +295,10 @@ def iter_grid_chips(
     *,
     name_hints: Sequence[str] = (),
     source: str = "scene",
+    name: str | None = None,
 ) -> Iterator[Chip]:
-    """All chips of an open ``BandGrid``, read one window (a run of chips in a row) at a time."""
+    """All chips of an open ``BandGrid``, read one window (a run of chips in a row) at a time;
+    ``name``: the scene's name for people (its chips' ``scene_id``), when not ``scene_id``."""
     g = grid.grid
     size, stride = options.chip_size, options.stride
     what = ", ".join(display_path(f) for f in grid.files)
@@ -308,8 +321,8 @@ def iter_grid_chips(
     check_sample(
         sample_pixels(grid, rows, cols, size), grid, sensor, linear, options.units_check, tally
     )
-    scene = _Scene(payload_text(scene_id), key_part(scene_id), sensor, source, acquired, linear,
-                   options.units_check, g.crs, what)  # fmt: skip
+    scene = _Scene(payload_text(name or scene_id), key_part(scene_id), sensor, source, acquired,
+                   linear, options.units_check, g.crs, what)  # fmt: skip
     tally.expect(len(rows) * len(cols))
     produced = 0
     for row in rows:
@@ -323,7 +336,7 @@ def iter_grid_chips(
         tally.flag("infinite pixels treated as no-data", grid.inf_pixels, "pixels")
     if produced == 0:
         tally.flag(f"scene without a usable chip: {scene_id}", 1, "scenes")
-    elif scene.key_id != scene_id:
+    elif scene.key_id != payload_text(scene_id):
         tally.flag("scene id made safe for the key (scene_id keeps the original)", produced)
     if produced and not g.transform.is_rectilinear:
         tally.flag("rotated or skewed pixel grid (footprint: its true corners)", produced)

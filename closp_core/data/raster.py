@@ -151,6 +151,69 @@ class Grid:
         return self.transform @ Affine.translation(col, row)
 
 
+@dataclasses.dataclass(frozen=True)
+class RasterHeader:
+    """Where a raster lies, as its header (or a STAC asset's ``proj:`` fields) says:
+    ``crs``, ``transform`` (pixel -> CRS), ``width`` x ``height`` pixels."""
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, dataset: DatasetReader) -> RasterHeader:
+        return cls(dataset.crs, dataset.transform, dataset.width, dataset.height)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in ``crs``, as rasterio's ``dataset.bounds``."""
+        left, bottom = self.transform @ (0, self.height)
+        right, top = self.transform @ (self.width, 0)
+        return float(left), float(bottom), float(right), float(top)
+
+    @property
+    def pixel_size(self) -> float:
+        """Width of one pixel in CRS units (rasterio's ``res[0]``)."""
+        return math.hypot(self.transform.a, self.transform.d)
+
+
+def common_grid(headers: Mapping[str, RasterHeader]) -> tuple[str, Grid]:
+    """The finest raster's grid (its path, and the ``Grid``), cropped to the area every
+    raster covers; ``DataError`` when their extents do not overlap by a pixel. Pure: the
+    same answer from file headers (``BandGrid``) or from STAC ``proj:`` fields (counts)."""
+    ref_path = min(headers, key=lambda p: headers[p].pixel_size)
+    ref = headers[ref_path]
+    left, bottom, right, top = ref.bounds
+    for path, header in headers.items():
+        b = header.bounds
+        if header.crs != ref.crs:
+            try:
+                b = transform_bounds(header.crs, ref.crs, *b)
+            except RASTER_ERRORS as err:
+                raise DataError(
+                    f"{path}: its bounds cannot be placed in {ref.crs} ({err}); do its CRS "
+                    "and coordinates match?"
+                ) from None
+        left, bottom = max(left, min(b[0], b[2])), max(bottom, min(b[1], b[3]))
+        right, top = min(right, max(b[0], b[2])), min(top, max(b[1], b[3]))
+        if left >= right or bottom >= top:
+            raise DataError(
+                f"{path}: band grids do not overlap ({ref_path} covers {tuple(ref.bounds)}, "
+                f"this file {tuple(header.bounds)} in {header.crs}); pass bands of one scene"
+            )
+    inv = ~ref.transform
+    cols, rows = zip(*(inv @ (x, y) for x in (left, right) for y in (bottom, top)), strict=True)
+    eps = 1e-6
+    col0 = max(0, math.ceil(min(cols) - eps))
+    row0 = max(0, math.ceil(min(rows) - eps))
+    col1 = min(ref.width, math.floor(max(cols) + eps))
+    row1 = min(ref.height, math.floor(max(rows) + eps))
+    if col1 <= col0 or row1 <= row0:
+        raise DataError(f"{ref_path}: band grids share less than one pixel")
+    return ref_path, Grid(ref.crs, ref.transform, row0, col0, row1 - row0, col1 - col0)
+
+
 def _cap_gdal_cache() -> None:
     """Lower GDAL's block cache (default: 5 % of RAM, filled as a scene is read) to
     ``GDAL_CACHE_BYTES`` so memory stays flat whatever the scene size; reads go window by
@@ -219,37 +282,10 @@ class BandGrid:
                     "data; CLOSP reads detected backscatter (S1 GRD) or reflectance (S2): "
                     "convert it to intensity first"
                 )
-        ref_path = min(self.datasets, key=lambda p: abs(self.datasets[p].res[0]))
-        ref = self._ref = self.datasets[ref_path]
-        left, bottom, right, top = ref.bounds
-        for path, dataset in self.datasets.items():
-            b = dataset.bounds
-            if dataset.crs != ref.crs:
-                try:
-                    b = transform_bounds(dataset.crs, ref.crs, *b)
-                except RASTER_ERRORS as err:
-                    raise DataError(
-                        f"{path}: its bounds cannot be placed in {ref.crs} ({err}); do its CRS "
-                        "and coordinates match?"
-                    ) from None
-            left, bottom = max(left, min(b[0], b[2])), max(bottom, min(b[1], b[3]))
-            right, top = min(right, max(b[0], b[2])), min(top, max(b[1], b[3]))
-            if left >= right or bottom >= top:
-                raise DataError(
-                    f"{path}: band grids do not overlap ({ref_path} covers {tuple(ref.bounds)}, "
-                    f"this file {tuple(dataset.bounds)} in {dataset.crs}); "
-                    "pass bands of one scene"
-                )
-        inv = ~ref.transform
-        cols, rows = zip(*(inv @ (x, y) for x in (left, right) for y in (bottom, top)), strict=True)
-        eps = 1e-6
-        col0 = max(0, math.ceil(min(cols) - eps))
-        row0 = max(0, math.ceil(min(rows) - eps))
-        col1 = min(ref.width, math.floor(max(cols) + eps))
-        row1 = min(ref.height, math.floor(max(rows) + eps))
-        if col1 <= col0 or row1 <= row0:
-            raise DataError(f"{ref_path}: band grids share less than one pixel")
-        return Grid(ref.crs, ref.transform, row0, col0, row1 - row0, col1 - col0)
+        headers = {path: RasterHeader.of(dataset) for path, dataset in self.datasets.items()}
+        ref_path, grid = common_grid(headers)
+        self._ref = self.datasets[ref_path]
+        return grid
 
     def _source_nodata(self, dataset: DatasetReader) -> float | None:
         if dataset.nodata is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from closp_core.bands import Sensor
 from closp_core.errors import DataError
@@ -39,6 +39,10 @@ TIME_KEYS: tuple[str, ...] = (
     "datetime",
     "date",
 )
+# Keys of times a file *was written* (TIFF 6.0 tag 306, "YYYY:MM:DD HH:MM:SS"), which often is
+# the acquisition time of an exported scene, but may be any later day: the last resort.
+FILE_TIME_KEYS: tuple[str, ...] = ("tifftag_datetime",)
+_TIFF_STAMP = re.compile(r"^((?:19|20)\d{2}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$")
 _SAFE_STAMP = re.compile(r"(?<!\d)((?:19|20)\d{6})T(\d{6})(?!\d)")
 _DATE8 = re.compile(r"(?<!\d)((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 _ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
@@ -66,6 +70,13 @@ def parse_time(value: object) -> dt.datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
+    tiff = _TIFF_STAMP.match(text)
+    if tiff:  # TIFF's own "2016:01:12 16:06:32"
+        try:
+            year, month, day, hour, minute, second = (int(g) for g in tiff.groups())
+            return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
+        except ValueError:
+            return None
     try:
         return as_utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
     except (ValueError, OverflowError):  # OverflowError: a UTC offset past year 1 or 9999
@@ -118,10 +129,12 @@ def _name_time(name: str) -> dt.datetime | None:
     return None
 
 
-def time_from_metadata(tags: Mapping[str, object]) -> dt.datetime | None:
-    """The first parseable value among ``TIME_KEYS`` (keys compared case-insensitively)."""
+def time_from_metadata(
+    tags: Mapping[str, object], keys: Sequence[str] = TIME_KEYS
+) -> dt.datetime | None:
+    """The first parseable value among ``keys`` (compared case-insensitively)."""
     lowered = {str(k).lower(): v for k, v in tags.items()}
-    for key in TIME_KEYS:
+    for key in keys:
         if key in lowered:
             found = parse_time(lowered[key])
             if found is not None:

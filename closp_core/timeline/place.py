@@ -7,7 +7,7 @@ scene that covers the place is cut into chips on its own grid, offset from the s
 by up to half a chip in each direction, so its best-placed chip always covers at least
 0.5 × 0.5 = 25 % of the place; a higher threshold would drop whole acquisitions whose grid
 happens to be offset. With ``one_per_scene`` (default) only that best-placed chip of each
-scene (same sensor and ``scene_id``, or same sensor and time when there is no scene id) is
+scene (same sensor, ``scene_id`` and time; two uploads may share a name) is
 kept, so the strip shows one thumbnail per acquisition.
 
 **Candidates** come from the store's box filter (on chip centres): the selected footprint's
@@ -101,11 +101,12 @@ def same_place(
             found[other.key] = PlaceChip(other, share)
     chips = list(found.values())
     if one_per_scene:
-        groups: dict[tuple[str, str], list[PlaceChip]] = {}
+        groups: dict[tuple[str, str, str], list[PlaceChip]] = {}
         for chip in chips:
             rec = chip.record
-            scene = rec.scene_id or (rec.acquired.isoformat() if rec.acquired else rec.key)
-            groups.setdefault((rec.sensor.value, scene), []).append(chip)
+            when = rec.acquired.isoformat() if rec.acquired else ""
+            scene = rec.scene_id or when or rec.key  # names repeat (uploads): the time too
+            groups.setdefault((rec.sensor.value, scene, when), []).append(chip)
         # per scene: the largest overlap (the selected chip itself first, then by key on ties)
         chips = [
             min(group, key=lambda c: (-c.overlap, c.key != record.key, c.key))

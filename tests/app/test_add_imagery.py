@@ -17,6 +17,7 @@ import rasterio
 from rasterio.windows import from_bounds
 from streamlit.testing.v1 import AppTest
 
+from closp_core.data.raster import BandGrid, BandRef, band_from_file_name
 from closp_core.data.samples import SAMPLES_DIR
 from tests.app.test_pages import new_app, outcome, texts
 from tests.data import products
@@ -268,3 +269,95 @@ def test_a_job_the_app_lost_is_reported_after_a_restart(app_data: Path) -> None:
     assert any("interrupted — the app stopped while it ran" in e.value for e in at.error)
     assert "12 chips had been added and are in the index" in at.code[0].value
     assert "No imagery is being added right now." not in texts(at)
+
+
+def named_stack(path: Path, corner: list[Path], written: str) -> Path:
+    """The corner's 13 bands on its 10 m grid in one GeoTIFF: band descriptions name them,
+    ``TIFFTAG_DATETIME`` holds ``written`` (TIFF's ``YYYY:MM:DD HH:MM:SS``), the name no date."""
+    refs = {}
+    for file in corner:
+        parsed = band_from_file_name(file.stem)
+        assert parsed is not None
+        refs[parsed[0]] = BandRef(str(file))
+    with BandGrid(refs) as grid:
+        g = grid.grid
+        data = grid.read(g.row0, g.col0, g.height, g.width)
+    profile = {"driver": "GTiff", "width": g.width, "height": g.height, "count": len(refs),
+               "dtype": "uint16", "crs": g.crs,
+               "transform": g.window_transform(g.row0, g.col0)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.nan_to_num(data).astype("uint16"))
+        dst.descriptions = grid.names
+        dst.update_tags(TIFFTAG_DATETIME=written)
+    return path
+
+
+def as_jp2(corner: list[Path], folder: Path, prefix: str) -> list[Path]:
+    """The corner's band files as lossless JPEG2000 named like Sentinel-2 granule files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for file in corner:
+        band = file.stem.rsplit("_", 1)[1]
+        with rasterio.open(file) as src:
+            profile = src.profile | {"driver": "JP2OpenJPEG", "QUALITY": "100",
+                                     "REVERSIBLE": "YES"}  # fmt: skip
+            for key in ("tiled", "blockxsize", "blockysize", "compress", "interleave"):
+                profile.pop(key, None)
+            target = folder / f"{prefix}_{band}.jp2"
+            with rasterio.open(target, "w", **profile) as dst:
+                dst.write(src.read())
+        out.append(target)
+    return out
+
+
+@pytest.mark.usefixtures("app_data")
+def test_named_uploads_keep_their_names_dates_and_event(tmp_path: Path) -> None:
+    """A stack called "Valencia flood.tif" dated by its TIFF tag, and .jp2 band files dated by
+    their Sentinel names, marked "Flooded Area": the results and Explore show names and dates."""
+    corner = virginia_corner(tmp_path / "corner")
+    stack = named_stack(tmp_path / "Valencia flood.tif", corner, "2016:01:12 15:55:09")
+    jp2 = as_jp2(corner, tmp_path / "jp2", "T18SVG_20160112T155509")
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [(f.name, f.read_bytes(), "image/tiff") for f in [stack, *jp2]]
+    ).run()
+    at.selectbox(key="up_e").set_value("Flooded Area").run()
+    at.button(key="up_go").click().run()
+    at = finish_job(at)
+    assert "indexed 8 chips" in at.code[0].value, at.code[0].value
+    title = "\n".join(s.value for s in at.success).replace("\\", "")
+    assert title.startswith("Valencia flood.tif, T18SVG_20160112T155509_B01.jp2"), title
+    found = new_app()
+    found.query_params |= {"q": "farmland", "from": ACQUIRED.isoformat(), "to": "2016-01-12"}
+    found.run()
+    hits = outcome(found).hits
+    assert {h.record.scene_id for h in hits} == {"Valencia flood", "T18SVG_20160112T155509"}
+    assert all("Flooded Area" in h.record.labels for h in hits) and len(hits) == 8
+    assert all(h.key.startswith("scene/Valencia_flood_") for h in hits  # identity: content
+               if h.record.scene_id == "Valencia flood")  # fmt: skip
+    table = next(d.value for d in found.dataframe if "scene" in d.value.columns)
+    assert set(table["scene"]) == {"Valencia flood", "T18SVG_20160112T155509"}
+    assert set(table["date"]) == {"2016-01-12"}
+    found.switch_page("app_pages/explore.py").run()
+    rows = next(d.value for d in found.dataframe if "scene" in d.value.columns)
+    named = rows[rows["scene"] == "Valencia flood"]
+    assert len(named) == 4 and set(named["acquired"]) == {"2016-01-12"}
+
+
+def test_a_zipped_product_is_taken_and_a_broken_zip_fails_in_plain_words(
+    app_data: Path, tmp_path: Path
+) -> None:
+    product = products.write_s2_product(tmp_path, "L1C", zipped=True)  # as downloaded
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [
+            (product.name, product.read_bytes(), "application/zip"),
+            ("S2B_MSIL2A_20180131T105229.SAFE.zip", b"PK not a zip", "application/zip"),
+        ]
+    ).run()
+    at.button(key="up_go").click().run()
+    at = finish_job(at)
+    report = at.code[0].value
+    assert "indexed 4 chips" in report and "FAILED" in report, report
+    assert "not a readable zip archive" in report, report
+    assert "Error" not in report and "--" not in report and "Traceback" not in report, report

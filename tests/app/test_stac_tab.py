@@ -5,6 +5,7 @@ remote body, traceback or CLI flag on the page. Servers on 127.0.0.x only."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from closp_core.settings import PUBLIC_STAC_APIS
 from tests.app.test_add_imagery import add_page, finish_job
+from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import serve
 from tests.hostile.stac_servers import json_answer, raw, trickle
@@ -111,3 +113,70 @@ def test_dates_in_the_wrong_order_are_said_in_the_pages_words(
     at.date_input(key="stac_to").set_value(dt.date(2020, 1, 1)).run()
     assert "From is after To" in errors(at).replace("**", ""), errors(at)
     assert at.button(key="stac_go").disabled and "--" not in errors(at)
+
+
+def archive_item(files: Path) -> dict[str, object]:
+    """A 2016 Sentinel-2 item (baseline 02.01: no offset) in a collection no suggestion
+    names: it can only be typed."""
+    item = layouts.pc_s2(files, item_id="S2A_MSIL2A_20160112T155509_R054_T18SVG")
+    item["collection"] = "s2-archive"
+    item["properties"] |= {"datetime": "2016-01-12T15:55:09Z", "s2:processing_baseline": "02.01"}
+    return item
+
+
+def infos(at: object) -> str:
+    return "\n".join(i.value for i in at.info).replace("\\", "")  # type: ignore[attr-defined]
+
+
+def test_a_typed_collection_on_an_api_without_a_listing_is_checked_then_added(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(files, [archive_item(files)], lists_collections=False) as server:
+        monkeypatch.setenv("CLOSP_STAC_APIS", server.base_url)
+        at = add_page()
+        at.session_state["s_last_bounds"] = (-75.65, 37.655, -75.62, 37.67)
+        at.run()
+        at.button(key="stac_list").click().run()
+        assert "does not list its collections" in infos(at) and not at.error, infos(at)
+        assert at.button(key="stac_go").disabled  # no collection yet
+        at.date_input(key="stac_from").set_value(dt.date(2016, 1, 1))
+        at.date_input(key="stac_to").set_value(dt.date(2016, 1, 31))
+        at.multiselect(key="stac_c").set_value(["s2-archiv"]).run()  # a typo: nothing matches
+        at.button(key="stac_check").click().run()
+        assert "No items match" in infos(at), infos(at)
+        at.multiselect(key="stac_c").set_value(["s2-archive"]).run()
+        assert not at.button(key="stac_go").disabled
+        at.button(key="stac_check").click().run()
+        counted = re.search(r"1 item in 1 scene: \*\*(\d+) chips\*\*", infos(at))
+        assert counted and int(counted.group(1)) > 0, infos(at)
+        at.button(key="stac_go").click().run()
+        at = finish_job(at)
+        assert server.searches[-1]["collections"] == ["s2-archive"]
+    report = at.code[0].value
+    assert f"indexed {counted.group(1)} chips" in report, (counted.group(0), report)
+
+
+@pytest.mark.parametrize(
+    "typed", ["<b>sentinel</b>", "sentinel 2 l2a", "--collections"], ids=["html", "space", "flag"]
+)
+def test_a_typed_name_that_is_no_collection_is_refused_in_plain_words(typed: str) -> None:
+    at = add_page()
+    at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)
+    at.run()
+    at.multiselect(key="stac_c").set_value([typed]).run()
+    shown = errors(at)
+    assert "is not a collection name" in shown and "such as sentinel-2-l2a" in shown, shown
+    assert "<b>" not in at.error[0].value and "Error" not in shown  # escaped, no class names
+    assert at.button(key="stac_go").disabled and at.button(key="stac_check").disabled
+
+
+def test_each_public_api_suggests_its_usual_collections() -> None:
+    at = add_page()
+    options = {}
+    for api in PUBLIC_STAC_APIS.split(","):
+        at.selectbox(key="stac_api").set_value(api).run()
+        options[api.split("/")[2]] = at.multiselect(key="stac_c").options
+    assert options["earth-search.aws.element84.com"][:3] == [
+        "sentinel-1-grd", "sentinel-2-l1c", "sentinel-2-l2a"]  # fmt: skip
+    assert "sentinel-1-rtc" in options["planetarycomputer.microsoft.com"]
+    assert "sentinel-2-l2a" in options["stac.dataspace.copernicus.eu"]

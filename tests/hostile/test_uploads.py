@@ -210,3 +210,38 @@ def test_after_a_sigkill_mid_job_the_restarted_app_says_what_became_of_it(tmp_pa
     assert "7 chips had been added and are in the index" in status.report
     assert "add the same imagery again" in status.report and "--" not in status.report
     assert JobRunner(state).status().state == INTERRUPTED  # until a new job starts
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "scene.vrt", "x.tif.exe", "archive.tar"])
+@pytest.mark.hostile("refused")
+def test_a_file_the_uploader_does_not_take_is_refused_by_name(name: str, tmp_path: Path) -> None:
+    with pytest.raises(ImportRefusedError, match=r"is not a file this page takes: upload GeoTIFF"):
+        save_uploads([(name, b"data")], tmp_path, 1)
+    assert not (tmp_path / "imports").exists()
+
+
+def test_jp2_and_zip_uploads_are_taken_and_named_by_content(tmp_path: Path) -> None:
+    saved = save_uploads([("T31TCF_20160412T105022_B04.jp2", b"a"), ("Valencia flood.zip", b"b"),
+                          ("Valencia flood.tif", b"c")], tmp_path, 1)  # fmt: skip
+    assert saved.names["T31TCF_20160412T105022_B04.jp2"] == "T31TCF_20160412T105022_B04.jp2"
+    assert sorted(saved.names.values())[1:] == ["Valencia flood.tif", "Valencia flood.zip"]
+    again = save_uploads([("renamed.tif", b"c"), ("T31TCF_20160412T105022_B04.jp2", b"a"),
+                          ("other.zip", b"b")], tmp_path, 1)  # fmt: skip
+    assert again.folder == saved.folder and sorted(again.names.values())[1:] == [
+        "other.zip", "renamed.tif"]  # fmt: skip
+
+
+def test_an_upload_named_with_markup_keeps_its_name_shown_escaped(tmp_path: Path) -> None:
+    """The name people gave a file names its scene (``scene_id``) as given; keys come from
+    the saved, sanitised file; every place that shows the name escapes it."""
+    from closp_core.data.chip import chip_record
+    from ui.maps import popup_html
+
+    data = write_stack(tmp_path / "src.tif").read_bytes()
+    name = "<img src=x onerror=alert(1)> flood.tif"
+    saved = save_uploads([(name, data)], tmp_path / "data", 10)
+    chips = read_all(SceneSource(saved.folder, names=saved.names))
+    assert chips and {c.scene_id for c in chips} == {"<img src=x onerror=alert(1)> flood"}
+    assert all("<" not in c.key and c.key.startswith("scene/_img_src_x_") for c in chips)
+    shown = popup_html(chip_record(chips[0], np.ones(384, np.float32)))
+    assert "scene: &lt;img src=x onerror=alert(1)&gt; flood" in shown and "<img" not in shown

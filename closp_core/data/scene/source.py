@@ -21,14 +21,15 @@ What happens next (grid, chips, no-data, sensor, S1 units, time, labels, keys) i
 Every problem with one path is that path's own ``DataError``: a path that does not exist, is a
 FIFO or device, or a folder that cannot be listed becomes a unit whose ``read`` raises it, so
 the other paths of the same run are read (only when *no* path holds a scene does ``units()``
-raise). Files are opened through ``raster.open_raster`` (regular files, checked VRTs).
+raise); so does a broken Sentinel product (a ``.zip`` that is none) among a folder's files.
+Files are opened through ``raster.open_raster`` (regular files, checked VRTs).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from closp_core.bands import Sensor
 from closp_core.data.base import check_labels, existing_path, is_raster_file
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.chipping import ChipWindow, SceneOptions, iter_grid_chips, select_bands
+from closp_core.data.keys import payload_text
 from closp_core.data.raster import (
     RASTER_ERRORS,
     BandGrid,
@@ -64,6 +66,7 @@ class SceneSpec:
     band_names: tuple[str, ...] | None = None  # explicit names of the stack's bands
     name_hints: tuple[str, ...] = ()  # names that may carry the acquisition date
     acquired: dt.datetime | None = None  # from a product's metadata (``safe.py``)
+    name: str | None = None  # the scene's name for people, when not ``scene_id`` (uploads)
     error: str | None = None  # why this path holds no readable scene (raised on read)
 
 
@@ -128,7 +131,12 @@ def discover_scenes(path: Path, band_names: Sequence[str] | None) -> list[SceneS
             "(.SAFE folder or .zip); point at a scene folder"
         )
     groups: dict[str, dict[str, BandRef]] = {}
-    specs: list[SceneSpec] = [spec for product in products for spec in product_scenes(product)]
+    specs: list[SceneSpec] = []
+    for product in products:  # a broken product fails alone; the folder's others are read
+        try:
+            specs.extend(product_scenes(product))
+        except DataError as err:
+            specs.append(SceneSpec(product.name, str(product), error=str(err)))
     for file in files:
         parsed = band_from_file_name(file.stem)
         if parsed is None:
@@ -174,6 +182,10 @@ class SceneSource:
     descriptions do not; ``scene_id`` overrides the id of a single scene (it is part of the keys);
     ``allowed_roots``: every file read must really (symlinks resolved) lie inside one of these
     folders, else that scene fails (``check_within_roots``; the app's import folders).
+    ``names``: the names files were given by people (file name on disk -> name as uploaded):
+    a scene of such files is *called* after them (its chips' ``scene_id``: ``Valencia flood``
+    for ``Valencia_flood_<hash>.tif``) and only those names are read for a date, while its
+    keys stay those of the files on disk (``named_spec``).
     """
 
     name = "scene"
@@ -186,7 +198,9 @@ class SceneSource:
         band_names: Sequence[str] | None = None,
         scene_id: str | None = None,
         allowed_roots: Sequence[Path] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
+        self.names = dict(names or {})
         self.allowed_roots = None if allowed_roots is None else tuple(allowed_roots)
         self.paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
         self.options = options or SceneOptions()
@@ -213,6 +227,7 @@ class SceneSource:
                 if len(specs) != 1:
                     raise DataError(f"scene_id={self.scene_id!r} given, but {len(specs)} scenes")
                 specs = [dataclasses.replace(specs[0], scene_id=self.scene_id)]
+            specs = [named_spec(spec, self.names) for spec in specs]
             self._specs = {spec.unit: spec for spec in specs}
         return list(self._specs)
 
@@ -228,6 +243,24 @@ class SceneSource:
             for ref in refs:
                 check_within_roots(ref.path, self.allowed_roots)
         return read_scene(spec, self.options, tally)
+
+
+def named_spec(spec: SceneSpec, names: Mapping[str, str]) -> SceneSpec:
+    """``spec`` called after the names its files were given (``SceneSource(names=...)``): a
+    stack by its name's stem, a band group by its names' common prefix (``Valencia flood``
+    for ``Valencia flood_B02.tif`` ...); those names are its only date hints. Unchanged when
+    none of its files has a given name, and for Sentinel products (they name themselves)."""
+    if spec.error is not None or spec.acquired is not None:
+        return spec
+    paths = [spec.stack] if spec.stack else [r.path for r in (spec.bands or {}).values()]
+    given = sorted({names[Path(p).name] for p in paths if Path(p).name in names})
+    if not given:
+        return spec
+    stems = [Path(g).stem for g in given]
+    if spec.stack is None:
+        stems = [(band_from_file_name(s) or ("", s))[1] for s in stems]
+    name = payload_text(min(stems, key=len).strip("_-. ")) or spec.scene_id
+    return dataclasses.replace(spec, name=name, name_hints=tuple(stems))
 
 
 def check_within_roots(path: str, roots: Sequence[Path]) -> None:
@@ -280,8 +313,9 @@ def _stream(
 ) -> Iterator[Chip]:
     with grid:
         yield from iter_grid_chips(
-            grid, spec.scene_id, sensor, options, tally, name_hints=spec.name_hints, source=source
-        )
+            grid, spec.scene_id, sensor, options, tally,
+            name_hints=spec.name_hints, source=source, name=spec.name,
+        )  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

@@ -204,6 +204,14 @@ def api_error_message(url: str, err: Exception, remote: RemoteOptions, doing: st
     return f"STAC API {host}: not a STAC API ({type(err).__name__})"
 
 
+class CollectionsNotListedError(DataError):
+    """The API answers, but has no collection listing (``/collections`` is not there): its
+    collections are searched by name all the same."""
+
+
+_NOT_LISTED = frozenset({404, 405, 501})
+
+
 @dataclasses.dataclass(frozen=True)
 class Collections:
     """What ``list_collections`` found: ``(id, title)`` sorted by id, and notes (entries that
@@ -214,8 +222,9 @@ class Collections:
 
 
 def list_collections(url: str, remote: RemoteOptions | None = None) -> Collections:
-    """The API's collections (``/collections``, its pages within the budget); ``DataError``
-    when the API cannot be reached or listed."""
+    """The API's collections (``/collections``, its pages within the budget);
+    ``CollectionsNotListedError`` when the API has no listing (HTTP 404, 405, 501),
+    ``DataError`` when it cannot be reached or listed."""
     remote = remote or RemoteOptions()
     if not is_http(url):
         raise DataError(f"STAC API {url!r}: give an http(s) URL")
@@ -231,6 +240,11 @@ def list_collections(url: str, remote: RemoteOptions | None = None) -> Collectio
                 else:
                     bad += 1
     except _CLIENT_ERRORS as err:
+        if getattr(err, "status_code", None) in _NOT_LISTED:
+            raise CollectionsNotListedError(
+                f"STAC API {host_of(url)} does not list its collections (HTTP "
+                f"{getattr(err, 'status_code', '')}); search it with a collection's name"
+            ) from None
         raise DataError(api_error_message(url, err, remote, "list its collections")) from None
     notes = [*stac_io.notes] + ([f"{bad} entries were not collections"] if bad else [])
     if not found and bad:
@@ -240,11 +254,13 @@ def list_collections(url: str, remote: RemoteOptions | None = None) -> Collectio
 
 @dataclasses.dataclass
 class SearchPage:
-    """One page of a search: its items, and its features that are not items (where -> why)."""
+    """One page of a search: its items, and its features that are not items (where -> why);
+    ``matched``: how many items the whole search matches, when the API says so."""
 
     number: int
     items: list[pystac.Item]
     failures: dict[str, DataError]
+    matched: int | None = None
 
 
 def search_pages(
@@ -267,7 +283,7 @@ def search_pages(
 
 def parse_page(page: dict[str, Any], number: int, url: str) -> SearchPage:
     """The items of one search page; a feature that is not an item is a failure of its own."""
-    result = SearchPage(number, [], {})
+    result = SearchPage(number, [], {}, _matched(page))
     base = url.rstrip("/") + "/search"
     for i, feature in enumerate(page.get("features") or []):
         item_id = feature.get("id") if isinstance(feature, dict) else None
@@ -279,6 +295,13 @@ def parse_page(page: dict[str, Any], number: int, url: str) -> SearchPage:
         except DataError as err:
             result.failures[where] = DataError(str(err).replace(f"STAC {base}:", f"{where}:"))
     return result
+
+
+def _matched(page: dict[str, Any]) -> int | None:
+    """``numberMatched`` (STAC API 1.0), else the context extension's ``matched``."""
+    context = page.get("context")
+    value = page.get("numberMatched", context.get("matched") if isinstance(context, dict) else None)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def search_items(
@@ -328,6 +351,7 @@ class StacSearchSource:
         self.read_with = StacRead(HrefPolicy(None), signer, remote, query.aoi, hosts)
         self.progress = progress
         self.duplicates = 0
+        self.matched: int | None = None  # the API's count of matching items, if it says
         self.notes: list[str] = []
         self._scenes: dict[str, SceneItems] | None = None
         self._failures: dict[str, DataError] = {}
@@ -342,6 +366,16 @@ class StacSearchSource:
             self._scenes = {f"{s.key_id} ({i}/{n})": s for i, s in enumerate(scenes, start=1)}
         return [*self._scenes, *self._failures]
 
+    def scenes(self) -> dict[str, SceneItems]:
+        """Unit -> the items of its scene (runs the search the first time)."""
+        self.units()
+        return dict(self._scenes or {})
+
+    def failures(self) -> dict[str, DataError]:
+        """Unit -> why: features that are no items, a page that failed after some items."""
+        self.units()
+        return dict(self._failures)
+
     def _search(self) -> list[pystac.Item]:
         items: list[pystac.Item] = []
         pages = 0
@@ -350,6 +384,7 @@ class StacSearchSource:
         def on_page(page: SearchPage, new: int, duplicates: int) -> None:
             nonlocal pages
             pages = page.number
+            self.matched = page.matched if page.number == 1 else self.matched
             self.duplicates += duplicates
             self._failures.update(page.failures)
             bar.update(new)

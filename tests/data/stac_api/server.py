@@ -22,7 +22,8 @@ HTTP 500 (``delay_s`` sleeps first: a timeout; ``after=1`` lets the first reques
 ``redirects[path] = "{base}/other"`` answers 302 with that Location; ``custom[path] =
 function(handler, method)`` answers however the function writes (hostile servers: trickling,
 inflating, lying). ``host`` binds another loopback address (127.0.0.2 ...).
-``requests`` logs ``(method, path)``.
+``requests`` logs ``(method, path)``. ``lists_collections=False``: an API without a
+collection listing (no ``data`` link, ``/collections`` answers 404), searched by name.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class BadRequest(Exception):
     """A search parameter the API rejects (HTTP 400)."""
 
 
+class NotFound(Exception):
+    """A path the API does not have (HTTP 404)."""
+
+
 @dataclasses.dataclass
 class Fault:
     """What the requests of a path get after the first ``after`` went through: ``status``
@@ -90,7 +95,9 @@ class StacApiServer:
         collections: list[str] | None = None,
         default_limit: int = 10,
         host: str = "127.0.0.1",
+        lists_collections: bool = True,
     ) -> None:
+        self.lists_collections = lists_collections
         self.files_dir = files_dir.resolve()
         self.items = items
         ids = collections or sorted({str(i.get("collection", "default")) for i in items})
@@ -164,11 +171,12 @@ class StacApiServer:
             "stac_version": "1.0.0",
             "id": "test-api",
             "description": "STAC API of the test suite",
-            "conformsTo": CONFORMS_TO,
+            "conformsTo": self.conforms_to(),
             "links": [
                 {"rel": "self", "href": f"{base}/", "type": "application/json"},
                 {"rel": "root", "href": f"{base}/", "type": "application/json"},
-                {"rel": "data", "href": f"{base}/collections", "type": "application/json"},
+                *([{"rel": "data", "href": f"{base}/collections", "type": "application/json"}]
+                  if self.lists_collections else []),
                 {"rel": "conformance", "href": f"{base}/conformance"},
                 {"rel": "search", "href": f"{base}/search", "method": "GET",
                  "type": "application/geo+json"},
@@ -176,6 +184,10 @@ class StacApiServer:
                  "type": "application/geo+json"},
             ],
         }  # fmt: skip
+
+    def conforms_to(self) -> list[str]:
+        listing = CONFORMS_TO[1]  # .../collections
+        return [c for c in CONFORMS_TO if self.lists_collections or c != listing]
 
     def collection(self, cid: str) -> dict[str, Any]:
         return {
@@ -378,6 +390,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.app.log(method, url.path)
         try:
             self._json(self._route(method, url.path, url.query, body))
+        except NotFound as err:
+            self._json({"code": "NotFound", "description": str(err)}, 404)
         except BadRequest as err:
             self._json({"code": "InvalidParameterValue", "description": str(err)}, 400)
 
@@ -386,7 +400,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("", "/"):
             return app.landing()
         if path == "/conformance":
-            return {"conformsTo": CONFORMS_TO}
+            return {"conformsTo": app.conforms_to()}
+        if path == "/collections" and not app.lists_collections:
+            raise NotFound(path)
         if path == "/collections":
             return {"collections": [app.collection(c) for c in app.collections], "links": []}
         if path.startswith("/collections/"):
