@@ -8,14 +8,17 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from closp_core.feedback import FeedbackLabels, RankMethod, encode_labels, export_labels
+from closp_core.feedback.sharelink import IndexIds, encode_link
 from closp_core.settings import Settings
-from closp_core.store import stored_model_id
+from closp_core.store import open_store, stored_model_id
 from tests.app.test_pages import new_app, outcome, texts
+from tests.store.conftest import make_records
 from ui.feedback import MARKS
 from ui.maps import hits_at
 
@@ -141,6 +144,26 @@ def test_links_with_labels_of_chips_gone_or_damaged(app_data: Path) -> None:
     assert not at.exception
     assert any("damaged or cut short" in i.value for i in at.info), texts(at)
     assert len(outcome(at).hits) == 50  # the rest of the link still searches
+
+
+def test_a_link_with_1000_labels_opens_with_every_one(app_data: Path) -> None:
+    """Issue 17: the 1,000 labels allowed travel in one link of at most 8 kB and come back."""
+    settings = Settings(data_dir=app_data)
+    model_id = stored_model_id(settings)
+    assert model_id is not None
+    extra = make_records(1000, seed=11)  # 1,000 more chips (random vectors, no previews)
+    labels = FeedbackLabels.of({r.key: 1 if i % 2 else -1 for i, r in enumerate(extra)})
+    with open_store(settings, model_id) as store:
+        store.upsert(extra)
+        value = encode_link(labels, IndexIds.of(store))
+    at = search(fb=value)
+    assert not at.exception
+    assert at.session_state["s_labels"][1] == labels
+    assert not any("dropped" in i.value for i in at.info), texts(at)
+    assert at.query_params["fb"] == value
+    url = "http://127.0.0.1:8501/?" + urlencode(dict(at.query_params), doseq=True)
+    assert len(url.encode()) <= 8_000, len(url)
+    assert "500 relevant, 500 not relevant" in outcome(at).note
 
 
 def test_label_files_out_and_in(app_data: Path) -> None:
