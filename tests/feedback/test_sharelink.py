@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-from closp_core.feedback import FeedbackError, FeedbackLabels, encode_labels
+from closp_core.feedback import FeedbackLabels, encode_labels
 from closp_core.feedback.sharelink import (
     MARGIN_BITS,
     IndexIds,
@@ -145,32 +145,6 @@ def _value(payload: bytes, crc: bool = True) -> str:
 
 
 GOOD = _value(bytes([20, 2, 5, 1, 1, 9]))  # 20 bits; relevant 5, 6; not relevant 9
-
-
-@pytest.mark.parametrize(
-    ("text", "match"),
-    [
-        (GOOD[:-1], "damaged or cut short"),
-        (GOOD[: len(GOOD) // 2], "damaged or cut short"),
-        (GOOD[:-3] + ("A" if GOOD[-3] != "A" else "B") + GOOD[-2:], "damaged or cut short"),
-        (GOOD + "=", "not valid base64url"),
-        (GOOD.replace("2.", "2.%"), "not valid base64url"),
-        ("2.", "damaged or cut short"),
-        (_value(bytes([20, 1, 5]), crc=False), "damaged or cut short"),
-        (_value(bytes([0, 1, 5, 0])), "damaged or cut short"),  # 0 bits
-        (_value(bytes([129, 1, 1, 5, 0])), "damaged or cut short"),  # 129 bits
-        (_value(bytes([4, 1, 16, 0])), "damaged or cut short"),  # 16 does not fit 4 bits
-        (_value(bytes([20, 2, 5, 0, 0])), "damaged or cut short"),  # 5 twice
-        (_value(bytes([20, 1, 5, 0, 7])), "damaged or cut short"),  # bytes after the end
-        (_value(bytes([20, 1, 0x85])), "damaged or cut short"),  # a varint cut short
-        (_value(bytes([20, 0xE9, 0x07])), "more than 1000 labels"),  # 1,001
-        (_value(bytes([20, 1, 5, 1, 5])), "both relevant and not relevant"),
-        ("2." + "A" * 30_000, "too long"),
-    ],
-)
-def test_damaged_values_are_refused_whole(text: str, match: str) -> None:
-    with pytest.raises(FeedbackError, match=match):
-        decode_link(text, _index([1 << 100, 2 << 100]))
 
 
 def test_a_hand_made_value_reads_as_written() -> None:
