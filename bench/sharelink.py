@@ -22,13 +22,12 @@ import numpy as np
 from closp_core.feedback import FeedbackLabels, encode_labels
 from closp_core.feedback.sharelink import IndexIds, decode_link, encode_link, prefix_bits
 from closp_core.store import point_id
-from ui.state import SearchState, to_params
 
 
 def url_bytes(value: str) -> int:
-    """Bytes of the whole share URL of a search with labels ``value``."""
-    state = SearchState(query="flooded fields next to a river", feedback=value)
-    return len(("http://closp.example.org:8501/?" + urlencode(to_params(state))).encode())
+    """Bytes of the whole share URL of a search with labels ``value`` (the app's keys)."""
+    params = {"q": "flooded fields next to a river", "fb": value}
+    return len(("http://closp.example.org:8501/?" + urlencode(params)).encode())
 
 
 def measure(n_labels: int, n_index: int, seed: int = 0) -> dict[str, float]:
