@@ -27,7 +27,7 @@ from closp_core.feedback import (
 from closp_core.feedback.sharelink import IndexIds, encode_link, read_link
 from closp_core.store import VectorStore
 from ui import ranking, session
-from ui.resources import AppContext, get_context
+from ui.resources import AppContext, _store_key, get_context
 from ui.state import SearchState
 from ui.text import md
 
@@ -45,9 +45,13 @@ def _cached_ids(_store: VectorStore, where: str, count: int) -> IndexIds:
     return IndexIds.of(_store)
 
 
-def index_ids(store: VectorStore) -> IndexIds:
-    """The point ids of ``store``, sorted (read again whenever its chip count changes)."""
-    return _cached_ids(store, str(id(store)), store.count())
+def index_ids(ctx: AppContext) -> IndexIds | None:
+    """The point ids of the context's index, sorted (read again whenever its chip count
+    changes); ``None`` without an index."""
+    if ctx.store is None:
+        return None
+    where = f"{_store_key(ctx.settings)} {id(ctx.store)}"  # a reopened index reads again
+    return _cached_ids(ctx.store, where, ctx.store.count())
 
 
 def current_labels(ctx: AppContext, state: SearchState) -> FeedbackLabels:
@@ -58,22 +62,21 @@ def current_labels(ctx: AppContext, state: SearchState) -> FeedbackLabels:
     labels = FeedbackLabels()
     if state.feedback and ctx.store is not None:
         try:
-            shared = read_link(ctx.store, state.feedback, index_ids(ctx.store))
+            shared = read_link(ctx.store, state.feedback, index_ids(ctx))
         except ClospError as exc:
             st.session_state[S_LABELS_NOTE] = f"The labels in the link were dropped: {md(exc)}"
         else:
             labels = shared.labels
             st.session_state[S_LABELS_NOTE] = shared.note()
-    keep(labels, ctx.store)
+    keep(labels, ctx)
     return labels
 
 
-def keep(labels: FeedbackLabels, store: VectorStore | None = None) -> None:
-    """Make ``labels`` the session's labels (and the URL's: ``store``'s ids make it short)."""
-    if store is None:
-        store = get_context().store
+def keep(labels: FeedbackLabels, ctx: AppContext | None = None) -> None:
+    """Make ``labels`` the session's labels (and the URL's: the index's ids make it short)."""
+    ids = index_ids(ctx if ctx is not None else get_context())
     # no index to make prefixes against: whole ids (the first form)
-    value = encode_labels(labels) if store is None else encode_link(labels, index_ids(store))
+    value = encode_labels(labels) if ids is None else encode_link(labels, ids)
     st.session_state[S_LABELS] = (value, labels)
     session.update(feedback=value)
 
@@ -152,7 +155,7 @@ def label_files(ctx: AppContext, labels: FeedbackLabels, query: str) -> None:
             except ClospError as exc:
                 st.error(md(exc))
                 return
-            keep(labels.merged(resolved.labels), ctx.store)
+            keep(labels.merged(resolved.labels), ctx)
             ranking.rerank_now()
             missing = f"; {len(resolved.missing)} not in this index" if resolved.missing else ""
             repeated = (
