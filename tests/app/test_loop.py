@@ -97,6 +97,10 @@ def test_marks_stay_in_place_until_rerank_then_keep_the_order_rule() -> None:
     hidden = [h.key for h in outcome(at).hits]
     assert not {before[20], before[4], before[1]} & set(hidden)
     assert at.query_params["hidel"] == "1"
+    # "Clear all labels" ranks without marks at once (nothing left to re-rank with)
+    at.button(key="labels_clear").click().run()
+    assert outcome(at).method is RankMethod.QUERY and "fb" not in at.query_params
+    assert at.button(key="rerank_top").disabled
 
 
 @pytest.mark.usefixtures("app_data")
