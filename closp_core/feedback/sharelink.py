@@ -15,8 +15,8 @@ and opened after ``N`` more were added loses a label with probability ~``2 ** -M
 The ``P`` relevant and ``N`` not relevant prefixes are each sorted; a gap is a prefix minus
 the one before it (the first: minus 0), written as an unsigned LEB128 varint. The crc32 covers
 everything before it, so a cut or changed value is refused as a whole instead of naming other
-chips. Measured (``tests/feedback/test_sharelink.py``): 1,000 labels on a 5,000-chip index
-take ~3.4 kB; about 4 characters a label on indexes up to ~1 M chips.
+chips. Measured (``python -m bench.sharelink``): 1,000 labels take 3,108 characters on an
+index of 1,200 chips, 4,169 on 100,000 and 5,156 on 1,000,000 (whole ids: 21,335).
 
 Reading (``decode_link``): a prefix that names exactly one chip of the index gives that
 chip's id; one that names none (the chip was deleted) or several (the index grew) is dropped
