@@ -8,7 +8,7 @@ from folium.raster_layers import ImageOverlay
 from closp_core.errors import ClospError
 from closp_core.feedback import FeedbackLabels
 from closp_core.store import Hit
-from ui import change, feedback, scoremap, session, timeline
+from ui import change, feedback, ranking, scoremap, session, timeline
 from ui.details import chip_details
 from ui.maps import hits_at, results_layers, search_base_map
 from ui.mapview import show_map
@@ -176,13 +176,20 @@ def results_map(
     )
 
 
-def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: FeedbackLabels) -> None:
+def results(
+    ctx: AppContext,
+    state: SearchState,
+    hits: list[Hit],
+    labels: FeedbackLabels,
+    used: FeedbackLabels,
+) -> None:
     """Map with the details/result list beside it, then downloads and the gallery. The map is
     there before the first query too (draw an area first, if you like), always at the same
-    place in the page, so the browser keeps it and only swaps its result layers."""
+    place in the page, so the browser keeps it and only swaps its result layers. ``labels``:
+    the marks shown; ``used``: those the ranking used (``ui.ranking``)."""
     scores = {hit.key: hit.score for hit in hits}
     map_col, side_col = st.columns([3, 2], gap="medium")
-    smap = scoremap.current_map(ctx, state, labels) if state.score_map and hits else None
+    smap = scoremap.current_map(ctx, state, used) if state.score_map and hits else None
     with side_col:
         score_layer = score_map_panel(smap, state, hits)
     with map_col:
@@ -217,6 +224,8 @@ def results(ctx: AppContext, state: SearchState, hits: list[Hit], labels: Feedba
         downloads(hits, labels)
     feedback.label_files(ctx, labels, state.query)
     if hits:
+        if state.mode != "change":
+            ranking.rerank_control(labels, used, "gallery")
         gallery(ctx, hits, state, labels)
 
 
@@ -238,8 +247,11 @@ def score_map_panel(
     return scoremap.overlay(smap, threshold, opacity)
 
 
-def search_notice(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> list[Hit]:
-    """Run the search and say what it gave (or what is missing) in one place; the hits."""
+def search_notice(
+    ctx: AppContext, state: SearchState, labels: FeedbackLabels, used: FeedbackLabels
+) -> list[Hit]:
+    """Run the search (ranked with ``used``) and say what it gave (or what is missing) in one
+    place; the hits."""
     feedback.notes()
     if state.mode == "change":
         return change.change_notice(ctx, state)
@@ -252,7 +264,7 @@ def search_notice(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -
             kwargs={"like": None},
         )
     try:
-        outcome = run_search(ctx, state, labels)
+        outcome = run_search(ctx, state, used)
     except ClospError as exc:
         st.error(explain(exc, ctx.settings))
         return []
@@ -262,6 +274,8 @@ def search_notice(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -
     summary(outcome)
     if not outcome.hits:
         st.warning("No chip matches these filters. Remove some filters or the drawn area.")
+    else:
+        ranking.rerank_control(labels, used, "top")
     return outcome.hits
 
 
@@ -276,10 +290,11 @@ def page() -> None:
     state = session.current_state()
     labels = feedback.current_labels(ctx, state)
     state = session.current_state()  # the labels may have been made canonical
+    state, used = ranking.ranked(state, labels)  # marks since the last re-rank wait for it
     track_new_search(state)
     with st.container():  # one slot, whatever it says: the map below keeps its place
-        hits = search_notice(ctx, state, labels)
-    results(ctx, state, hits, labels)
+        hits = search_notice(ctx, state, labels, used)
+    results(ctx, state, hits, labels, used)
 
 
 page()

@@ -14,12 +14,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from closp_core.data.timestamps import FIRST_DAYS
+from closp_core.feedback.sharelink import MAX_LINK_CHARS
 from closp_core.records import LonLat
 
 MAX_QUERY_CHARS = 200
 MAX_KEY_CHARS = 300
 MAX_AREA_POINTS = 200
-MAX_FEEDBACK_CHARS = 6000  # ~280 labels: far under browsers' URL limits
+# the longest ``fb`` read: 1,000 labels of the first form (whole ids); the app writes the short
+# form (``closp_core.feedback.sharelink``: 1,000 labels in ~4 kB)
+MAX_FEEDBACK_CHARS = MAX_LINK_CHARS
 DEFAULT_LIMIT = 50
 MAX_RESULTS = 200
 

@@ -2,10 +2,12 @@
 place in the share URL, the buttons, and label files.
 
 The labels of a session are a ``FeedbackLabels`` (chip key -> +1 / -1) kept next to their URL
-value (``state.feedback``, the ``fb`` parameter: base64url point ids, ~21 characters a label,
-so 50 labels make ~1,070 characters and nothing is stored on the server). A session opened
-from a link decodes that value and resolves the point ids to keys through the store once;
-labels whose chips are no longer in the index are dropped and the user is told how many.
+value (``state.feedback``, the ``fb`` parameter: ``closp_core.feedback.sharelink``, short
+prefixes of the chips' point ids, ~4 characters a label, so the 1,000 allowed fit in ~4 kB and
+nothing is stored on the server). A session opened from a link decodes that value against the
+index's ids (read once per index size, ``index_ids``); labels whose chips are no longer in the
+index, or whose prefix names several chips, are dropped and the page says how many and why.
+Links of the first form (whole point ids) still open.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from closp_core.feedback import (
     RELEVANT,
     FeedbackLabels,
     LabelFileBudget,
-    decode_labels,
     encode_labels,
     export_labels,
     import_labels,
-    resolve_ids,
 )
-from ui import session
-from ui.resources import AppContext
+from closp_core.feedback.sharelink import IndexIds, encode_link, read_link
+from closp_core.store import VectorStore
+from ui import ranking, session
+from ui.resources import AppContext, _store_key, get_context
 from ui.state import SearchState
 from ui.text import md
 
@@ -38,6 +40,20 @@ WORDS = {RELEVANT: "relevant", NOT_RELEVANT: "not relevant"}
 MARKS = {RELEVANT: "✓ relevant", NOT_RELEVANT: "✗ not relevant"}
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cached_ids(_store: VectorStore, where: str, count: int) -> IndexIds:
+    return IndexIds.of(_store)
+
+
+def index_ids(ctx: AppContext) -> IndexIds | None:
+    """The point ids of the context's index, sorted (read again whenever its chip count
+    changes); ``None`` without an index."""
+    if ctx.store is None:
+        return None
+    where = f"{_store_key(ctx.settings)} {id(ctx.store)}"  # a reopened index reads again
+    return _cached_ids(ctx.store, where, ctx.store.count())
+
+
 def current_labels(ctx: AppContext, state: SearchState) -> FeedbackLabels:
     """The session's labels; read from the URL value (through the store) when it changed."""
     held = st.session_state.get(S_LABELS)
@@ -46,23 +62,21 @@ def current_labels(ctx: AppContext, state: SearchState) -> FeedbackLabels:
     labels = FeedbackLabels()
     if state.feedback and ctx.store is not None:
         try:
-            resolved = resolve_ids(ctx.store, decode_labels(state.feedback))
+            shared = read_link(ctx.store, state.feedback, index_ids(ctx))
         except ClospError as exc:
             st.session_state[S_LABELS_NOTE] = f"The labels in the link were dropped: {md(exc)}"
         else:
-            labels = resolved.labels
-            if resolved.missing:
-                st.session_state[S_LABELS_NOTE] = (
-                    f"{len(resolved.missing)} labelled chips of the link are no longer in the "
-                    "index; their labels were dropped."
-                )
-    keep(labels)
+            labels = shared.labels
+            st.session_state[S_LABELS_NOTE] = shared.note()
+    keep(labels, ctx)
     return labels
 
 
-def keep(labels: FeedbackLabels) -> None:
-    """Make ``labels`` the session's labels (and the URL's)."""
-    value = encode_labels(labels)
+def keep(labels: FeedbackLabels, ctx: AppContext | None = None) -> None:
+    """Make ``labels`` the session's labels (and the URL's: the index's ids make it short)."""
+    ids = index_ids(ctx if ctx is not None else get_context())
+    # no index to make prefixes against: whole ids (the first form)
+    value = encode_labels(labels) if ids is None else encode_link(labels, ids)
     st.session_state[S_LABELS] = (value, labels)
     session.update(feedback=value)
 
@@ -96,6 +110,18 @@ def caption(key: str, labels: FeedbackLabels) -> str:
     return f" · {MARKS[value]}" if value is not None else ""
 
 
+def mark_line(key: str, labels: FeedbackLabels) -> str:
+    """``✓ relevant`` / ``✗ not relevant`` / ``not marked``: a gallery card's second line."""
+    value = labels.get(key)
+    return MARKS[value] if value is not None else "not marked"
+
+
+def clear_labels() -> None:
+    """ "Clear all labels": no marks, and the ranking forgets them too."""
+    keep(FeedbackLabels())
+    ranking.rerank_now()
+
+
 def label_files(ctx: AppContext, labels: FeedbackLabels, query: str) -> None:
     """Export the labels as GeoJSON, or import a label file (merged into these)."""
     if ctx.store is None:
@@ -118,9 +144,7 @@ def label_files(ctx: AppContext, labels: FeedbackLabels, query: str) -> None:
                     mime="application/geo+json",
                     key="labels_export",
                 )
-            st.button(
-                "Clear all labels", key="labels_clear", on_click=keep, args=(FeedbackLabels(),)
-            )
+            st.button("Clear all labels", key="labels_clear", on_click=clear_labels)
         upload = st.file_uploader("Import labels", type=["geojson", "json"], key="labels_import")
         if upload is not None and st.button("Add these labels", key="labels_import_go"):
             try:
@@ -131,7 +155,8 @@ def label_files(ctx: AppContext, labels: FeedbackLabels, query: str) -> None:
             except ClospError as exc:
                 st.error(md(exc))
                 return
-            keep(labels.merged(resolved.labels))
+            keep(labels.merged(resolved.labels), ctx)
+            ranking.rerank_now()
             missing = f"; {len(resolved.missing)} not in this index" if resolved.missing else ""
             repeated = (
                 f"; {resolved.repeated} repeated with the same value, kept once"

@@ -86,9 +86,10 @@ def gallery(
                 else:
                     st.caption("preview unavailable")
                 date = rec.acquired.date().isoformat() if rec.acquired else "?"
+                # the mark on a line of its own, always there: marking never re-wraps a card
                 st.caption(
-                    f"#{rank} · {hit.score:.3f} · {rec.sensor.name} · {date}"
-                    + feedback.caption(rec.key, labels)
+                    f"#{rank} · {hit.score:.3f} · {rec.sensor.name} · {date}  \n"
+                    + feedback.mark_line(rec.key, labels)
                 )
                 st.button(
                     "Open",

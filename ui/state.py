@@ -12,7 +12,7 @@ URL keys: ``q`` query text, ``event`` / ``cover`` labels (repeated), ``sensor`` 
 ``inview`` + ``bbox`` (west,south,east,north) map-view filter, ``area`` drawn polygon
 (lon,lat;lon,lat;...), ``view`` map centre and zoom (lat,lon,zoom), ``chip`` selected chip,
 ``like`` "More like this" chip, ``near`` "Near here" point (lon,lat); the responder's loop:
-``fb`` 👍/👎 labels (``closp_core.feedback.encode_labels``: base64url point ids, ~21 characters
+``fb`` 👍/👎 labels (``closp_core.feedback.sharelink``: short point-id prefixes, ~4 characters
 a label), ``hidel`` hide labelled chips, ``mode`` ``change`` for "what changed into <text>
 after <date>" with ``when`` the event date, ``tl`` the selected chip's place over time and
 ``cmp`` the two chips compared (key|key); the score map: ``smap`` on, ``st`` its threshold
@@ -83,7 +83,7 @@ class SearchState:
     selected: str | None = None
     like: str | None = None
     near: LonLat | None = None
-    feedback: str = ""  # 👍/👎 labels in their URL form (closp_core.feedback.encode_labels)
+    feedback: str = ""  # 👍/👎 labels in their URL form (closp_core.feedback.sharelink)
     hide_labelled: bool = False
     mode: str = "find"  # "find" | "change"
     event_date: dt.date | None = None  # change mode: before / after this day

@@ -1,7 +1,10 @@
 """Relevance feedback: 👍 / 👎 labels, the re-ranking they drive, their URL and file forms.
 
 - ``labels``: ``FeedbackLabels`` (immutable chip key -> +1/-1), ``encode_labels`` /
-  ``decode_labels`` (URL value) and ``resolve_ids`` (point ids back to keys via the store).
+  ``decode_labels`` (the first URL form: whole point ids) and ``resolve_ids`` (point ids back
+  to keys via the store).
+- ``sharelink``: the URL form the app writes (``encode_link`` / ``read_link``: short point-id
+  prefixes resolved against the index's ids, ``IndexIds``; 1,000 labels in ~3–5 kB).
 - ``rerank``: ``rerank(store, labels, query_vector, ...) -> FeedbackResult`` (Rocchio, then
   logistic regression once there are 3 labels of each kind) and ``rocchio``.
 - ``labelfile``: ``export_labels`` / ``import_labels`` (GeoJSON with model and collection).
@@ -38,6 +41,7 @@ from closp_core.feedback.rerank import (
     rerank,
     rocchio,
 )
+from closp_core.feedback.sharelink import IndexIds, SharedLabels, encode_link, read_link
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -48,17 +52,21 @@ __all__ = [
     "FeedbackError",
     "FeedbackLabels",
     "FeedbackResult",
+    "IndexIds",
     "LabelFile",
     "LabelFileBudget",
     "RankMethod",
     "ResolvedLabels",
     "RocchioWeights",
+    "SharedLabels",
     "decode_labels",
     "encode_labels",
+    "encode_link",
     "export_labels",
     "import_labels",
     "parse_label_file",
     "read_label_file",
+    "read_link",
     "relevance_name",
     "rerank",
     "resolve_ids",

@@ -3,7 +3,8 @@
 ``FeedbackLabels`` is immutable: ``with_label``, ``without`` and ``toggle`` return new objects,
 so it can live in a frozen search state and compare by value.
 
-URL form (``encode_labels`` / ``decode_labels``): the labels travel as the chips' *point ids*
+First URL form (``encode_labels`` / ``decode_labels``; still read, while the app now writes the
+shorter ``closp_core.feedback.sharelink`` form): the labels travel as the chips' *point ids*
 (``uuid5`` of the key, 16 bytes), not as keys (keys are up to ~60 characters). The value is
 ``<relevant>.<not relevant>``: each part the base64url encoding (no padding) of the
 concatenated 16-byte ids, sorted. That is 21⅓ characters per label (``"."`` is unreserved in

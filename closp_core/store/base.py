@@ -90,6 +90,10 @@ class VectorStore(abc.ABC):
     ) -> tuple[list[RawPoint], str | None]: ...
 
     @abc.abstractmethod
+    def _scroll_ids(self, limit: int, cursor: str | None) -> tuple[list[bytes], str | None]:
+        """One page of point ids (16 bytes each, no payload) and the next cursor."""
+
+    @abc.abstractmethod
     def _count(self, filters: SearchFilters) -> int: ...
 
     @abc.abstractmethod
@@ -240,6 +244,18 @@ class VectorStore(abc.ABC):
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def point_ids(self) -> np.ndarray:
+        """``(N,) 'S16'``: the 16 bytes of every point id, sorted (ids only: ~0.1 s for 20,000
+        chips where ``iter_records`` takes ~7 s; share links resolve id prefixes with it)."""
+        self._check_open()
+        pages: list[bytes] = []
+        cursor: str | None = None
+        while True:
+            ids, cursor = self._scroll_ids(MAX_LIMIT, cursor)
+            pages.extend(ids)
+            if cursor is None:
+                return np.sort(np.array(pages, dtype="S16"))
 
     def count(self, filters: SearchFilters | None = None) -> int:
         """Exact number of chips matching ``filters``."""

@@ -286,6 +286,12 @@ class EdgeStore(VectorStore):
         points, nxt = self._shard.scroll(request)
         return [_raw(p) for p in points], None if nxt is None else str(nxt)
 
+    def _scroll_ids(self, limit: int, cursor: str | None) -> tuple[list[bytes], str | None]:
+        offset = None if cursor is None else uuid.UUID(cursor)
+        request = qe.ScrollRequest(offset=offset, limit=limit, with_payload=False)
+        points, nxt = self._shard.scroll(request)
+        return [uuid.UUID(str(p.id)).bytes for p in points], None if nxt is None else str(nxt)
+
     def _count(self, filters: SearchFilters) -> int:
         return int(
             self._shard.count(qe.CountRequest(exact=True, filter=edge_filter(filters, self.tiled)))

@@ -11,6 +11,7 @@ may read and write a server collection at once.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,12 @@ class RemoteStore(VectorStore):
             with_vectors=False,
         )
         return [_raw(p) for p in points], None if nxt is None else str(nxt)
+
+    def _scroll_ids(self, limit: int, cursor: str | None) -> tuple[list[bytes], str | None]:
+        points, nxt = self._client.scroll(
+            self.collection, limit=limit, offset=cursor, with_payload=False, with_vectors=False
+        )
+        return [uuid.UUID(str(p.id)).bytes for p in points], None if nxt is None else str(nxt)
 
     def _count(self, filters: SearchFilters) -> int:
         flt = remote_filter(filters, self.tiled)

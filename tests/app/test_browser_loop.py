@@ -1,6 +1,8 @@
-"""The responder's loop in a real browser: mark 2 results 👍 (one of them from its map popup)
-and 1 👎, see the ranking change and the labels in the URL; open a chip's place over time and
-its Compare swipe (leaflet-side-by-side, served locally); the "what changed" mode."""
+"""The responder's loop in a real browser: mark a result 👍 from its map popup and five from the
+gallery (each click lands on the chip aimed at: the gallery does not move under the pointer),
+press Re-rank and see the ranking change, relevant above not relevant, and the labels in the
+URL; open a chip's place over time and its Compare swipe (leaflet-side-by-side, served
+locally); the "what changed" mode."""
 
 from __future__ import annotations
 
@@ -61,6 +63,49 @@ def wait_marks(page: Page, relevant: int, not_relevant: int) -> list[str]:
     return captions(page)
 
 
+def wait_reranked(page: Page, before: list[str]) -> list[str]:
+    """The gallery's captions once a new order of all 30 has landed with the 6 marks on it
+    and, as the rule says, no ✓ below a ✗ (a wrong order times out here)."""
+    page.wait_for_function(
+        """(before) => {
+            const now = Array.from(document.querySelectorAll("[data-testid='stCaptionContainer']"))
+                .map((e) => e.innerText).filter((t) => /^#\\d+ · /.test(t));
+            const marks = now.filter((t) => t.includes("relevant"))
+                .map((t) => (t.includes("✓ relevant") ? 1 : -1));
+            const head = (t) => t.split("\\n")[0];
+            return now.length === 30 && marks.length === 6
+                && now.map(head).join("|") !== before.map(head).join("|")
+                && marks.every((m, i) => i === 0 || marks[i - 1] >= m);
+        }""",
+        arg=before,
+        timeout=WAIT_MS,
+    )
+    return captions(page)
+
+
+GALLERY_MARKS = ((1, 1), (-1, 2), (1, 3), (-1, 2), (1, 2))  # (value, ranks on from the last)
+
+
+def mark_five(page: Page) -> list[str]:
+    """Mark five unmarked gallery chips (👍 👎 👍 👎 👍), each by its button under the
+    thumbnail; after each click the card there is the same chip, now marked, and every card
+    is where it was (the gallery does not move under the pointer). The captions at the end."""
+    before = captions(page)
+    heads = [c.split("\n")[0] for c in before]
+    rank, up, down = 0, 1, 0  # one 👍 from the map popup already
+    for value, step in GALLERY_MARKS:
+        rank += step
+        while "not marked" not in before[rank - 1]:
+            rank += 1
+        page.locator(f".st-key-fb_g{rank}_{value} button").first.click()
+        up, down = up + (value == 1), down + (value == -1)
+        now = wait_marks(page, up, down)
+        assert [c.split("\n")[0] for c in now] == heads  # no card moved
+        assert ("✓ relevant" if value == 1 else "✗ not relevant") in now[rank - 1], now[rank - 1]
+        before = now
+    return before
+
+
 def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
     external: list[str] = []
     with sync_playwright() as pw:
@@ -89,14 +134,16 @@ def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
             page.get_by_role("button", name="Show all 30 thumbnails").click()
             expect(page.get_by_text(CAPTION)).to_have_count(30, timeout=WAIT_MS)
             wait_marks(page, 1, 0)
-            # a second thumbs up and a thumbs down under gallery thumbnails
-            page.locator(".st-key-fb_g4_1 button").first.click()
-            wait_marks(page, 2, 0)
-            page.locator(".st-key-fb_g7_-1 button").first.click()
-            final = wait_marks(page, 2, 1)
-            assert final != start  # the ranking changed
-            expect(page.get_by_text(re.compile(r"^2 relevant, 1 not relevant: "))).to_be_visible()
-            page.wait_for_url(re.compile(r"fb="))
+            # five marks under gallery thumbnails: each lands on the chip aimed at, nothing moves
+            marked = mark_five(page)
+            # Re-rank: every mark used, relevant above not relevant
+            page.locator(".st-key-rerank_gallery button").first.click()
+            final = wait_reranked(page, marked)
+            assert [c.split("\n")[0] for c in final] != [c.split("\n")[0] for c in start]
+            expect(page.get_by_text(re.compile(r"^4 relevant, 2 not relevant: "))).to_be_visible()
+            marks = [1 if "✓ relevant" in c else -1 for c in final if "relevant" in c]
+            assert marks == sorted(marks, reverse=True), final  # the order rule
+            page.wait_for_url(re.compile(r"fb=2\."))
             shot(page, "loop-marked")
 
             # the first result's place over time, then the Compare swipe

@@ -1,6 +1,7 @@
-"""The responder's loop in the app (AppTest): 👍 / 👎 re-rank and live in the share URL and in
-exports, label files go out and come back, a place over time opens and compares, and the
-"what changed" mode finds the flooded places of the (synthetic pre-flood) Spain scene."""
+"""The responder's loop in the app (AppTest): 👍 / 👎 mark chips in place, re-rank on "Re-rank"
+and live in the share URL (1,000 of them too) and in exports, label files go out and come back,
+a place over time opens and compares, and the "what changed" mode finds the flooded places of
+the (synthetic pre-flood) Spain scene."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from closp_core.feedback import FeedbackLabels, encode_labels, export_labels
+from closp_core.feedback import FeedbackLabels, RankMethod, encode_labels, export_labels
+from closp_core.feedback.sharelink import IndexIds, encode_link
 from closp_core.settings import Settings
-from closp_core.store import stored_model_id
+from closp_core.store import open_store, stored_model_id
 from tests.app.test_pages import new_app, outcome, texts
+from tests.store.conftest import make_records
+from ui.feedback import MARKS
 from ui.maps import hits_at
 
 QUERY = "flooded fields next to a river"
@@ -36,7 +41,7 @@ def search(query: str = QUERY, **params: str) -> AppTest:
 
 def mark(at: AppTest, key: str, value: int) -> AppTest:
     """Click 👍 (1) or 👎 (-1) under the gallery thumbnail of chip ``key`` (wherever the
-    last marks ranked it; every thumbnail is shown first)."""
+    last ranking put it; every thumbnail is shown first)."""
     if at.button(key="gallery_all").label.startswith("Show all"):
         at.button(key="gallery_all").click().run()
     rank = [h.key for h in outcome(at).hits].index(key) + 1
@@ -45,29 +50,57 @@ def mark(at: AppTest, key: str, value: int) -> AppTest:
     return at
 
 
+def marks_in_order(keys: list[str], labels: FeedbackLabels) -> bool:
+    """Whether no chip marked relevant ranks below one marked not relevant."""
+    marks = [labels.get(k) for k in keys if labels.get(k) is not None]
+    return marks == sorted(marks, reverse=True)
+
+
 @pytest.mark.usefixtures("app_data")
-def test_marks_rerank_show_and_go_into_the_url_and_exports() -> None:
+def test_marks_stay_in_place_until_rerank_then_keep_the_order_rule() -> None:
+    """Issue 18 "Marks": a click marks the chip under it and nothing moves (the next click
+    lands on the chip aimed at); "Re-rank" ranks with every mark, relevant above not
+    relevant."""
     at = search()
     before = [h.key for h in outcome(at).hits]
-    first, second, third = before[0], before[1], before[2]
-    at = mark(mark(mark(at, first, 1), second, 1), third, -1)
+    assert at.button(key="rerank_gallery").disabled  # nothing new to rank with yet
+    marks = {before[7]: -1, before[1]: -1, before[20]: 1, before[4]: 1, before[25]: 1}
+    for key, value in marks.items():
+        at = mark(at, key, value)
+        assert [h.key for h in outcome(at).hits] == before  # every chip where it was
+        cards = [c.value for c in at.caption if c.value.startswith("#")]
+        rank = before.index(key)
+        assert cards[rank].startswith(f"#{rank + 1} ") and MARKS[value] in cards[rank]
+    assert outcome(at).method is RankMethod.QUERY  # not re-ranked yet
+    assert "5 marks since the last ranking" in texts(at)
+    labels = FeedbackLabels.of(marks)
+    assert at.session_state["s_labels"][1] == labels
+    at.button(key="rerank_gallery").click().run()
+    assert not at.exception
     result = outcome(at)
     after = [h.key for h in result.hits]
-    assert after != before  # the marks moved the ranking
-    assert "2 relevant, 1 not relevant" in result.note and "Rocchio" in result.note
-    labels = FeedbackLabels.of({first: 1, second: 1, third: -1})
-    assert at.query_params["fb"] == encode_labels(labels)
-    assert "2 relevant, 1 not relevant" in plain(texts(at))
+    assert after != before and marks_in_order(after, labels)
+    assert "3 relevant, 2 not relevant" in result.note and "Rocchio" in result.note
+    assert at.button(key="rerank_top").disabled
     captions = [c.value for c in at.caption if c.value.startswith("#")]
-    assert sum("✓ relevant" in c for c in captions) == 2
-    assert sum("✗ not relevant" in c for c in captions) == 1
-    # the same button again takes the mark off
-    at = mark(at, third, -1)
-    assert outcome(at).note.startswith("2 relevant, 0 not relevant")
+    assert sum("✓ relevant" in c for c in captions) == 3
+    assert sum("✗ not relevant" in c for c in captions) == 2
+    value = at.query_params["fb"]
+    assert value.startswith("2.") and len(value) < 40  # short prefixes, not whole ids
+    assert search(fb=value).session_state["s_labels"][1] == labels  # a new session reads it
+    # the same button again takes the mark off (the ranking follows on Re-rank)
+    at = mark(at, before[7], -1)
+    at.button(key="rerank_top").click().run()
+    assert outcome(at).note.startswith("3 relevant, 1 not relevant")
     # hiding labelled chips keeps the labels for ranking but not in the list
     at.checkbox(key="w_hide_labelled").check().run()
     hidden = [h.key for h in outcome(at).hits]
-    assert first not in hidden and second not in hidden and at.query_params["hidel"] == "1"
+    assert not {before[20], before[4], before[1]} & set(hidden)
+    assert at.query_params["hidel"] == "1"
+    # "Clear all labels" ranks without marks at once (nothing left to re-rank with)
+    at.button(key="labels_clear").click().run()
+    assert outcome(at).method is RankMethod.QUERY and "fb" not in at.query_params
+    assert at.button(key="rerank_top").disabled
 
 
 @pytest.mark.usefixtures("app_data")
@@ -90,12 +123,38 @@ def test_links_with_labels_of_chips_gone_or_damaged(app_data: Path) -> None:
     at = search(fb=encode_labels(fake))
     assert not at.exception
     assert any(
-        "1 labelled chips of the link are no longer in the index" in i.value for i in at.info
-    )
+        "1 label of the link dropped: 1 whose chip is no longer in the index" in i.value
+        for i in at.info
+    )  # a link of the first form (whole point ids) still opens
+    assert at.query_params["fb"].startswith("2.")  # and is written in the short form
     assert "1 relevant, 0 not relevant" in outcome(at).note
     at = search(fb="AAAA.BBBB")  # base64url, but not whole point ids
     assert not at.exception
     assert any("labels in the link were dropped" in i.value for i in at.info)
+    at = search(fb="2.AQEBAQ")  # the short form with a wrong checksum
+    assert not at.exception
+    assert any("damaged or cut short" in i.value for i in at.info), texts(at)
+    assert len(outcome(at).hits) == 50  # the rest of the link still searches
+
+
+def test_a_link_with_1000_labels_opens_with_every_one(app_data: Path) -> None:
+    """Issue 17: the 1,000 labels allowed travel in one link of at most 8 kB and come back."""
+    settings = Settings(data_dir=app_data)
+    model_id = stored_model_id(settings)
+    assert model_id is not None
+    extra = make_records(1000, seed=11)  # 1,000 more chips (random vectors, no previews)
+    labels = FeedbackLabels.of({r.key: 1 if i % 2 else -1 for i, r in enumerate(extra)})
+    with open_store(settings, model_id) as store:
+        store.upsert(extra)
+        value = encode_link(labels, IndexIds.of(store))
+    at = search(fb=value)
+    assert not at.exception
+    assert at.session_state["s_labels"][1] == labels
+    assert not any("dropped" in i.value for i in at.info), texts(at)
+    assert at.query_params["fb"] == value
+    url = "http://127.0.0.1:8501/?" + urlencode(dict(at.query_params), doseq=True)
+    assert len(url.encode()) <= 8_000, len(url)
+    assert "500 relevant, 500 not relevant" in outcome(at).note
 
 
 def test_label_files_out_and_in(app_data: Path) -> None:

@@ -395,3 +395,11 @@ def test_a_link_says_what_it_could_not_use() -> None:
     state = from_params(params)
     assert state.query == "water" and state.date_from is None and state.limit == 7
     assert dropped_params({"from": ["2016-01-12"]}) == []
+
+
+@pytest.mark.parametrize("value", ["AbC=.xY", "AbC%2F.xY", "2.AQ==", "2.A B", "A" * 23_000])
+def test_a_link_says_it_left_out_labels_it_cannot_read(value: str) -> None:
+    """Issue 17: an ``fb`` value with padding, escapes, spaces or over the longest readable
+    (1,000 labels of the first form) is named among what the link could not use."""
+    assert dropped_params({"q": ["water"], "fb": [value]}) == ["fb"]
+    assert dropped_params({"fb": ["2.AQEB-_"]}) == []  # the short form's alphabet is read
