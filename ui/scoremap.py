@@ -7,7 +7,9 @@ share link (``ui.state``: ``smap``, ``st``, ``sc``); the change mode draws after
 from __future__ import annotations
 
 import dataclasses
+import io
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +19,10 @@ from folium.raster_layers import ImageOverlay
 from closp_core.errors import ClospError
 from closp_core.feedback import FeedbackLabels
 from closp_core.scoremap import AreaCache, ScoreKind, ScoreMap, ScoreMapRequest, score_map
-from closp_core.scoremap.export import write_area, write_cog
+from closp_core.scoremap.export import write_area, write_cog, write_exports
+from closp_core.scoremap.imagery import ImageryReport
 from closp_core.scoremap.sidefile import side_file_path
+from closp_core.store import VectorStore
 from ui import session
 from ui.query import request_for
 from ui.resources import AppContext, explain
@@ -26,7 +30,9 @@ from ui.state import COMBINES, SearchState
 
 W_THRESHOLD = "w_score_t"
 W_OPACITY = "w_score_opacity"
+W_IMAGERY = "w_score_imagery"
 _MEMO = "s_scoremap_memo"
+_IMAGERY = "s_scoremap_imagery"  # (request key, zip bytes, ImageryReport) of the last export
 COMBINE_LABELS = {
     "either": "either sensor (higher score)",
     "both": "both agree (lower score)",
@@ -161,8 +167,9 @@ def figures(smap: ScoreMap, threshold: float) -> None:
     )
 
 
-def downloads(smap: ScoreMap, threshold: float) -> None:
-    """The score map (COG) and the area ≥ t (GeoJSON, GeoPackage) as downloads."""
+def downloads(smap: ScoreMap, threshold: float, store: VectorStore | None = None) -> None:
+    """The score map (COG) and the area ≥ t (GeoJSON, GeoPackage) as downloads; with a
+    ``store``, a button that exports the top chips' imagery (``imagery_export``)."""
     smap = dataclasses.replace(smap, threshold=threshold)
     with tempfile.TemporaryDirectory() as folder:
         files = {
@@ -174,3 +181,41 @@ def downloads(smap: ScoreMap, threshold: float) -> None:
     cols = st.columns(len(data))
     for col, (name, body) in zip(cols, data.items(), strict=True):
         col.download_button(name, body, file_name=name, key=f"dl_scoremap_{name}")
+    if store is not None:
+        imagery_export(smap, store)
+
+
+def imagery_export(smap: ScoreMap, store: VectorStore) -> None:
+    """ "Export imagery": the top chips read again from their sources as COGs, zipped with the
+    score map, ``report.json`` and the STAC ItemCollection; chips not exported are named."""
+    memo = st.session_state.get(_IMAGERY)
+    key = (smap.request.cache_key(), tuple(smap.top_keys))
+    if st.button(f"Export imagery of the top {len(smap.top)} chips", key=W_IMAGERY):
+        with st.spinner("Reading the chips' sources…"):
+            memo = (key, *_imagery_zip(smap, store))
+        st.session_state[_IMAGERY] = memo
+    if memo is None or memo[0] != key:
+        return
+    _, body, report = memo
+    st.download_button("imagery.zip", body, file_name="imagery.zip", key="dl_scoremap_imagery")
+    st.caption(f"{len(report.written)} of {len(report.chips)} chips exported")
+    for line in [c for c in report.chips if c.path is None][:20]:
+        st.warning(f"{line.key}: not exported: {line.reason}")
+
+
+def _imagery_zip(smap: ScoreMap, store: VectorStore) -> tuple[bytes, ImageryReport]:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        written = write_exports(
+            smap,
+            score_map=root / "score-map.tif",
+            stac=root / "stac.json",
+            imagery=root / "imagery",
+            store=store,
+        )
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    zipped.write(path, path.relative_to(root).as_posix())
+    return buffer.getvalue(), written.imagery or ImageryReport(())

@@ -29,6 +29,7 @@ from closp_core.store import VectorStore, open_store, stored_model_id
 
 if TYPE_CHECKING:
     from closp_core.scoremap import AreaCache, ScoreMap, ScoreMapRequest
+    from closp_core.scoremap.imagery import ImageryReport
 
 
 class Index:
@@ -100,6 +101,14 @@ class Index:
         return score_map(
             self.store, request, self.embedder, settings=self.settings, cache=self._areas
         )
+
+    def export_imagery(self, keys: list[str], folder: str | Path) -> ImageryReport:
+        """The imagery of the chips ``keys`` (e.g. ``ScoreMap.top_keys``) read again from their
+        sources, one COG each in ``folder`` (``closp_core.scoremap.imagery``); the report says
+        per chip what was written or why not."""
+        from closp_core.scoremap.imagery import export_imagery
+
+        return export_imagery(self.store, keys, folder)
 
     def write_score_map_side_file(self) -> Path:
         """Write the numpy side file score maps read an area's vectors from (~90x faster than
