@@ -8,6 +8,8 @@ threshold as GeoPackage / GeoJSON polygons, and a STAC ItemCollection describing
   ``score_mean`` / ``score_max`` (its pixels), ``threshold``, ``score``, ``combine``, ``dates``
   (acquisition days of the chips ≥ t, comma-separated), ``s1_km2`` / ``s2_km2`` and
   ``s1_chips`` / ``s2_chips`` of the whole map.
+- **Across the antimeridian** (``wrap.py``): one COG whose longitudes run past 180°; the
+  polygons split at 180° (MultiPolygons, longitudes in [-180, 180]); STAC ``bbox`` west > east.
 - **Imagery**: the selected chips (the map's top-N) read again from their sources, one COG
   each (``imagery.py``: S2 uint16 DN with band names, S1 float32 dB ``VV``/``VH``); chips that
   cannot be exported are listed with the reason (``closp:imagery_missing`` in the map Item).
@@ -28,6 +30,7 @@ import numpy as np
 from closp_core.errors import ScoreMapError
 from closp_core.scoremap.imagery import ImageryReport, chip_items, export_imagery
 from closp_core.scoremap.run import ScoreMap
+from closp_core.scoremap.wrap import split_at_180, wrapped_bbox
 from closp_core.store import VectorStore
 
 AREA_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
@@ -106,9 +109,9 @@ def area_frame(smap: ScoreMap, threshold: float | None = None) -> Any:
         for p in polygons
     ]
     columns = ["km2", "score_min", "score_mean", "score_max", *common]
-    return gpd.GeoDataFrame(
-        rows, columns=columns, geometry=[p.geometry for p in polygons], crs="EPSG:4326"
-    )
+    crosses = smap.grid.bounds[2] > 180.0  # an antimeridian map: split at 180° (wrap.py)
+    shapes = [split_at_180(p.geometry) if crosses else p.geometry for p in polygons]
+    return gpd.GeoDataFrame(rows, columns=columns, geometry=shapes, crs="EPSG:4326")
 
 
 def write_area(smap: ScoreMap, path: str | Path, threshold: float | None = None) -> Path:
@@ -148,8 +151,8 @@ def stac_collection(
         props["end_datetime"] = (end.replace(tzinfo=dt.UTC) + dt.timedelta(days=1)).isoformat()
     item = pystac.Item(
         id="closp-score-map",
-        geometry=shapely.geometry.mapping(shapely.box(west, south, east, north)),
-        bbox=[west, south, east, north],
+        geometry=shapely.geometry.mapping(split_at_180(shapely.box(west, south, east, north))),
+        bbox=wrapped_bbox((west, south, east, north)),
         datetime=when,
         properties=props,
         start_datetime=None,

@@ -10,8 +10,10 @@
 
 ``--score-map`` / ``--area`` / ``--stac`` / ``--imagery`` score every chip of the area instead
 of listing the top hits (``closp_core.scoremap``): the same files as the app and
-``Index.score_map``. ``--imagery``: the top chips' imagery read again from their sources, one
-COG each, and ``report.json`` (chips that could not be exported are also named on stderr).
+``Index.score_map``; their ``--bbox`` may cross the antimeridian (west > east:
+``closp_core.scoremap.wrap``). ``--imagery``: the top chips' imagery read again from their
+sources, one COG each, and ``report.json`` (chips that could not be exported are also named on
+stderr).
 
 The index and model are those of the ``CLOSP_*`` settings (``--data-dir`` overrides
 ``CLOSP_DATA_DIR``). ``--labels``: 👍 / 👎 marks exported by the app (they re-rank). Negative
@@ -90,12 +92,17 @@ def _score_map_options(parser: argparse.ArgumentParser) -> None:
 
 def _write_score_map(args: argparse.Namespace, index: Index) -> int:
     from closp_core.scoremap.export import write_exports
+    from closp_core.scoremap.wrap import crossing_box
 
+    crossing = crossing_box(args.bbox)  # west > east: an area across ±180°
+    if crossing is not None:
+        args = argparse.Namespace(**{**vars(args), "bbox": None})
     smap = index.score_map(
         request_of(args, index),
         combine=args.combine,
         threshold=args.threshold,
         change_after=args.change_after,
+        antimeridian_box=crossing,
     )
     written = write_exports(
         smap,
