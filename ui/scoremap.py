@@ -10,6 +10,8 @@ import dataclasses
 import io
 import tempfile
 import zipfile
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,9 @@ W_THRESHOLD = "w_score_t"
 W_OPACITY = "w_score_opacity"
 W_IMAGERY = "w_score_imagery"
 _MEMO = "s_scoremap_memo"
+_PENDING = "s_scoremap_pending"  # (request key, Future) of the map being computed
+INLINE_WAIT_S = 0.5  # a map done within this is drawn in the same run
+POLL_S = 0.5  # how often the page looks whether a longer one is done
 _IMAGERY = "s_scoremap_imagery"  # (request key, zip bytes, ImageryReport) of the last export
 COMBINE_LABELS = {
     "either": "either sensor (higher score)",
@@ -60,27 +65,62 @@ def scoremap_request(state: SearchState, labels: FeedbackLabels) -> ScoreMapRequ
     )
 
 
+@st.cache_resource(show_spinner=False)
+def scoring_pool() -> ThreadPoolExecutor:
+    """The app's one score-map worker thread (maps queue: one at a time keeps a core for
+    queries and page runs)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoremap")
+
+
 def current_map(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> ScoreMap | None:
-    """The score map of ``state`` (memoised per request and index size), or ``None`` after
-    showing why there is none."""
+    """The score map of ``state`` (memoised per request and index size), or ``None`` while it
+    is computed or after showing why there is none.
+
+    Scoring runs on ``scoring_pool``, never in the page's run: a map done within
+    ``INLINE_WAIT_S`` is drawn in this run; a longer one (a 1M-chip area) leaves the page as it
+    is (gallery, map, list usable) with a note that polls (``_await_map``) and reruns the page
+    when the map is ready."""
     if ctx.store is None or ctx.embedder is None:
         return None
     try:
         request = scoremap_request(state, labels)
-        key = (state.search_key(), state.bbox, state.score_combine, ctx.store.count())
-        memo = st.session_state.get(_MEMO)
-        if memo is not None and memo[0] == key:
-            return memo[1]  # type: ignore[no-any-return]
+    except ClospError as exc:
+        st.error(explain(exc, ctx.settings))
+        return None
+    key = (state.search_key(), state.bbox, state.score_combine, ctx.store.count())
+    memo = st.session_state.get(_MEMO)
+    if memo is not None and memo[0] == key:
+        return memo[1]  # type: ignore[no-any-return]
+    pending = st.session_state.get(_PENDING)
+    if pending is None or pending[0] != key:
         settings = ctx.settings
         side = side_file_path(settings)
         cache = area_cache(ctx.store.model_id, str(side), settings.score_map_cache_areas, side)
-        with st.spinner("Scoring every chip in view…"):
-            smap = score_map(ctx.store, request, ctx.embedder, settings=ctx.settings, cache=cache)
+        job = scoring_pool().submit(
+            score_map, ctx.store, request, ctx.embedder, settings=settings, cache=cache
+        )
+        pending = st.session_state[_PENDING] = (key, job)
+    futures.wait([pending[1]], timeout=INLINE_WAIT_S)
+    if not pending[1].done():
+        _await_map(key)
+        return None
+    del st.session_state[_PENDING]
+    try:
+        smap = pending[1].result()
     except ClospError as exc:
         st.error(explain(exc, ctx.settings))
         return None
     st.session_state[_MEMO] = (key, smap)
-    return smap
+    return smap  # type: ignore[no-any-return]
+
+
+@st.fragment(run_every=POLL_S)
+def _await_map(key: tuple[object, ...]) -> None:
+    """A note while the map of ``key`` is computed; reruns the page once it is done."""
+    pending = st.session_state.get(_PENDING)
+    if pending is None or pending[0] != key or pending[1].done():
+        st.rerun()
+    st.caption("⏳ Scoring every chip in view… the map, list and gallery stay usable.")
 
 
 def threshold_of(state: SearchState, smap: ScoreMap) -> float:
