@@ -170,7 +170,10 @@ class ChipOrigin:
     coefficients ``a, b, c, d, e, f`` of the chip window, CRS units) place it. How the reader
     read it: ``zero_is_nodata`` (S2 DN 0 is no-data), ``resampling`` (coarser bands onto the
     reference grid, a ``rasterio.enums.Resampling`` name), ``s1_linear`` (S1 stored as linear
-    power, converted to dB). Stored in the payload as ``origin`` (``as_json``)."""
+    power, converted to dB). ``dataset``: for a chip of an HDF5 shard (CrisisLandMark), the
+    path of its ``image`` dataset in the file ``bands[i].href`` (``index``: the band's plane
+    there, source conventions applied; the window is the whole image). Stored in the payload
+    as ``origin`` (``as_json``)."""
 
     bands: tuple[OriginBand, ...]
     row: int
@@ -181,6 +184,7 @@ class ChipOrigin:
     zero_is_nodata: bool = False
     resampling: str = "bilinear"
     s1_linear: bool = False
+    dataset: str | None = None
 
     def __post_init__(self) -> None:
         if not self.bands or self.size < 1 or len(self.transform) != 6:
@@ -192,7 +196,7 @@ class ChipOrigin:
     def as_json(self) -> dict[str, Any]:
         """The payload form: ``{"bands": [{"name", "href", "index", "dn_offset"}], "row",
         "col", "size", "crs", "transform": [6], "zero_is_nodata", "resampling",
-        "s1_linear"}``."""
+        "s1_linear", "dataset"}``."""
         body = dataclasses.asdict(self)
         body["transform"] = list(self.transform)
         return body
@@ -218,8 +222,7 @@ class ChipRecord:
     ``source_labels``: the source's own labels, kept verbatim. ``center``: ``(lon, lat)``.
     ``footprint``: chip outline in WGS84. ``crs``: CRS of the source raster (e.g.
     ``"EPSG:32633"``). ``previews``: name -> path relative to the data folder.
-    ``origin``: where its pixels can be read again (``None``: indexed before that was kept, or
-    a source that cannot say, e.g. CrisisLandMark shards).
+    ``origin``: where its pixels can be read again (``None``: indexed before that was kept).
     """
 
     key: str

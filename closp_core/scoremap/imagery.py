@@ -3,7 +3,8 @@
 Each chip's payload keeps where its pixels came from (``origin``, a ``ChipOrigin``: the band
 files or URLs, the window in the reference grid, its CRS and transform, how it was read). The
 export opens those files again with the reader's own ``BandGrid`` (same resampling of coarser
-bands onto the finest grid, same S2 offset rule) and writes one COG per chip:
+bands onto the finest grid, same S2 offset rule), or, for a CrisisLandMark chip, its HDF5
+shard's ``image`` dataset (the grid from its corner coordinates), and writes one COG per chip:
 
 - **S2**: ``uint16`` digital numbers (offset-free, reflectance x 10000), one band per source
   band in the reader's order (``B1`` ... ``B12``, ``B8A``; B10 when the source has it), band
@@ -37,8 +38,8 @@ from closp_core.store import VectorStore
 from closp_core.store.payload import point_id
 
 NO_ORIGIN = (
-    "no source recorded for this chip (indexed before sources were kept, or by a reader that "
-    "keeps none, e.g. CrisisLandMark shards): re-ingest its source to export its imagery"
+    "no source recorded for this chip (indexed before sources were kept): re-ingest its "
+    "source to export its imagery"
 )
 NOT_INDEXED = "not in the index"
 MAX_CHIPS = 500
@@ -91,6 +92,8 @@ def read_origin(origin: ChipOrigin, sensor: Sensor) -> tuple[np.ndarray, tuple[s
     longer the grid the chip was cut from."""
     from closp_core.data.raster import BandGrid
 
+    if origin.dataset is not None:
+        return _read_shard(origin), tuple(b.name for b in origin.bands)
     with BandGrid.from_origin(origin) as grid:
         from closp_core.geo.crs import crs_name
 
@@ -108,6 +111,25 @@ def read_origin(origin: ChipOrigin, sensor: Sensor) -> tuple[np.ndarray, tuple[s
     if sensor is Sensor.S1 and origin.s1_linear:
         pixels = linear_to_db(pixels)
     return pixels, names
+
+
+def _read_shard(origin: ChipOrigin) -> np.ndarray:
+    """The planes of a chip's HDF5 ``image`` dataset (CrisisLandMark), ``(bands, 120, 120)
+    float32``; non-finite values as NaN. ``DataError`` when the shard or dataset is gone."""
+    import h5py
+
+    href = origin.bands[0].href
+    try:
+        with h5py.File(href, "r") as shard:
+            image = shard[origin.dataset]
+            planes = [np.asarray(image[b.index - 1], np.float32) for b in origin.bands]
+    except (OSError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise DataError(f"{href}:{origin.dataset}: cannot read ({exc})") from None
+    pixels = np.stack(planes)
+    if pixels.shape[1:] != (origin.size, origin.size):
+        raise DataError(f"{href}:{origin.dataset}: no longer a {origin.size}x{origin.size} image")
+    pixels[~np.isfinite(pixels)] = np.nan
+    return pixels
 
 
 def write_chip_cog(record: ChipRecord, path: Path) -> Path:

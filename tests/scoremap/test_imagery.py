@@ -8,6 +8,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pystac
 import pytest
@@ -128,3 +129,29 @@ def test_stac_lists_the_chip_images(
     with rasterio.open(tmp_path / image.href) as src:
         names = [b["name"] for b in image.extra_fields["eo:bands"]]
         assert list(src.descriptions) == names
+
+
+def test_crisislandmark_chips_export_from_their_shard(tmp_path: Path) -> None:
+    """HDF5 chips: the ``image`` planes in the source's band order (conventions applied), on
+    the grid of their ``coords``."""
+    from closp_core.data import CrisisLandMarkSource
+    from closp_core.data.chip import chip_record
+    from closp_core.scoremap.imagery import write_chip_cog
+    from tests.data.conftest import read_all
+    from tests.data.crisislandmark import make_data as md
+
+    chips = {c.scene_id: c for c in read_all(CrisisLandMarkSource(md.ROOT), None)}
+    vector = np.ones(384, np.float32) / np.sqrt(384)
+    s2 = chip_record(chips["benv2s2_000"], vector)
+    with rasterio.open(write_chip_cog(s2, tmp_path / "s2.tif")) as src:
+        assert src.crs.to_string() == "EPSG:32635" and src.count == 12  # stored without B10
+        assert "B10" not in src.descriptions and src.dtypes[0] == "uint16"
+        assert src.read(src.descriptions.index("B11") + 1)[0, 0] == 2000  # 0.2 x 10000
+        centre = src.xy(0, 0)  # the first pixel's centre sits on its stored coordinate
+    with h5py.File(s2.origin.bands[0].href) as shard:  # type: ignore[union-attr]
+        coords = shard[s2.origin.dataset.rsplit("/", 1)[0] + "/coords"][:, 0, 0]  # type: ignore[union-attr]
+    assert centre == pytest.approx(tuple(coords), abs=1e-6)
+    s1 = chip_record(chips["benv2s1_000"], vector)  # channels stored VH, VV: reversed
+    with rasterio.open(write_chip_cog(s1, tmp_path / "s1.tif")) as src:
+        assert src.descriptions == ("VV", "VH")
+        assert np.allclose(src.read(1), -11.0) and np.allclose(src.read(2), -18.0)
