@@ -194,23 +194,52 @@ class ChipOrigin:
         object.__setattr__(self, "transform", tuple(float(v) for v in self.transform))
 
     def as_json(self) -> dict[str, Any]:
-        """The payload form: ``{"bands": [{"name", "href", "index", "dn_offset"}], "row",
-        "col", "size", "crs", "transform": [6], "zero_is_nodata", "resampling",
-        "s1_linear", "dataset"}``."""
-        body = dataclasses.asdict(self)
-        body["transform"] = list(self.transform)
+        """The payload form, compact (hrefs once, their common folder once, defaults left
+        out): ``{"root": "/data/scene/", "files": ["B02.tif", ...], "bands": [[name, file,
+        index, dn_offset], ...], "row", "col", "size", "crs", "transform": [6]}`` plus
+        ``zero_is_nodata`` / ``resampling`` / ``s1_linear`` / ``dataset`` when not the
+        default."""
+        hrefs = list(dict.fromkeys(b.href for b in self.bands))
+        root = _common_folder(hrefs)
+        body: dict[str, Any] = {
+            "root": root,
+            "files": [h[len(root) :] for h in hrefs],
+            "bands": [[b.name, hrefs.index(b.href), b.index, b.dn_offset] for b in self.bands],
+            "row": self.row,
+            "col": self.col,
+            "size": self.size,
+            "crs": self.crs,
+            "transform": list(self.transform),
+        }
+        for field in dataclasses.fields(self)[6:]:
+            value = getattr(self, field.name)
+            if value != field.default:
+                body[field.name] = value
         return body
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> ChipOrigin:
         """Back from ``as_json``; ``StoreInputError`` when it is not one."""
         try:
-            bands = tuple(OriginBand(**b) for b in body["bands"])
+            files = [str(body["root"]) + str(f) for f in body["files"]]
+            bands = tuple(
+                OriginBand(str(name), files[int(file)], int(index), offset)
+                for name, file, index, offset in body["bands"]
+            )
             fields = {k: body[k] for k in ("row", "col", "size", "crs")}
-            rest = {k: body[k] for k in ("zero_is_nodata", "resampling", "s1_linear") if k in body}
+            rest = {f.name: body[f.name] for f in dataclasses.fields(cls)[6:] if f.name in body}
             return cls(bands, transform=tuple(body["transform"]), **fields, **rest)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StoreInputError(f"chip origin: not a stored origin ({exc!r})") from None
+
+
+def _common_folder(hrefs: list[str]) -> str:
+    """The longest common prefix of ``hrefs`` (paths or URLs) that ends with ``/`` (``""`` if
+    none); the common prefix of the first and last in sort order is everyone's."""
+    first, last = min(hrefs), max(hrefs)
+    pairs = enumerate(zip(first, last, strict=False))  # first may be shorter
+    size = next((i for i, (a, b) in pairs if a != b), len(first))
+    return first[: first.rfind("/", 0, size) + 1]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

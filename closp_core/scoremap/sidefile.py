@@ -80,6 +80,8 @@ def _write_manifest(folder: Path, count: int, segments: Sequence[str]) -> None:
     for leftover in folder.iterdir():
         if leftover.is_dir() and leftover.name not in segments:
             shutil.rmtree(leftover, ignore_errors=True)
+        elif leftover.suffix == ".npy" or leftover.name == "count.txt":
+            leftover.unlink(missing_ok=True)  # the one-folder layout of earlier versions
 
 
 def _manifest(folder: Path) -> tuple[int, list[str]]:

@@ -120,8 +120,9 @@ class Index:
 
     def write_score_map_side_file(self) -> Path:
         """Write the numpy side file score maps read an area's vectors from (~90x faster than
-        the store; 1.66 kB a chip on disk; ``closp_core.scoremap.sidefile``). Rebuild it after
-        each ingest: a side file of another chip count is not used."""
+        the store; 1.66 kB a chip on disk; ``closp_core.scoremap.sidefile``) from the whole
+        index. ``python -m ingest`` and the app's jobs keep it current after each run; this
+        rebuilds it, e.g. for an index filled by other means."""
         from closp_core.scoremap.sidefile import write_side_file
 
         self._areas = None

@@ -155,3 +155,24 @@ def test_crisislandmark_chips_export_from_their_shard(tmp_path: Path) -> None:
     with rasterio.open(write_chip_cog(s1, tmp_path / "s1.tif")) as src:
         assert src.descriptions == ("VV", "VH")
         assert np.allclose(src.read(1), -11.0) and np.allclose(src.read(2), -18.0)
+
+
+def test_origin_payload_round_trip() -> None:
+    """Compact in the payload (hrefs once, their common folder once), the same back."""
+    from closp_core.errors import StoreInputError
+    from closp_core.records import ChipOrigin
+    from closp_core.store.payload import _origin
+
+    url = "https://data.example/s2/T33/"
+    origin = ChipOrigin(
+        (OriginBand("B2", url + "B02.tif", 1, -1000.0), OriginBand("B8A", url + "B8A.tif")),
+        row=240, col=360, size=120, crs="EPSG:32633",
+        transform=(10.0, 0.0, 300000.0, 0.0, -10.0, 5000000.0), zero_is_nodata=True,
+    )  # fmt: skip
+    body = origin.as_json()
+    assert body["root"] == url and body["files"] == ["B02.tif", "B8A.tif"]
+    assert "resampling" not in body and body["zero_is_nodata"] is True
+    assert ChipOrigin.from_json(body) == origin
+    assert _origin({"files": []}) is None and _origin(None) is None  # the export says why
+    with pytest.raises(StoreInputError, match="not a stored origin"):
+        ChipOrigin.from_json({"root": "", "files": [], "bands": [["B2", 3, 1, None]]})
