@@ -93,6 +93,8 @@ def current_map(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> 
         return memo[1]  # type: ignore[no-any-return]
     pending = st.session_state.get(_PENDING)
     if pending is None or pending[0] != key:
+        if pending is not None:
+            pending[1].cancel()  # a map no longer asked for: dropped if it has not started
         settings = ctx.settings
         side = side_file_path(settings)
         cache = area_cache(ctx.store.model_id, str(side), settings.score_map_cache_areas, side)
