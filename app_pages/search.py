@@ -7,7 +7,7 @@ from folium.raster_layers import ImageOverlay
 
 from closp_core.errors import ClospError
 from closp_core.feedback import FeedbackLabels
-from closp_core.store import Hit
+from closp_core.store import Hit, VectorStore
 from ui import change, feedback, ranking, scoremap, session, timeline
 from ui.details import chip_details
 from ui.maps import hits_at, results_layers, search_base_map
@@ -191,7 +191,7 @@ def results(
     map_col, side_col = st.columns([3, 2], gap="medium")
     smap = scoremap.current_map(ctx, state, used) if state.score_map and hits else None
     with side_col:
-        score_layer = score_map_panel(smap, state, hits)
+        score_layer = score_map_panel(smap, state, hits, ctx.store)
     with map_col:
         st.radio(
             "S2 composite",
@@ -230,7 +230,7 @@ def results(
 
 
 def score_map_panel(
-    smap: scoremap.ScoreMap | None, state: SearchState, hits: list[Hit]
+    smap: scoremap.ScoreMap | None, state: SearchState, hits: list[Hit], store: VectorStore | None
 ) -> ImageOverlay | None:
     """The score-map button and, when on, its controls, figures and downloads; the overlay."""
     if hits:
@@ -243,7 +243,7 @@ def score_map_panel(
         return None
     threshold = scoremap.threshold_of(state, smap)
     opacity = scoremap.controls(smap, state)
-    scoremap.downloads(smap, threshold)
+    scoremap.downloads(smap, threshold, store)
     return scoremap.overlay(smap, threshold, opacity)
 
 

@@ -119,10 +119,8 @@ def bench_edge(n: int, folder: Path, repeat: int, query: np.ndarray, edge_repeat
 
 def bench_side_only(n: int, folder: Path, repeat: int, query: np.ndarray) -> None:
     table = ChipTable.from_records(area_records(n, 1))
-    side = save_table(table, folder / "side-big", n)
     store = EdgeStore(folder / "empty", MODEL, IndexParams())  # only for the count check
-    count = store.count()
-    (side / "count.txt").write_text(str(count), encoding="utf-8")
+    side = save_table(table, folder / "side-big", store.count())
     request = ScoreMapRequest(SearchRequest(vector=query, bbox=area_box(n)))
     settings = Settings()
     fast = timed(

@@ -34,10 +34,12 @@ from closp_core.labels import sort_labels
 __all__ = [
     "DIM",
     "BBox",
+    "ChipOrigin",
     "ChipRecord",
     "GeoPolygon",
     "Hit",
     "LonLat",
+    "OriginBand",
     "as_utc",
     "check_vector",
     "parse_sensor",
@@ -147,6 +149,99 @@ class GeoPolygon:
         return overlap_share(self.exterior, other.exterior)
 
 
+@dataclasses.dataclass(frozen=True)
+class OriginBand:
+    """One band of a chip's source: ``name`` (canonical, ``"B8A"``, ``"VV"``), the file path or
+    URL ``href``, its 1-based ``index`` there and the S2 ``dn_offset`` read from the product
+    (``closp_core.data.raster.BandRef``)."""
+
+    name: str
+    href: str
+    index: int = 1
+    dn_offset: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ChipOrigin:
+    """Where a chip's pixels come from, so they can be read again (the imagery export).
+
+    ``bands``: the bands as read, in order. ``row``, ``col``, ``size``: the chip's window, in
+    pixels of the reference (finest) band's full grid; ``crs`` and ``transform`` (the 6 affine
+    coefficients ``a, b, c, d, e, f`` of the chip window, CRS units) place it. How the reader
+    read it: ``zero_is_nodata`` (S2 DN 0 is no-data), ``resampling`` (coarser bands onto the
+    reference grid, a ``rasterio.enums.Resampling`` name), ``s1_linear`` (S1 stored as linear
+    power, converted to dB). ``dataset``: for a chip of an HDF5 shard (CrisisLandMark), the
+    path of its ``image`` dataset in the file ``bands[i].href`` (``index``: the band's plane
+    there, source conventions applied; the window is the whole image). Stored in the payload
+    as ``origin`` (``as_json``)."""
+
+    bands: tuple[OriginBand, ...]
+    row: int
+    col: int
+    size: int
+    crs: str
+    transform: tuple[float, float, float, float, float, float]
+    zero_is_nodata: bool = False
+    resampling: str = "bilinear"
+    s1_linear: bool = False
+    dataset: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.bands or self.size < 1 or len(self.transform) != 6:
+            raise StoreInputError(
+                f"chip origin: needs bands, a size >= 1 and 6 affine numbers, got {self!r}"
+            )
+        object.__setattr__(self, "transform", tuple(float(v) for v in self.transform))
+
+    def as_json(self) -> dict[str, Any]:
+        """The payload form, compact (hrefs once, their common folder once, defaults left
+        out): ``{"root": "/data/scene/", "files": ["B02.tif", ...], "bands": [[name, file,
+        index, dn_offset], ...], "row", "col", "size", "crs", "transform": [6]}`` plus
+        ``zero_is_nodata`` / ``resampling`` / ``s1_linear`` / ``dataset`` when not the
+        default."""
+        hrefs = list(dict.fromkeys(b.href for b in self.bands))
+        root = _common_folder(hrefs)
+        body: dict[str, Any] = {
+            "root": root,
+            "files": [h[len(root) :] for h in hrefs],
+            "bands": [[b.name, hrefs.index(b.href), b.index, b.dn_offset] for b in self.bands],
+            "row": self.row,
+            "col": self.col,
+            "size": self.size,
+            "crs": self.crs,
+            "transform": list(self.transform),
+        }
+        for field in dataclasses.fields(self)[6:]:
+            value = getattr(self, field.name)
+            if value != field.default:
+                body[field.name] = value
+        return body
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> ChipOrigin:
+        """Back from ``as_json``; ``StoreInputError`` when it is not one."""
+        try:
+            files = [str(body["root"]) + str(f) for f in body["files"]]
+            bands = tuple(
+                OriginBand(str(name), files[int(file)], int(index), offset)
+                for name, file, index, offset in body["bands"]
+            )
+            fields = {k: body[k] for k in ("row", "col", "size", "crs")}
+            rest = {f.name: body[f.name] for f in dataclasses.fields(cls)[6:] if f.name in body}
+            return cls(bands, transform=tuple(body["transform"]), **fields, **rest)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise StoreInputError(f"chip origin: not a stored origin ({exc!r})") from None
+
+
+def _common_folder(hrefs: list[str]) -> str:
+    """The longest common prefix of ``hrefs`` (paths or URLs) that ends with ``/`` (``""`` if
+    none); the common prefix of the first and last in sort order is everyone's."""
+    first, last = min(hrefs), max(hrefs)
+    pairs = enumerate(zip(first, last, strict=False))  # first may be shorter
+    size = next((i for i, (a, b) in pairs if a != b), len(first))
+    return first[: first.rfind("/", 0, size) + 1]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ChipRecord:
     """One chip as stored: its embedding and what the map, filters and gallery need.
@@ -156,6 +251,7 @@ class ChipRecord:
     ``source_labels``: the source's own labels, kept verbatim. ``center``: ``(lon, lat)``.
     ``footprint``: chip outline in WGS84. ``crs``: CRS of the source raster (e.g.
     ``"EPSG:32633"``). ``previews``: name -> path relative to the data folder.
+    ``origin``: where its pixels can be read again (``None``: indexed before that was kept).
     """
 
     key: str
@@ -170,6 +266,7 @@ class ChipRecord:
     footprint: GeoPolygon | None = None
     crs: str | None = None
     previews: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    origin: ChipOrigin | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.strip():
@@ -195,6 +292,8 @@ class ChipRecord:
         if self.footprint is not None and not isinstance(self.footprint, GeoPolygon):
             raise StoreInputError(f"{what}: footprint must be a GeoPolygon")
         object.__setattr__(self, "previews", {str(k): str(v) for k, v in self.previews.items()})
+        if self.origin is not None and not isinstance(self.origin, ChipOrigin):
+            raise StoreInputError(f"{what}: origin must be a ChipOrigin")
 
     def __eq__(self, other: object) -> bool:
         """Field-wise; vectors within 1e-6 and coordinates within 1e-9 degrees (storage as

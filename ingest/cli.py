@@ -34,6 +34,7 @@ from closp_core.embedder import Embedder, pick_device, threads_for
 from closp_core.errors import ClospError, WeightsUnavailableError
 from closp_core.labels import LABELS
 from closp_core.model.demo import describe_model
+from closp_core.scoremap.sidefile import side_file_path
 from closp_core.settings import Settings
 from closp_core.sources import SOURCE_KINDS, open_source
 from closp_core.store import open_store, stored_model_id
@@ -314,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
             workers=workers,
             build=not args.no_optimize,
             max_chips=settings.max_job_chips,
+            side_file=side_file_path(settings),
         )
         summary = ingestor.run_many(sources, limit=args.limit)
         if not args.no_optimize and DISK_FULL not in summary.failed:
@@ -343,8 +345,26 @@ def run_ray(args: argparse.Namespace, settings: Settings, sources: list[ChipSour
         build=not args.no_optimize,
         options=RayOptions(address=args.address, encoders=args.encoders),
     )
+    summary.side_file = _rebuild_side_file(settings, model_id)
     print(summary.report())
     return EXIT_OK if summary.ok else EXIT_SOME_FAILED
+
+
+def _rebuild_side_file(settings: Settings, model_id: str) -> str:
+    """After a Ray run (whose writers do not report keys): refresh the score-map side file,
+    which rebuilds it from the index when the run added chips."""
+    from closp_core.scoremap.sidefile import refresh_side_file
+
+    try:
+        store = open_store(settings, model_id)
+    except ClospError as err:
+        return f"score-map side file not refreshed ({err}); score maps read the index"
+    try:
+        return refresh_side_file(store, side_file_path(settings), []).message()
+    except (ClospError, OSError) as err:
+        return f"score-map side file not refreshed ({err}); score maps read the index"
+    finally:
+        store.close()
 
 
 def _load_embedder(settings: Settings, threads: int) -> Embedder:

@@ -22,6 +22,11 @@
   acknowledged batch, ``cancel`` checked between batches (the run stops after the current
   batch, ``summary.cancelled``), ``threads`` torch threads for this run's forward passes in the
   calling thread (``embedder.threads_for("background", settings)`` leaves queries a core).
+- **Score-map side file**: with ``side_file`` (the CLI and the app's jobs pass
+  ``closp_core.scoremap.sidefile.side_file_path``), a finished run (cancelled, stopped or
+  failed too) appends the chips it wrote to the side file, or rebuilds it when it was stale
+  (``refresh_side_file``), so the first score map after an ingest is fast; a refresh that fails
+  leaves the index as it is and says so in ``summary.side_file``.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from closp_core.data import ChipSource
 from closp_core.data.chip import Chip, chip_record
 from closp_core.data.keys import display_text
 from closp_core.embedder import Embedder
+from closp_core.errors import ClospError
 from closp_core.store import ChipRecord, StoreDiskFullError, VectorStore
 from ingest.previews import write_chip_previews
 from ingest.reading import ChipBatch, Unit, UnitReport, open_reader
@@ -64,6 +70,7 @@ class IngestSummary:
     seconds: float = 0.0
     flag_units: dict[str, str] = dataclasses.field(default_factory=dict)  # reason -> "chips" ...
     cancelled: bool = False
+    side_file: str = ""  # what the score-map side file refresh did (empty: not asked)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +119,8 @@ class IngestSummary:
             f"FAILED {unit}: {reason.removeprefix(f'{unit}: ')}"
             for unit, reason in self.failed.items()
         ]
+        if self.side_file:
+            lines.append(self.side_file)
         if self.failed:
             lines.append(f"{len(self.failed)} input(s) failed; the others were indexed")
         return "\n".join(display_text(line, newlines=False) for line in lines)
@@ -141,6 +150,7 @@ class Ingestor:
     cancel: threading.Event | None = None
     build: bool = False
     max_chips: int | None = None  # job budget (``Settings.max_job_chips``); None: none
+    side_file: Path | None = None  # score-map side file refreshed after a run; None: not
 
     def run(self, source: ChipSource, limit: int | None = None) -> IngestSummary:
         """Ingest every unit of ``source`` (at most ``limit`` chips); never raises for a bad
@@ -152,6 +162,7 @@ class Ingestor:
         """``run`` over several sources at once: batches span sources too; ``limit`` counts
         chips over all of them."""
         summary = IngestSummary()
+        self._added: list[str] = []
         start = time.perf_counter()
         units = [(i, unit) for i, source in enumerate(sources) for unit in source.units()]
         size = self.batch_size or self.embedder.batch_size
@@ -184,7 +195,18 @@ class Ingestor:
                 "split the imagery into smaller jobs or raise the setting"
             )
         summary.seconds = time.perf_counter() - start
+        if self.side_file is not None:
+            summary.side_file = self._refresh_side_file(self.side_file)
         return summary
+
+    def _refresh_side_file(self, folder: Path) -> str:
+        """Append this run's chips to the score-map side file (or rebuild it); one line."""
+        from closp_core.scoremap.sidefile import refresh_side_file
+
+        try:
+            return refresh_side_file(self.store, folder, self._added).message()
+        except (ClospError, OSError) as err:
+            return f"score-map side file not refreshed ({err}); score maps read the index"
 
     def _consume(
         self,
@@ -253,6 +275,7 @@ class Ingestor:
 
     def _upsert(self, records: list[ChipRecord]) -> int:
         written = self.store.upsert(records)
+        self._added += [r.key for r in records]
         if self.build:
             self.store.optimize_if_due()
         return written

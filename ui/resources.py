@@ -21,6 +21,7 @@ from closp_core.data.samples import sample_sources
 from closp_core.embedder import Embedder, threads_for
 from closp_core.errors import ClospError, ConfigError, WeightsUnavailableError
 from closp_core.model.demo import describe_model, describe_model_id
+from closp_core.scoremap.sidefile import side_file_path
 from closp_core.settings import Settings
 from closp_core.store import (
     StoreDiskFullError,
@@ -222,6 +223,7 @@ def build_demo_index(ctx: AppContext) -> IngestSummary:
         progress=False,
         threads=threads_for("background", ctx.settings),  # queries keep a core
         on_batch=on_batch,
+        side_file=side_file_path(ctx.settings),
     )
     summary = ingestor.run_many(demo_sources())
     ctx.store.optimize()  # 126 chips: instant (a large index is never optimised by the app)
@@ -289,6 +291,7 @@ def start_ingest_job(
             cancel=cancel,
             force=force,
             max_chips=settings.max_job_chips,
+            side_file=side_file_path(settings),
         )
 
     job_runner().start(title, sources, ingestor, notes=notes)

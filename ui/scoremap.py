@@ -7,7 +7,11 @@ share link (``ui.state``: ``smap``, ``st``, ``sc``); the change mode draws after
 from __future__ import annotations
 
 import dataclasses
+import io
 import tempfile
+import zipfile
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +21,10 @@ from folium.raster_layers import ImageOverlay
 from closp_core.errors import ClospError
 from closp_core.feedback import FeedbackLabels
 from closp_core.scoremap import AreaCache, ScoreKind, ScoreMap, ScoreMapRequest, score_map
-from closp_core.scoremap.export import write_area, write_cog
+from closp_core.scoremap.export import write_area, write_cog, write_exports
+from closp_core.scoremap.imagery import ImageryReport
 from closp_core.scoremap.sidefile import side_file_path
+from closp_core.store import VectorStore
 from ui import session
 from ui.query import request_for
 from ui.resources import AppContext, explain
@@ -26,7 +32,12 @@ from ui.state import COMBINES, SearchState
 
 W_THRESHOLD = "w_score_t"
 W_OPACITY = "w_score_opacity"
+W_IMAGERY = "w_score_imagery"
 _MEMO = "s_scoremap_memo"
+_PENDING = "s_scoremap_pending"  # (request key, Future) of the map being computed
+INLINE_WAIT_S = 0.5  # a map done within this is drawn in the same run
+POLL_S = 0.5  # how often the page looks whether a longer one is done
+_IMAGERY = "s_scoremap_imagery"  # (request key, zip bytes, ImageryReport) of the last export
 COMBINE_LABELS = {
     "either": "either sensor (higher score)",
     "both": "both agree (lower score)",
@@ -54,27 +65,64 @@ def scoremap_request(state: SearchState, labels: FeedbackLabels) -> ScoreMapRequ
     )
 
 
+@st.cache_resource(show_spinner=False)
+def scoring_pool() -> ThreadPoolExecutor:
+    """The app's one score-map worker thread (maps queue: one at a time keeps a core for
+    queries and page runs)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoremap")
+
+
 def current_map(ctx: AppContext, state: SearchState, labels: FeedbackLabels) -> ScoreMap | None:
-    """The score map of ``state`` (memoised per request and index size), or ``None`` after
-    showing why there is none."""
+    """The score map of ``state`` (memoised per request and index size), or ``None`` while it
+    is computed or after showing why there is none.
+
+    Scoring runs on ``scoring_pool``, never in the page's run: a map done within
+    ``INLINE_WAIT_S`` is drawn in this run; a longer one (a 1M-chip area) leaves the page as it
+    is (gallery, map, list usable) with a note that polls (``_await_map``) and reruns the page
+    when the map is ready."""
     if ctx.store is None or ctx.embedder is None:
         return None
     try:
         request = scoremap_request(state, labels)
-        key = (state.search_key(), state.bbox, state.score_combine, ctx.store.count())
-        memo = st.session_state.get(_MEMO)
-        if memo is not None and memo[0] == key:
-            return memo[1]  # type: ignore[no-any-return]
+    except ClospError as exc:
+        st.error(explain(exc, ctx.settings))
+        return None
+    key = (state.search_key(), state.bbox, state.score_combine, ctx.store.count())
+    memo = st.session_state.get(_MEMO)
+    if memo is not None and memo[0] == key:
+        return memo[1]  # type: ignore[no-any-return]
+    pending = st.session_state.get(_PENDING)
+    if pending is None or pending[0] != key:
+        if pending is not None:
+            pending[1].cancel()  # a map no longer asked for: dropped if it has not started
         settings = ctx.settings
         side = side_file_path(settings)
         cache = area_cache(ctx.store.model_id, str(side), settings.score_map_cache_areas, side)
-        with st.spinner("Scoring every chip in view…"):
-            smap = score_map(ctx.store, request, ctx.embedder, settings=ctx.settings, cache=cache)
+        job = scoring_pool().submit(
+            score_map, ctx.store, request, ctx.embedder, settings=settings, cache=cache
+        )
+        pending = st.session_state[_PENDING] = (key, job)
+    futures.wait([pending[1]], timeout=INLINE_WAIT_S)
+    if not pending[1].done():
+        _await_map(key)
+        return None
+    del st.session_state[_PENDING]
+    try:
+        smap = pending[1].result()
     except ClospError as exc:
         st.error(explain(exc, ctx.settings))
         return None
     st.session_state[_MEMO] = (key, smap)
-    return smap
+    return smap  # type: ignore[no-any-return]
+
+
+@st.fragment(run_every=POLL_S)
+def _await_map(key: tuple[object, ...]) -> None:
+    """A note while the map of ``key`` is computed; reruns the page once it is done."""
+    pending = st.session_state.get(_PENDING)
+    if pending is None or pending[0] != key or pending[1].done():
+        st.rerun()
+    st.caption("⏳ Scoring every chip in view… the map, list and gallery stay usable.")
 
 
 def threshold_of(state: SearchState, smap: ScoreMap) -> float:
@@ -161,8 +209,9 @@ def figures(smap: ScoreMap, threshold: float) -> None:
     )
 
 
-def downloads(smap: ScoreMap, threshold: float) -> None:
-    """The score map (COG) and the area ≥ t (GeoJSON, GeoPackage) as downloads."""
+def downloads(smap: ScoreMap, threshold: float, store: VectorStore | None = None) -> None:
+    """The score map (COG) and the area ≥ t (GeoJSON, GeoPackage) as downloads; with a
+    ``store``, a button that exports the top chips' imagery (``imagery_export``)."""
     smap = dataclasses.replace(smap, threshold=threshold)
     with tempfile.TemporaryDirectory() as folder:
         files = {
@@ -174,3 +223,41 @@ def downloads(smap: ScoreMap, threshold: float) -> None:
     cols = st.columns(len(data))
     for col, (name, body) in zip(cols, data.items(), strict=True):
         col.download_button(name, body, file_name=name, key=f"dl_scoremap_{name}")
+    if store is not None:
+        imagery_export(smap, store)
+
+
+def imagery_export(smap: ScoreMap, store: VectorStore) -> None:
+    """ "Export imagery": the top chips read again from their sources as COGs, zipped with the
+    score map, ``report.json`` and the STAC ItemCollection; chips not exported are named."""
+    memo = st.session_state.get(_IMAGERY)
+    key = (smap.request.cache_key(), tuple(smap.top_keys))
+    if st.button(f"Export imagery of the top {len(smap.top)} chips", key=W_IMAGERY):
+        with st.spinner("Reading the chips' sources…"):
+            memo = (key, *_imagery_zip(smap, store))
+        st.session_state[_IMAGERY] = memo
+    if memo is None or memo[0] != key:
+        return
+    _, body, report = memo
+    st.download_button("imagery.zip", body, file_name="imagery.zip", key="dl_scoremap_imagery")
+    st.caption(f"{len(report.written)} of {len(report.chips)} chips exported")
+    for line in [c for c in report.chips if c.path is None][:20]:
+        st.warning(f"{line.key}: not exported: {line.reason}")
+
+
+def _imagery_zip(smap: ScoreMap, store: VectorStore) -> tuple[bytes, ImageryReport]:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        written = write_exports(
+            smap,
+            score_map=root / "score-map.tif",
+            stac=root / "stac.json",
+            imagery=root / "imagery",
+            store=store,
+        )
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    zipped.write(path, path.relative_to(root).as_posix())
+    return buffer.getvalue(), written.imagery or ImageryReport(())

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from closp_core.bands import Sensor
-from closp_core.records import ChipRecord, GeoPolygon, LonLat
+from closp_core.records import ChipOrigin, ChipRecord, GeoPolygon, LonLat
 
 __all__ = ["Chip", "Tally", "chip_record"]
 
@@ -41,6 +41,7 @@ class Chip:
     labels: tuple[str, ...] = ()
     original_labels: tuple[str, ...] = ()
     unmapped_labels: tuple[str, ...] = ()
+    origin: ChipOrigin | None = None  # where its pixels can be read again (raster readers)
 
 
 @dataclasses.dataclass
@@ -88,4 +89,5 @@ def chip_record(
         footprint=GeoPolygon(chip.footprint),
         crs=chip.crs,
         previews=previews or {},
+        origin=chip.origin,
     )

@@ -329,7 +329,7 @@ def iter_grid_chips(
         for i in range(0, len(cols), options.window_chips):
             block = cols[i : i + options.window_chips]
             data = grid.read(row, block[0], size, block[-1] - block[0] + size)
-            for chip in _block_chips(data, row, block, g, scene, grid.names, options, tally):
+            for chip in _block_chips(data, row, block, grid, scene, options, tally):
                 produced += 1
                 yield chip
     if grid.inf_pixels:
@@ -346,14 +346,13 @@ def _block_chips(
     data: np.ndarray,
     row: int,
     block: list[int],
-    g: Grid,
+    grid: BandGrid,
     scene: _Scene,
-    names: Sequence[str],
     options: SceneOptions,
     tally: Tally,
 ) -> Iterator[Chip]:
     """Chips of one read window ``data`` (bands, size, width) whose chip columns are ``block``."""
-    size = options.chip_size
+    size, g, names = options.chip_size, grid.grid, grid.names
     kept: list[tuple[int, np.ndarray]] = []
     for col in block:
         arr, outside = screen_chip(
@@ -389,6 +388,7 @@ def _block_chips(
             labels=labels,
             original_labels=original,
             unmapped_labels=unmapped,
+            origin=grid.origin(row, col, size, s1_linear=scene.linear),
         )
 
 

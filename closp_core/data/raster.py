@@ -40,6 +40,8 @@ from closp_core.data.budget import check_pixel_budget
 from closp_core.data.keys import display_text
 from closp_core.data.vrt import check_regular_file, check_vrt, is_remote, sniff_format
 from closp_core.errors import DataError
+from closp_core.geo.crs import crs_name
+from closp_core.records import ChipOrigin, OriginBand
 
 RASTER_ERRORS: tuple[type[Exception], ...] = (RasterioError, CPLE_BaseError)
 # GDAL drivers we read with: GeoTIFF/COG, JPEG2000 and (checked, see ``vrt.py``) VRT. Other
@@ -317,6 +319,38 @@ class BandGrid:
                 raise DataError(f"{ref.path}: cannot resample onto {ref_ds.name}: {err}") from None
             self.datasets[key] = self._stack.enter_context(vrt)
         return self.datasets[key]
+
+    def origin(self, row: int, col: int, size: int, *, s1_linear: bool = False) -> ChipOrigin:
+        """Where the ``size`` x ``size`` chip at (``row``, ``col``) of the full reference grid
+        comes from (``ChipOrigin``; ``BandGrid.from_origin`` reads it again)."""
+        transform = self.grid.window_transform(row, col)
+        return ChipOrigin(
+            bands=tuple(
+                OriginBand(name, ref.path, ref.index, ref.dn_offset)
+                for name, ref in self.refs.items()
+            ),
+            row=row,
+            col=col,
+            size=size,
+            crs=crs_name(self.grid.crs),
+            transform=tuple(transform)[:6],
+            zero_is_nodata=self.zero_is_nodata,
+            resampling=self.resampling.name,
+            s1_linear=s1_linear,
+        )
+
+    @classmethod
+    def from_origin(cls, origin: ChipOrigin) -> BandGrid:
+        """The grid a chip of ``origin`` was read from, opened again (``DataError`` when a
+        file is gone or no longer a raster)."""
+        try:
+            resampling = Resampling[origin.resampling]
+        except KeyError:
+            raise DataError(
+                f"unknown resampling {origin.resampling!r} in the chip origin"
+            ) from None
+        bands = {b.name: BandRef(b.href, b.index, b.dn_offset) for b in origin.bands}
+        return cls(bands, zero_is_nodata=origin.zero_is_nodata, resampling=resampling)
 
     def read(self, row: int, col: int, height: int, width: int) -> np.ndarray:
         """Window of the full reference grid -> ``(bands, height, width) float32``, NaN no-data."""

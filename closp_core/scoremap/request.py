@@ -4,7 +4,7 @@ The ranking signal and the area come from a ``SearchRequest`` (text, vector, "li
 marks; the map box or a drawn polygon, sensor, dates, labels); its ``limit`` is the length of
 the top-N list kept beside the map. Here: how S1 and S2 combine, the threshold ("where score
 ≥ t", ``None`` = the suggested one), the change date (a change map when given) and the raster
-size.
+size, and an area across the antimeridian (``antimeridian_box``, ``wrap.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import enum
 import math
 
 from closp_core.errors import ScoreMapError
+from closp_core.scoremap.wrap import check_crossing_box, halves
 from closp_core.search.request import SearchRequest
+from closp_core.store import BBox, SearchFilters
 
 MIN_PIXELS = 16
 MAX_PIXELS = 8192
@@ -45,14 +47,17 @@ class Combine(enum.Enum):
 @dataclasses.dataclass(frozen=True, eq=False)
 class ScoreMapRequest:
     """What to score (``search``), how to combine sensors, the threshold, the change date
-    (``change_after``: a day; the map is then score after − score before per place) and the
-    long side of the raster in pixels (``max_pixels``; ``None`` = the settings')."""
+    (``change_after``: a day; the map is then score after − score before per place), the
+    long side of the raster in pixels (``max_pixels``; ``None`` = the settings') and
+    ``antimeridian_box``: ``(west, south, east, north)`` with ``west > east``, an area across
+    ±180° used instead of the search's box (``closp_core.scoremap.wrap``)."""
 
     search: SearchRequest
     combine: Combine = Combine.EITHER
     threshold: float | None = None
     change_after: dt.date | None = None
     max_pixels: int | None = None
+    antimeridian_box: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.search, SearchRequest):
@@ -73,6 +78,13 @@ class ScoreMapRequest:
             raise ScoreMapError(
                 f"max_pixels must be an integer from {MIN_PIXELS} to {MAX_PIXELS}, got {px!r}"
             )
+        if self.antimeridian_box is not None:
+            if self.search.bbox is not None or self.search.area is not None:
+                raise ScoreMapError(
+                    "give either an antimeridian box or the search's bbox / drawn area, not both"
+                )
+            box = check_crossing_box(self.antimeridian_box)
+            object.__setattr__(self, "antimeridian_box", box)
 
     @property
     def is_change(self) -> bool:
@@ -81,4 +93,12 @@ class ScoreMapRequest:
 
     def cache_key(self) -> tuple[object, ...]:
         """What decides which chips are fetched (not how they are scored): the filters."""
-        return (repr(self.search.filters()),)
+        return (repr(self.search.filters()), self.antimeridian_box)
+
+    def area_filters(self) -> list[SearchFilters]:
+        """The filters of the chips to fetch: the search's, or one per half of the
+        antimeridian box."""
+        base = self.search.filters()
+        if self.antimeridian_box is None:
+            return [base]
+        return [dataclasses.replace(base, bbox=BBox(*h)) for h in halves(self.antimeridian_box)]

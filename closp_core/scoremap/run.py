@@ -19,11 +19,12 @@ from closp_core.scoremap.change import ChangeScores, change_scores
 from closp_core.scoremap.grid import ScoreGrid, burn, draw, grid_frame
 from closp_core.scoremap.request import ScoreMapRequest
 from closp_core.scoremap.score import ScoreKind, cosine_scores, score_chips, suggested_threshold
-from closp_core.scoremap.sidefile import load_table, select
+from closp_core.scoremap.sidefile import MANIFEST, select_side_file
 from closp_core.scoremap.table import ChipTable, fetch_table, too_many
+from closp_core.scoremap.wrap import unwrap
 from closp_core.search.query import QueryEncoder, query_vector
 from closp_core.settings import Settings
-from closp_core.store import VectorStore
+from closp_core.store import SearchFilters, VectorStore
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -112,11 +113,19 @@ class AreaCache:
     def _fetch(
         self, store: VectorStore, request: ScoreMapRequest, max_chips: int, count: int
     ) -> ChipTable:
-        filters = request.search.filters()
-        if self.side_file is None or not (self.side_file / "count.txt").exists():
+        parts = [self._fetch_one(store, f, max_chips, count) for f in request.area_filters()]
+        table = ChipTable.concat(parts)
+        if len(table) > max_chips:
+            raise ScoreMapError(too_many(len(table), max_chips))
+        return unwrap(table) if request.antimeridian_box is not None else table
+
+    def _fetch_one(
+        self, store: VectorStore, filters: SearchFilters, max_chips: int, count: int
+    ) -> ChipTable:
+        if self.side_file is None or not (self.side_file / MANIFEST).exists():
             return fetch_table(store, filters, max_chips)
         try:
-            table = select(load_table(self.side_file, count), filters)
+            table = select_side_file(self.side_file, count, filters)
         except ScoreMapError:  # stale, or a filter it cannot apply: the store answers
             return fetch_table(store, filters, max_chips)
         if len(table) > max_chips:

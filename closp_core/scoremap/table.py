@@ -76,6 +76,16 @@ class ChipTable:
             vectors=np.array([r.vector for r in rows], dtype=np.float32).reshape(-1, DIM),
         )
 
+    @classmethod
+    def concat(cls, tables: Sequence[ChipTable]) -> ChipTable:
+        """The rows of ``tables`` one after the other (one table: itself, not copied)."""
+        if len(tables) == 1:
+            return tables[0]
+        if not tables:
+            return cls.empty()
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{n: np.concatenate([getattr(t, n) for t in tables]) for n in names})
+
     def take(self, rows: np.ndarray) -> ChipTable:
         """The rows ``rows`` (a boolean mask or indices)."""
         return ChipTable(*(getattr(self, f.name)[rows] for f in dataclasses.fields(self)))

@@ -6,10 +6,14 @@
         [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--near LON,LAT] [--limit N] [--data-dir DIR]
         [--out results.geojson|results.csv | --json]
         [--score-map MAP.tif] [--area AREA.gpkg|AREA.geojson] [--stac ITEMS.json]
-        [--threshold T] [--combine s1|s2|either|both] [--change-after YYYY-MM-DD]
+        [--imagery FOLDER] [--threshold T] [--combine s1|s2|either|both] [--change-after YYYY-MM-DD]
 
-``--score-map`` / ``--area`` / ``--stac`` score every chip of the area instead of listing the
-top hits (``closp_core.scoremap``): the same files as the app and ``Index.score_map``.
+``--score-map`` / ``--area`` / ``--stac`` / ``--imagery`` score every chip of the area instead
+of listing the top hits (``closp_core.scoremap``): the same files as the app and
+``Index.score_map``; their ``--bbox`` may cross the antimeridian (west > east:
+``closp_core.scoremap.wrap``). ``--imagery``: the top chips' imagery read again from their
+sources, one COG each, and ``report.json`` (chips that could not be exported are also named on
+stderr).
 
 The index and model are those of the ``CLOSP_*`` settings (``--data-dir`` overrides
 ``CLOSP_DATA_DIR``). ``--labels``: 👍 / 👎 marks exported by the app (they re-rank). Negative
@@ -80,6 +84,7 @@ def _score_map_options(parser: argparse.ArgumentParser) -> None:
     maps.add_argument("--score-map", type=Path, metavar="MAP.tif", help="scores as a COG")
     maps.add_argument("--area", type=Path, metavar="AREA.gpkg", help="area >= threshold")
     maps.add_argument("--stac", type=Path, metavar="ITEMS.json", help="STAC of the files")
+    maps.add_argument("--imagery", type=Path, metavar="FOLDER", help="top chips' imagery, COGs")
     maps.add_argument("--threshold", type=float, help="score threshold (default: suggested)")
     maps.add_argument("--combine", choices=["s1", "s2", "either", "both"], default="either")
     maps.add_argument("--change-after", metavar="YYYY-MM-DD", help="change map: after - before")
@@ -87,14 +92,26 @@ def _score_map_options(parser: argparse.ArgumentParser) -> None:
 
 def _write_score_map(args: argparse.Namespace, index: Index) -> int:
     from closp_core.scoremap.export import write_exports
+    from closp_core.scoremap.wrap import crossing_box
 
+    crossing = crossing_box(args.bbox)  # west > east: an area across ±180°
+    if crossing is not None:
+        args = argparse.Namespace(**{**vars(args), "bbox": None})
     smap = index.score_map(
         request_of(args, index),
         combine=args.combine,
         threshold=args.threshold,
         change_after=args.change_after,
+        antimeridian_box=crossing,
     )
-    written = write_exports(smap, score_map=args.score_map, area=args.area, stac=args.stac)
+    written = write_exports(
+        smap,
+        score_map=args.score_map,
+        area=args.area,
+        stac=args.stac,
+        imagery=args.imagery,
+        store=index.store,
+    )
     figures = smap.figures()
     summary = ", ".join(f"{s} {f.km2:.3f} km2 / {f.chips} chips" for s, f in figures.items())
     print(
@@ -103,6 +120,11 @@ def _write_score_map(args: argparse.Namespace, index: Index) -> int:
     )
     for path in written.values():
         print(f"-> {path}", file=sys.stderr)
+    if written.imagery is not None:
+        report = written.imagery
+        print(f"imagery: {len(report.written)} of {len(report.chips)} chips", file=sys.stderr)
+        for chip in report.missing:
+            print(f"  {chip.key}: not exported: {chip.reason}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -168,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data_dir is not None:
         settings = settings.replace(data_dir=args.data_dir)
     with open_index(settings) as index:
-        if args.score_map or args.area or args.stac:
+        if args.score_map or args.area or args.stac or args.imagery:
             return _write_score_map(args, index)
         outcome = index.search(request_of(args, index))
     if args.json:

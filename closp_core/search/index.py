@@ -29,6 +29,7 @@ from closp_core.store import VectorStore, open_store, stored_model_id
 
 if TYPE_CHECKING:
     from closp_core.scoremap import AreaCache, ScoreMap, ScoreMapRequest
+    from closp_core.scoremap.imagery import ImageryReport
 
 
 class Index:
@@ -64,21 +65,28 @@ class Index:
         threshold: float | None = None,
         change_after: dt.date | str | None = None,
         max_pixels: int | None = None,
+        antimeridian_box: tuple[float, float, float, float] | None = None,
         **options: Any,
     ) -> ScoreMap:
         """Score every chip of an area (``closp_core.scoremap.score_map``): text (or a
         ``SearchRequest``, or a ready ``ScoreMapRequest``) with ``make_request``'s options for
         the area and the filters (``bbox=``, ``intersects=``...), ``combine=`` ``"s1"`` /
         ``"s2"`` / ``"either"`` / ``"both"``, ``threshold=`` (default: suggested),
-        ``change_after=`` a day (a change map). Areas' chips are cached in this ``Index``.
+        ``change_after=`` a day (a change map). A ``bbox=`` with west > east crosses the
+        antimeridian (``closp_core.scoremap.wrap``; or give it as ``antimeridian_box=``).
+        Areas' chips are cached in this ``Index``.
 
         Raises ``ScoreMapError`` / ``SearchError`` for a bad request or an empty area."""
         from closp_core.scoremap import AreaCache, ScoreMapRequest, score_map
         from closp_core.scoremap.sidefile import side_file_path
+        from closp_core.scoremap.wrap import crossing_box
         from closp_core.search.build import parse_day
 
+        crossing = crossing_box(options.get("bbox")) or antimeridian_box
+        if crossing is not None:
+            options = {k: v for k, v in options.items() if k != "bbox"}
         if isinstance(query, ScoreMapRequest):
-            if options or threshold is not None or change_after is not None:
+            if options or threshold is not None or change_after is not None or crossing:
                 raise SearchError("give either a ScoreMapRequest or text with options, not both")
             request = query
         else:
@@ -93,6 +101,7 @@ class Index:
                 threshold=threshold,
                 change_after=parse_day(change_after, "change_after"),
                 max_pixels=max_pixels,
+                antimeridian_box=crossing,
             )
         if self._areas is None:
             side = side_file_path(self.settings)
@@ -101,10 +110,19 @@ class Index:
             self.store, request, self.embedder, settings=self.settings, cache=self._areas
         )
 
+    def export_imagery(self, keys: list[str], folder: str | Path) -> ImageryReport:
+        """The imagery of the chips ``keys`` (e.g. ``ScoreMap.top_keys``) read again from their
+        sources, one COG each in ``folder`` (``closp_core.scoremap.imagery``); the report says
+        per chip what was written or why not."""
+        from closp_core.scoremap.imagery import export_imagery
+
+        return export_imagery(self.store, keys, folder)
+
     def write_score_map_side_file(self) -> Path:
         """Write the numpy side file score maps read an area's vectors from (~90x faster than
-        the store; 1.66 kB a chip on disk; ``closp_core.scoremap.sidefile``). Rebuild it after
-        each ingest: a side file of another chip count is not used."""
+        the store; 1.66 kB a chip on disk; ``closp_core.scoremap.sidefile``) from the whole
+        index. ``python -m ingest`` and the app's jobs keep it current after each run; this
+        rebuilds it, e.g. for an index filled by other means."""
         from closp_core.scoremap.sidefile import write_side_file
 
         self._areas = None

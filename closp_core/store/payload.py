@@ -16,6 +16,8 @@ Payload of a point (JSON)::
     footprint      GeoJSON Polygon in WGS84 or null                          (not indexed)
     crs            str | null     CRS of the source raster                   (not indexed)
     previews       {name: relative path}                                     (not indexed)
+    origin         {bands, row, col, size, crs, transform, ...} or null:     (not indexed)
+                   where the pixels can be read again (``ChipOrigin.as_json``)
 
 Why ``tile`` and ``tile_labels``: Qdrant answers a selective filter by walking the posting list
 of its most selective condition and checking every condition on each point it meets (~150 ns a
@@ -46,6 +48,8 @@ from typing import Any
 import numpy as np
 
 from closp_core.bands import Sensor
+from closp_core.errors import StoreInputError
+from closp_core.records import ChipOrigin
 from closp_core.store.types import BBox, ChipRecord, GeoPolygon, SearchFilters
 
 # Fixed namespace of chip point ids: never change it (ids of existing indexes depend on it).
@@ -202,6 +206,7 @@ def to_payload(record: ChipRecord) -> dict[str, Any]:
         "footprint": None if record.footprint is None else record.footprint.to_geojson(),
         "crs": record.crs,
         "previews": dict(record.previews),
+        "origin": None if record.origin is None else record.origin.as_json(),
     }
 
 
@@ -222,4 +227,16 @@ def from_payload(payload: dict[str, Any], vector: Any | None) -> ChipRecord:
         footprint=None if footprint is None else GeoPolygon.from_geojson(footprint),
         crs=payload.get("crs"),
         previews=payload.get("previews") or {},
+        origin=_origin(payload.get("origin")),
     )
+
+
+def _origin(body: Any) -> ChipOrigin | None:
+    """The stored origin; ``None`` for chips indexed before it was kept, or a damaged one (the
+    export says so per chip)."""
+    if not isinstance(body, dict):
+        return None
+    try:
+        return ChipOrigin.from_json(body)
+    except StoreInputError:
+        return None

@@ -16,6 +16,7 @@ from closp_core.data import BigEarthNetSource, Chip, DataError, Tally
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.embedder import Embedder
 from closp_core.errors import ConfigError
+from closp_core.scoremap.sidefile import load_table, side_file_path
 from closp_core.settings import Settings
 from closp_core.store import VectorStore, open_store
 from ingest.pipeline import Ingestor
@@ -73,11 +74,21 @@ def test_batches_span_units_and_sources(
 def test_limit_counts_chips_over_all_sources(
     rn_embedder: Embedder, store: VectorStore, settings: Settings
 ) -> None:
-    ingestor = Ingestor(rn_embedder, store, settings.data_dir, batch_size=4, progress=False)
+    side = side_file_path(settings)
+    ingestor = Ingestor(
+        rn_embedder, store, settings.data_dir, batch_size=4, progress=False, side_file=side
+    )
     sources = [BigEarthNetSource(S1_PATCHES), BigEarthNetSource(S2_PATCHES)]
-    assert ingestor.run_many(sources, limit=7).indexed == store.count() == 7
+    first = ingestor.run_many(sources, limit=7)
+    assert first.indexed == store.count() == 7
+    # the score-map side file is written after the run, and appended to by the next one
+    assert first.side_file == "score-map side file rebuilt (none usable before): 7 chips"
     again = ingestor.run_many(sources)
     assert (again.indexed, again.already_indexed) == (5, 7) and store.count() == 12
+    assert "score-map side file: +5 chips, 12 in all" in again.report()
+    table = load_table(side, store.count())
+    assert sorted(table.keys) == sorted(r.key for r in store.get(list(table.keys)))
+    assert len(table) == 12 and len(list(side.glob("seg-*"))) == 2
 
 
 def test_cancel_stops_after_the_current_batch(

@@ -22,6 +22,7 @@ from closp_core.data.chip import Chip, Tally
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.embedder import Embedder
 from closp_core.errors import ConfigError
+from closp_core.scoremap.sidefile import load_table, side_file_path
 from closp_core.settings import Settings
 from closp_core.store import ChipRecord, VectorStore, open_store
 from closp_core.store.remote import RemoteStore
@@ -213,6 +214,7 @@ def test_limit_and_the_cli(ray_session: Any, tmp_path: Path) -> None:
         assert store.count() == 10
     finally:
         store.close()
+    assert len(load_table(side_file_path(settings), 10)) == 10  # the side file, rebuilt after
 
 
 def test_the_embedded_index_stays_on_one_machine() -> None:

@@ -53,7 +53,7 @@ def test_the_api_reads_its_side_file_once_written(multidate_data: Path) -> None:
     with closp_core.open_index() as idx:
         plain = idx.score_map("flooded fields", bbox=SPAIN)
         folder = idx.write_score_map_side_file()
-        assert (folder / "vectors.npy").exists() and folder.parent == idx.settings.index_dir
+        assert (folder / "manifest.json").exists() and folder.parent == idx.settings.index_dir
         fast = idx.score_map("flooded fields", bbox=SPAIN)
     assert fast.table is not plain.table  # a new cache, filled from the side file
     assert fast.top_keys == plain.top_keys

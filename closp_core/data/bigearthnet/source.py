@@ -207,6 +207,7 @@ class BigEarthNetSource:
                 labels=tuple(sort_labels([*ours, *self.options.labels])),
                 original_labels=tuple(names),
                 unmapped_labels=unmapped,
+                origin=grid.origin(g.row0, g.col0, CHIP_SIZE),
             )
 
     def _pixels(self, grid: BandGrid, sensor: Sensor, what: str, tally: Tally) -> Any:

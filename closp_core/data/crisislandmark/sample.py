@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -25,13 +26,22 @@ import numpy as np
 from h5py import h5d, h5g, h5l, h5s
 from rasterio.crs import CRS
 
-from closp_core.bands import Sensor, check_model_input, prepare_s1, prepare_s2
+from closp_core.bands import (
+    S1_BANDS,
+    S2_BANDS,
+    S2_BANDS_WITHOUT_B10,
+    Sensor,
+    check_model_input,
+    prepare_s1,
+    prepare_s2,
+)
 from closp_core.data.base import flag_unmapped, harmonise_labels
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.keys import corpus_key
 from closp_core.data.timestamps import parse_time
 from closp_core.errors import BandContractError, DataError
 from closp_core.geo.crs import Quad, crs_name, locate_quads, parse_crs
+from closp_core.records import ChipOrigin, OriginBand
 
 SOURCES: dict[str, Sensor] = {
     "benv2s2": Sensor.S2,
@@ -79,6 +89,7 @@ class RawSample:
     crs: CRS
     acquired: dt.datetime | None
     names: tuple[str, ...]
+    origin: ChipOrigin | None = None
 
 
 def report_bad_sample(tally: Tally, err: DataError) -> None:
@@ -111,6 +122,7 @@ class SampleReader:
         try:
             group = _hard_group(self.shard, path, where)
             image = self._image(group, prefix, where)
+            planes = int(_stored(group, "image", where).shape[0])
             quad = _coords_quad(_stored(group, "coords", where), where)
             attrs = h5py.Group(group).attrs
             crs, stamp = (_attr(attrs, name) for name in ("crs", "timestamp"))
@@ -121,7 +133,33 @@ class SampleReader:
         if pixels is None:
             return None
         crs_value = self._parse_crs(crs, where)
-        return RawSample(key, where, prefix, pixels, quad, crs_value, self._acquired(stamp), names)
+        origin = self._origin(path, prefix, planes, quad, crs_value)
+        return RawSample(
+            key, where, prefix, pixels, quad, crs_value, self._acquired(stamp), names, origin
+        )
+
+    def _origin(self, path: str, prefix: str, planes: int, quad: Quad, crs: CRS) -> ChipOrigin:
+        """Where the sample's pixels are: its ``image`` dataset, the plane of each band
+        (conventions applied, as ``_image``), its grid from the corner ``quad``."""
+        sensor = SOURCES[prefix]
+        if sensor is Sensor.S2:
+            names = S2_BANDS if planes == len(S2_BANDS) else S2_BANDS_WITHOUT_B10
+            indices = list(range(1, len(names) + 1))
+        else:
+            names = S1_BANDS
+            quake_post = prefix == "quakeset" and planes == 4 and self.options.quakeset_post_event
+            indices = [3, 4] if quake_post else [1, 2]
+            if prefix in REVERSED_S1_SOURCES and self.options.reverse_s1_channels:
+                indices = indices[::-1]
+        (x0, y0), (xb, yb), _, (xd, yd) = quad
+        transform = ((xd - x0) / CHIP_SIZE, (xb - x0) / CHIP_SIZE, x0,
+                     (yd - y0) / CHIP_SIZE, (yb - y0) / CHIP_SIZE, y0)  # fmt: skip
+        href = str(Path(self.shard.filename).resolve())
+        return ChipOrigin(
+            tuple(OriginBand(n, href, i) for n, i in zip(names, indices, strict=True)),
+            0, 0, CHIP_SIZE, crs_name(crs), transform,
+            dataset=f"/{path.strip('/')}/image",
+        )  # fmt: skip
 
     def _pixels(self, image: np.ndarray, sensor: Sensor, where: str) -> np.ndarray | None:
         """Model input, or None when the no-data share is above the limit (counted)."""
@@ -183,6 +221,7 @@ class SampleReader:
             labels=labels,
             original_labels=sample.names,
             unmapped_labels=unmapped,
+            origin=sample.origin,
         )
 
     def _image(self, group: h5py.h5g.GroupID, prefix: str, where: str) -> np.ndarray:
