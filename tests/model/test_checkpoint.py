@@ -33,7 +33,10 @@ def _embeddings(model: ClospModel) -> list[np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("variant", ["closp-rn", "closp-vs", "closp-vl", "geoclosp-rn"])
+@pytest.mark.parametrize(
+    "variant",
+    ["closp-rn", "closp-vs", pytest.param("closp-vl", marks=pytest.mark.heavy), "geoclosp-rn"],
+)
 def test_round_trip_gives_identical_embeddings(variant: str, tmp_path: Path) -> None:
     model = create_model(variant, seed=3)
     before = _embeddings(model)
