@@ -16,7 +16,7 @@ from closp_core.data.stac.remote import RemoteOptions
 from closp_core.errors import ClospError
 from closp_core.labels import LABELS
 from closp_core.settings import Settings
-from closp_core.sources import open_source
+from ingest.job_process import SourceSpec
 from ingest.jobs import INTERRUPTED, JobStatus
 from ui import session
 from ui.dates import sentinel_date
@@ -34,11 +34,21 @@ S1_UNITS = {
 _COLLECTIONS = "s_stac_collections"  # (api url, [(id, title)]) of the last listing
 
 
+_SEEN = "s_job_seen"  # (title, state, chips done) of the job as this session last drew it
+
+
 @st.fragment(run_every=1.0)
 def job_panel() -> None:
-    """The job, live for every session: progress, rate, ETA, cancel, the last run's summary."""
+    """The job, live for every session: progress, rate, ETA, cancel, the last run's summary.
+    Whenever a batch lands or the job ends, the whole page reruns, so the status line's chip
+    count and the forms (enabled again) follow."""
     runner = job_runner()
     status = runner.status()
+    seen = (status.title, status.state, status.done)
+    previous = st.session_state.get(_SEEN)
+    st.session_state[_SEEN] = seen
+    if previous is not None and previous != seen:
+        st.rerun()
     if status.state == "idle":
         st.caption("No imagery is being added right now.")
         return
@@ -53,7 +63,7 @@ def job_panel() -> None:
         if status.state == "running":
             st.button("Cancel", key="job_cancel", on_click=runner.cancel)
         else:
-            st.caption("Cancelling after the current batch…")
+            st.caption("Cancelling: nothing more is added; the job stops within a second or two…")
         return
     finished(status)
 
@@ -126,7 +136,7 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
             start_ingest_job(
                 ctx,
                 f"{len(files or [])} uploaded file(s)",
-                lambda: [open_source("scene", saved.folder, {"options": options})],
+                [SourceSpec("scene", saved.folder, {"options": options})],
                 force=options.s2_offset is not None,
                 notes=saved.notes(),
             )
@@ -196,7 +206,7 @@ def stac_tab(ctx: AppContext, busy: bool) -> None:
             query = StacQuery(url, tuple(collections), aoi, f"{start}/{end}", max_items=int(most))
             title = f"STAC {', '.join(collections)} {start}/{end}"
             source = {"options": options, "remote": remote}
-            start_ingest_job(ctx, title, lambda: [open_source("stac-search", query, source)])
+            start_ingest_job(ctx, title, [SourceSpec("stac-search", query, source)])
         except ClospError as exc:
             st.error(explain(exc, ctx.settings))
             return
@@ -220,7 +230,7 @@ def folder_tab(ctx: AppContext, busy: bool) -> None:
             start_ingest_job(
                 ctx,
                 f"folder {path.name}",
-                lambda: [open_source("scene", path, {"options": options, "allowed_roots": roots})],
+                [SourceSpec("scene", path, {"options": options, "allowed_roots": roots})],
                 force=options.s2_offset is not None,
             )
         except ClospError as exc:

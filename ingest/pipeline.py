@@ -19,21 +19,27 @@
   embedded (``workers=0``), or by the worker processes (``workers>0``; they cannot see the
   index, so a rerun re-renders previews of chips already indexed, overwriting identical files).
 - **Hooks** for a job inside an app: ``on_batch(done, total_expected)`` after each
-  acknowledged batch, ``cancel`` checked between batches (the run stops after the current
-  batch, ``summary.cancelled``), ``threads`` torch threads for this run's forward passes in the
+  acknowledged batch; ``cancel`` checked before every chip read,
+  between chunks of ``EMBED_CHUNK`` chips embedded, before every preview written and before
+  every write: once it is set the run writes nothing more (the batch embedded but not yet
+  written is dropped), keeps what the store acknowledged, and ends with
+  ``summary.cancelled``; ``threads`` torch threads for this run's forward passes in the
   calling thread (``embedder.threads_for("background", settings)`` leaves queries a core).
+- **Store**: anything with the ``IndexWriter`` methods: a ``VectorStore``, or the app job's
+  link to the app's own store (``ingest/job_process.py``), which raises ``RunCancelledError``
+  for a write refused after a cancel.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -42,14 +48,35 @@ from closp_core.data import ChipSource
 from closp_core.data.chip import Chip, chip_record
 from closp_core.data.keys import display_text
 from closp_core.embedder import Embedder
-from closp_core.store import ChipRecord, StoreDiskFullError, VectorStore
+from closp_core.errors import ClospError
+from closp_core.store import ChipRecord, StoreDiskFullError
 from ingest.previews import write_chip_previews
-from ingest.reading import ChipBatch, Unit, UnitReport, open_reader
+from ingest.reading import CancelFlag, ChipBatch, Unit, UnitReport, open_reader
 
 BatchHook = Callable[[int, int], None]
 JOB_BUDGET = "job budget"  # the ``summary.failed`` entry of a run stopped by ``max_chips``
 DISK_FULL = "disk full"  # the ``summary.failed`` entry of a run stopped by a full disk
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+EMBED_CHUNK = 16  # chips per forward pass of a cancellable run: a cancel waits for one chunk
+
+
+class RunCancelledError(ClospError):
+    """A write was refused because the run was cancelled (nothing of it was written)."""
+
+
+class Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+class IndexWriter(Protocol):
+    """What a run needs of the index: the chips already there, writes, the graph when due."""
+
+    def get(self, keys: Sequence[str]) -> Sequence[Keyed]: ...
+
+    def upsert(self, records: list[ChipRecord]) -> int: ...
+
+    def optimize_if_due(self) -> bool: ...
 
 
 @dataclasses.dataclass
@@ -130,7 +157,7 @@ class Ingestor:
     """
 
     embedder: Embedder
-    store: VectorStore
+    store: IndexWriter
     data_dir: Path
     batch_size: int | None = None
     force: bool = False
@@ -138,7 +165,7 @@ class Ingestor:
     workers: int = 0
     threads: int | None = None
     on_batch: BatchHook | None = None
-    cancel: threading.Event | None = None
+    cancel: CancelFlag | None = None
     build: bool = False
     max_chips: int | None = None  # job budget (``Settings.max_job_chips``); None: none
 
@@ -162,10 +189,14 @@ class Ingestor:
             bar,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews") as previews,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer,
-            open_reader(sources, units, size, self.workers, self.data_dir, pin) as events,
+            open_reader(
+                sources, units, size, self.workers, self.data_dir, pin, self.cancel
+            ) as events,
         ):
             try:
                 over = self._consume(events, summary, progress, previews, writer)
+            except RunCancelledError:
+                over, summary.cancelled = 0, True
             except (StoreDiskFullError, OSError) as err:
                 if isinstance(err, OSError) and err.errno not in DISK_FULL_ERRNOS:
                     raise
@@ -202,8 +233,7 @@ class Ingestor:
             if isinstance(event, UnitReport):
                 _note_unit(event, summary, progress)
                 continue
-            if self.cancel is not None and self.cancel.is_set():
-                summary.cancelled = True
+            if self._cancelled():
                 break
             progress.announce(event.expected)
             if over := _over_budget(progress, self.max_chips):
@@ -213,11 +243,19 @@ class Ingestor:
             writing = self._write(writer, held)
             embedded = self._embed(batch, previews, handled=len(taken))
             _acknowledge(writing, held, progress, summary)
+            if embedded is None:  # cancelled while embedding: nothing of it is written
+                break
             held = embedded
             if progress.exhausted:
                 break
+        if self._cancelled():
+            summary.cancelled = True
+            return over  # ``held`` is dropped: nothing is written after a cancel
         _acknowledge(self._write(writer, held), held, progress, summary)
         return over
+
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
     def _unindexed(self, batch: ChipBatch, summary: IngestSummary) -> ChipBatch:
         """``batch`` without the chips already in the store (all of it with ``force``)."""
@@ -229,20 +267,39 @@ class Ingestor:
         summary.already_indexed += len(present)
         return batch.select([i for i, chip in enumerate(batch.chips) if chip.key not in present])
 
-    def _embed(self, batch: ChipBatch, pool: ThreadPoolExecutor, handled: int) -> _Embedded:
-        """Vectors and previews (rendered on ``pool`` meanwhile) -> records to write."""
+    def _embed(self, batch: ChipBatch, pool: ThreadPoolExecutor, handled: int) -> _Embedded | None:
+        """Vectors and previews (rendered on ``pool`` meanwhile) -> records to write; None
+        when the run was cancelled meanwhile."""
         if not len(batch):
             return _Embedded([], handled)
         rendered: Future[list[dict[str, str]]] | None = None
         if batch.previews is None:
-            rendered = pool.submit(_write_previews, batch.chips, batch.array(), self.data_dir)
-        vectors = self.embedder.encode_images(batch.array(), batch.sensor, threads=self.threads)
+            rendered = pool.submit(
+                _write_previews, batch.chips, batch.array(), self.data_dir, self.cancel
+            )
+        vectors = self._encode(batch)
         paths = rendered.result() if rendered is not None else batch.previews or []
+        if vectors is None or self._cancelled():
+            return None
         records = [
             chip_record(chip, vector, chip_paths)
             for chip, vector, chip_paths in zip(batch.chips, vectors, paths, strict=True)
         ]
         return _Embedded(records, handled)
+
+    def _encode(self, batch: ChipBatch) -> np.ndarray | None:
+        """``(N, 384)`` vectors of ``batch``; with a ``cancel`` flag in chunks of
+        ``EMBED_CHUNK`` chips, None as soon as it is set."""
+        pixels = batch.array()
+        if self.cancel is None:
+            return self.embedder.encode_images(pixels, batch.sensor, threads=self.threads)
+        chunks = []
+        for start in range(0, len(pixels), EMBED_CHUNK):
+            if self._cancelled():
+                return None
+            chunk = pixels[start : start + EMBED_CHUNK]
+            chunks.append(self.embedder.encode_images(chunk, batch.sensor, threads=self.threads))
+        return np.concatenate(chunks)
 
     def _write(self, writer: ThreadPoolExecutor, held: _Embedded | None) -> Future[int] | None:
         """Start writing ``held`` on the writer thread (store calls never overlap: the next
@@ -252,6 +309,8 @@ class Ingestor:
         return writer.submit(self._upsert, held.records)
 
     def _upsert(self, records: list[ChipRecord]) -> int:
+        if self._cancelled():
+            raise RunCancelledError("cancelled before this batch was written")
         written = self.store.upsert(records)
         if self.build:
             self.store.optimize_if_due()
@@ -339,12 +398,15 @@ def _note_unit(report: UnitReport, summary: IngestSummary, progress: _Progress) 
 
 
 def _write_previews(
-    chips: Iterable[Chip], pixels: np.ndarray, data_dir: Path
+    chips: Iterable[Chip], pixels: np.ndarray, data_dir: Path, cancel: CancelFlag | None
 ) -> list[dict[str, str]]:
-    return [
-        write_chip_previews(chip.key, chip.sensor, chip_pixels, data_dir)
-        for chip, chip_pixels in zip(chips, pixels, strict=True)
-    ]
+    """The previews of each chip, written; stops (a shorter list) once ``cancel`` is set."""
+    paths = []
+    for chip, chip_pixels in zip(chips, pixels, strict=True):
+        if cancel is not None and cancel.is_set():
+            break
+        paths.append(write_chip_previews(chip.key, chip.sensor, chip_pixels, data_dir))
+    return paths
 
 
 def _unit(noun: str, count: int) -> str:
