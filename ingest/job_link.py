@@ -60,6 +60,10 @@ Launcher = Callable[[Connection, int], Worker]
 class ProcessWorker:
     proc: subprocess.Popen[bytes]
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 

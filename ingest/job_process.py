@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from closp_core.data import ChipSource
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOCAL_KINDS = frozenset({"scene"})  # sources whose chip total the headers tell
 COUNT_BUDGET_S = 1.5  # the header count's time; units not reached by then are extrapolated
 
 
@@ -140,10 +140,11 @@ def count_chips(
     budget_s: float = COUNT_BUDGET_S,
 ) -> int | None:
     """The chips the job's local files will give, from their headers (each reader announces
-    its total before its first window: ``Tally.expect``); None for remote sources. Units not
+    its total before its first window: ``Tally.expect``); None unless every source reads a
+    local path (a remote source's total waits for its search or listing). Units not
     reached within ``budget_s`` are counted at the mean of those that were. A file that
     cannot be read counts 0 here (the run reports it)."""
-    if not specs or any(spec.kind not in LOCAL_KINDS for spec in specs):
+    if not specs or not all(isinstance(spec.target, Path) for spec in specs):
         return None
     stop = time.monotonic() + budget_s
     try:

@@ -78,6 +78,7 @@ WEB_WORDS: tuple[tuple[str, str], ...] = (
     ),
     ("; python -m ingest scene: --s2-offset 1000 --force)", ")"),
     ("(tag or --date)", "(its date tag, or the 'Acquired' field)"),
+    ("(rerun to go on)", "(add the same imagery again to go on: chips already added are skipped)"),
 )
 
 
@@ -111,6 +112,7 @@ class JobStatus:
     report: str = ""  # the run's summary, or what went wrong
     failed_units: tuple[str, ...] = ()
     started_at: str = ""  # wall-clock start (ISO 8601, UTC), for the state file
+    pid: int | None = None  # the job's process (None: run on a thread, or none yet)
 
     @property
     def active(self) -> bool:
@@ -198,6 +200,7 @@ class JobRunner:
                 title=spec.title,
                 started=time.monotonic(),
                 started_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+                pid=getattr(link.worker, "pid", None),
             )
             self._save(self._status)
             self._thread = threading.Thread(
