@@ -43,11 +43,14 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from closp_core.errors import ClospError
 from ingest.job_link import JobStartError, Launcher, Link, LinkEnd, launch_process
 from ingest.job_process import JobSpec
-from ingest.pipeline import IndexWriter, IngestSummary
+
+if TYPE_CHECKING:  # the app's side never needs torch itself
+    from ingest.pipeline import IndexWriter, IngestSummary
 
 log = logging.getLogger(__name__)
 
