@@ -17,7 +17,7 @@ from closp_core.errors import ClospError
 from closp_core.labels import LABELS
 from closp_core.settings import Settings
 from ingest.job_process import SourceSpec
-from ingest.jobs import INTERRUPTED, JobStatus
+from ingest.jobs import GRACE_S, INTERRUPTED, JobStatus
 from ui import session
 from ui.dates import sentinel_date
 from ui.imports import allowed_import_path, save_uploads
@@ -61,11 +61,19 @@ def job_panel() -> None:
             f"({status.rate:.1f} chips/s{eta}). New chips are searchable as they arrive.",
         )
         if status.state == "running":
-            st.button("Cancel", key="job_cancel", on_click=runner.cancel)
+            st.button("Cancel", key="job_cancel", on_click=cancel_job)
         else:
             st.caption("Cancelling: nothing more is added; the job stops within a second or two…")
         return
     finished(status)
+
+
+def cancel_job() -> None:
+    """Cancel the job and wait for its end (at most the grace period and a second), so the
+    page that reruns after the click already says what became of it."""
+    runner = job_runner()
+    runner.cancel()
+    runner.wait(timeout=GRACE_S + 1.0)
 
 
 def finished(status: JobStatus) -> None:

@@ -30,6 +30,7 @@ This module imports no torch at its top (the chip total must not wait for it).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -156,17 +157,21 @@ def count_chips(
         if cancel.is_set() or time.monotonic() > stop:
             break
         tally = Tally()
-        chips = source.read(unit, tally)
-        try:
-            next(iter(chips), None)
-        except ClospError:
-            pass
-        finally:
-            close = getattr(chips, "close", None)
-            if close is not None:
-                close()
+        with contextlib.suppress(ClospError):  # the run reports it
+            _first_chip(source, unit, tally)
         total, seen = total + tally.expected, seen + 1
     return round(total + (total / seen * (len(units) - seen) if seen else 0))
+
+
+def _first_chip(source: ChipSource, unit: str, tally: Tally) -> None:
+    """Read the first chip of ``unit`` (its reader announces its total first), then close it."""
+    chips = source.read(unit, tally)
+    try:
+        next(iter(chips), None)
+    finally:
+        close = getattr(chips, "close", None)
+        if close is not None:
+            close()
 
 
 def run_job(
