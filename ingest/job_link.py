@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -162,6 +163,12 @@ class Link:
         self._closed = False  # the cancel pipe's write end is closed (never write to it then)
         self._kill_at: float | None = None
         self._write_lock = threading.Lock()
+        try:
+            payload = pickle.dumps(spec)
+        except (pickle.PicklingError, AttributeError, TypeError) as err:
+            raise JobStartError(
+                f"cannot hand this job to its process ({err}); please report it"
+            ) from None
         ours, theirs = multiprocessing.Pipe(duplex=True)
         cancel_r, self._cancel_w = os.pipe()
         try:
@@ -171,7 +178,7 @@ class Link:
             os.close(self._cancel_w)
             raise
         self._conn = ours
-        ours.send(spec)
+        ours.send_bytes(payload)  # the child's first ``recv()``
 
     def request_cancel(self, grace_s: float) -> None:
         """Refuse writes from now on (one under way ends first), tell the child, and kill it
