@@ -2,7 +2,8 @@
 
 As in the app: the embedder loaded with the app's thread policy and one embedded store in this
 process, and the ``JobRunner`` of ``ingest.jobs`` running the job **in its own process**
-(``python -m ingest.job_process``) on a real scene (the shipped Virginia S2 L1C, ~250 chips),
+(``python -m ingest.job_process``) on the shipped scenes (Virginia S2 L1C and Sen1Floods11
+Spain S1 + S2: 114 chips, batches of 16),
 the app writing each batch it hands over. This process's main thread plays another browser
 session: encode a text query and search, again and again. Three runs:
 
@@ -52,6 +53,7 @@ def timed_searches(
     store: VectorStore,
     seconds: float,
     until: Callable[[], bool] | None = None,
+    pause_s: float = 0.5,
 ) -> list[float]:
     """Encode-and-search times (ms) for ``seconds`` (or until ``until()`` is false)."""
     times: list[float] = []
@@ -64,7 +66,7 @@ def timed_searches(
         store.search(vector, limit=50)
         times.append((time.perf_counter() - start) * 1e3)
         i += 1
-        time.sleep(0.05)  # a person does not search back to back
+        time.sleep(pause_s)  # a person does not search back to back
     return times
 
 
@@ -133,17 +135,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="random:closp-rn")
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--batch-size", type=int, default=16, help="chips per batch")
+    parser.add_argument(
+        "--pause", type=float, default=0.5, help="seconds between two searches (reading results)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(model=args.model, data_dir=Path(tmp))
+        settings = Settings(model=args.model, data_dir=Path(tmp), batch_size=args.batch_size)
         embedder = Embedder(load_model(args.model), "cpu", threads=threads_for("app", settings))
         embedder.encode_text(["warm-up"])
-        scene = SourceSpec("scene", SAMPLES_DIR / "virginia-s2-l1c")
-        spec = JobSpec("virginia", (scene,), settings, embedder.model_id)
+        spain = SAMPLES_DIR / "sen1floods11-spain"
+        scenes = (
+            SourceSpec("scene", SAMPLES_DIR / "virginia-s2-l1c"),  # 64 chips
+            SourceSpec("scene", spain / "Spain_7370579_S1Hand.tif"),  # 25
+            SourceSpec("scene", spain / "Spain_7370579_S2Hand.tif"),  # 25
+        )
+        spec = JobSpec("samples", scenes, settings, embedder.model_id)
         print(f"cores {os.cpu_count()}; threads: app {threads_for('app', settings)}, job "
-              f"process {threads_for('background', settings)}")  # fmt: skip
+              f"process {threads_for('background', settings)}; {args.pause} s between "
+              "searches")  # fmt: skip
         with open_store(settings, embedder.model_id) as store:
-            idle = timed_searches(embedder, store, args.baseline_seconds)
+            idle = timed_searches(embedder, store, args.baseline_seconds, pause_s=args.pause)
             print(describe("encode + search, no job", idle), flush=True)
             runner = JobRunner()
             alone = run_job(runner, spec, store, lambda: None)
@@ -153,7 +165,8 @@ def main() -> None:
             shared = run_job(
                 runner, forced, store,
                 lambda: busy.extend(timed_searches(
-                    embedder, store, 3600, until=lambda: runner.status().active)),
+                    embedder, store, 3600, until=lambda: runner.status().active,
+                    pause_s=args.pause)),
             )  # fmt: skip
             print(describe("encode + search, job running", busy))
             print(shared.line("job while searching"))
