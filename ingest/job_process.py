@@ -182,6 +182,8 @@ def run_job(
     model is loaded from ``spec.settings``."""
     try:
         conn.send(_outcome(spec, conn, cancel, embedder))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        raise  # the app has gone: nobody to tell
     except ClospError as exc:
         conn.send(("failed", str(exc)))
     except Exception as exc:  # our bug: the app says so instead of "the process died"

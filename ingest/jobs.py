@@ -35,6 +35,7 @@ Nothing here imports Streamlit: the page (``app_pages/add_imagery.py``) renders 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING
 from closp_core.errors import ClospError
 from ingest.job_link import JobStartError, Launcher, Link, LinkEnd, launch_process
 from ingest.job_process import JobSpec
+from ingest.previews import PREVIEW_DIR
 
 if TYPE_CHECKING:  # the app's side never needs torch itself
     from ingest.pipeline import IndexWriter, IngestSummary
@@ -248,6 +250,9 @@ class JobRunner:
                          report=f"unexpected error, please report it: {type(exc).__name__}: "
                          f"{exc}")  # fmt: skip
             return
+        pid = self.status().pid
+        if end.message is None and pid is not None and spec.settings is not None:
+            remove_partial_previews(spec.settings.data_dir, pid)
         self._update(finished=time.monotonic(), **self._verdict(end, link.written, spec))
 
     def _verdict(self, end: LinkEnd, written: int, spec: JobSpec) -> dict[str, object]:
@@ -274,6 +279,17 @@ class JobRunner:
             f"The job's process ended before the job did ({end.how}): the {written} chips "
             "it had added are in the index; the rest were not. To finish, add the same "
             "imagery again: chips already indexed are skipped."))}  # fmt: skip
+
+
+def remove_partial_previews(data_dir: Path, pid: int) -> int:
+    """Delete the temporary preview files a killed job process ``pid`` left (each preview is
+    written to ``<name>.<pid>-<thread>.tmp``, then renamed); how many there were."""
+    removed = 0
+    for path in (data_dir / PREVIEW_DIR).glob(f"*/*.{pid}-*.tmp"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def _web(notes: tuple[str, ...], report: str) -> str:

@@ -151,12 +151,18 @@ def test_a_killed_job_process_is_reported_with_what_was_kept(
     runner.start(spec(settings), store)
     status = until(runner, lambda s: s.pid is not None)
     assert status.pid is not None
+    half_written = settings.data_dir / "previews" / "ab" / f"ab12.s2.jpg.{status.pid}-7.tmp"
+    not_its_own = half_written.with_name(f"ab12.s2.jpg.{status.pid + 1}-7.tmp")
+    half_written.parent.mkdir(parents=True)
+    half_written.write_bytes(b"half a JPEG")
+    not_its_own.write_bytes(b"another writer's")
     os.kill(status.pid, signal.SIGKILL)
     status = runner.wait(timeout=60)
     assert status.state == FAILED and not status.active
     assert "killed by signal 9 (SIGKILL)" in status.report, status.report
     assert f"the {store.count()} chips it had added are in the index" in status.report
     assert "add the same imagery again" in status.report and "--" not in status.report
+    assert not half_written.exists() and not_its_own.exists()  # its partial previews went
 
 
 def test_cancel_while_reading_ends_within_2_s_and_writes_nothing(
