@@ -35,6 +35,7 @@ _COLLECTIONS = "s_stac_collections"  # (api url, [(id, title)]) of the last list
 
 
 _SEEN = "s_job_seen"  # (title, state, chips done) of the job as this session last drew it
+_FULL_RUN = "s_job_full_run"  # True while the whole page runs (the panel is drawn with it)
 
 
 @st.fragment(run_every=1.0)
@@ -47,8 +48,8 @@ def job_panel() -> None:
     seen = (status.title, status.state, status.done)
     previous = st.session_state.get(_SEEN)
     st.session_state[_SEEN] = seen
-    if previous is not None and previous != seen:
-        st.rerun()
+    if previous is not None and previous != seen and not st.session_state.get(_FULL_RUN):
+        st.rerun()  # a timer run of this panel saw news: the whole page follows
     if status.state == "idle":
         st.caption("No imagery is being added right now.")
         return
@@ -258,7 +259,11 @@ def page() -> None:
         # cut the page's own run short before the forms are there (a slow first run was cut
         # off after the panel, leaving the page without its tabs).
         with panel:
-            job_panel()
+            st.session_state[_FULL_RUN] = True
+            try:
+                job_panel()
+            finally:
+                st.session_state[_FULL_RUN] = False
 
 
 def forms(ctx: AppContext) -> None:

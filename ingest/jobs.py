@@ -142,7 +142,7 @@ class JobStatus:
         return (self.expected - self.done) / self.rate
 
 
-GRACE_S = 1.0  # after a cancel, the child's time to end by itself before it is killed
+GRACE_S = 0.5  # after a cancel, the child's time to end by itself before it is killed
 
 
 class JobRunner:
@@ -271,14 +271,18 @@ class JobRunner:
         if end.message is not None:
             return {"state": FAILED, "report": _web(notes, end.message[1])}
         if cancelled:
-            return {"state": CANCELLED, "report": _web(notes, (
-                f"cancelled: stopped at once (the job's process was ended, {end.how}); kept "
-                f"the {written} chips the index had acknowledged. To go on, add the same "
-                "imagery again: chips already indexed are skipped."))}  # fmt: skip
-        return {"state": FAILED, "report": _web(notes, (
-            f"The job's process ended before the job did ({end.how}): the {written} chips "
-            "it had added are in the index; the rest were not. To finish, add the same "
-            "imagery again: chips already indexed are skipped."))}  # fmt: skip
+            lines = (
+                f"cancelled: stopped at once (the job's process was ended, {end.how})",
+                f"kept the {written} chips the index had acknowledged",
+                "to go on, add the same imagery again: chips already indexed are skipped",
+            )
+            return {"state": CANCELLED, "report": _web(notes, "\n".join(lines))}
+        lines = (
+            f"The job's process ended before the job did ({end.how}).",
+            f"The {written} chips it had added are in the index; the rest were not.",
+            "To finish, add the same imagery again: chips already indexed are skipped.",
+        )
+        return {"state": FAILED, "report": _web(notes, "\n".join(lines))}
 
 
 def remove_partial_previews(data_dir: Path, pid: int) -> int:

@@ -108,6 +108,7 @@ def test_upload_watch_progress_and_find_while_another_session_searches(
         finally:
             browser.close()
     assert during, "the job ended before the second session searched"
-    assert cancelled_s < 2.0, f"Cancel took {cancelled_s:.1f} s to show 'cancelled'"
     print(f"\nsecond session while the job ran: {len(during)} searches, encode + search "
-          f"{', '.join(f'{ms:.0f}' for ms in during)} ms")  # fmt: skip
+          f"{', '.join(f'{ms:.0f}' for ms in during)} ms; Cancel -> 'cancelled' shown in "
+          f"{cancelled_s:.2f} s")  # fmt: skip
+    assert cancelled_s < 2.0, f"Cancel took {cancelled_s:.1f} s to show 'cancelled'"

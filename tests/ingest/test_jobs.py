@@ -160,7 +160,7 @@ def test_a_killed_job_process_is_reported_with_what_was_kept(
     status = runner.wait(timeout=60)
     assert status.state == FAILED and not status.active
     assert "killed by signal 9 (SIGKILL)" in status.report, status.report
-    assert f"the {store.count()} chips it had added are in the index" in status.report
+    assert f"The {store.count()} chips it had added are in the index" in status.report
     assert "add the same imagery again" in status.report and "--" not in status.report
     assert not half_written.exists() and not_its_own.exists()  # its partial previews went
 
