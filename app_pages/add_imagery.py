@@ -36,20 +36,28 @@ _COLLECTIONS = "s_stac_collections"  # (api url, [(id, title)]) of the last list
 
 _SEEN = "s_job_seen"  # (title, state, chips done) of the job as this session last drew it
 _FULL_RUN = "s_job_full_run"  # True while the whole page runs (the panel is drawn with it)
+_FOLLOW = "s_job_follow"  # the panel drew news on its own: the page reruns at the next tick
 
 
 @st.fragment(run_every=1.0)
 def job_panel() -> None:
     """The job, live for every session: progress, rate, ETA, cancel, the last run's summary.
-    Whenever a batch lands or the job ends, the whole page reruns, so the status line's chip
-    count and the forms (enabled again) follow."""
+    Whenever a batch lands or the job ends, the panel shows it at once and the whole page
+    reruns a tick later, so the status line's chip count and the forms (enabled again)
+    follow."""
+    full = bool(st.session_state.get(_FULL_RUN))
+    if not full and st.session_state.get(_FOLLOW):
+        st.session_state[_FOLLOW] = False
+        st.rerun()  # the news drawn at the last tick: now the whole page follows
+    st.session_state[_FOLLOW] = False
     runner = job_runner()
     status = runner.status()
     seen = (status.title, status.state, status.done)
     previous = st.session_state.get(_SEEN)
     st.session_state[_SEEN] = seen
-    if previous is not None and previous != seen and not st.session_state.get(_FULL_RUN):
-        st.rerun()  # a timer run of this panel saw news: the whole page follows
+    # News seen by this panel's own run (a tick, a click on Cancel) is drawn here at once,
+    # the cheapest run there is; the page follows at the next tick.
+    st.session_state[_FOLLOW] = not full and previous is not None and previous != seen
     if status.state == "idle":
         st.caption("No imagery is being added right now.")
         return

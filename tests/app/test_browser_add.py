@@ -64,8 +64,10 @@ def cancel_a_job(adder: Page, add_server: str, files: list[Path]) -> float:
     expect(adder.get_by_text(re.compile(r"of (\d+|\?) chips"))).to_be_visible(timeout=WAIT_MS)
     start = time.monotonic()
     adder.get_by_role("button", name="Cancel").click()
+    clicked = time.monotonic() - start
     expect(adder.get_by_text(re.compile(r": cancelled after"))).to_be_visible(timeout=WAIT_MS)
     took = time.monotonic() - start
+    print(f"\nCancel: click {clicked:.2f} s, 'cancelled' shown {took:.2f} s after it began")
     shot(adder, "add-cancelled")
     expect(adder.get_by_role("button", name="Add these files")).to_be_visible()
     return took
