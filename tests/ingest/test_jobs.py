@@ -27,7 +27,7 @@ from closp_core.errors import DataError
 from closp_core.settings import Settings
 from closp_core.sources import _REGISTRY
 from closp_core.store import ChipRecord, VectorStore, open_store
-from ingest.job_link import launch_thread
+from ingest.job_link import JobStartError, launch_thread
 from ingest.job_process import JobSpec, SourceSpec
 from ingest.jobs import CANCELLED, DONE, FAILED, RUNNING, JobBusyError, JobRunner, JobStatus
 
@@ -218,6 +218,16 @@ def test_a_job_that_cannot_start_says_why(
     assert store.count() == 0
     runner.start(spec(settings), store)
     assert runner.wait(timeout=300).state == DONE  # a failed job does not block the next
+
+
+def test_a_job_its_process_cannot_take_is_refused_before_one_starts(
+    settings: Settings, store: VectorStore
+) -> None:
+    runner = JobRunner()
+    unpicklable = JobSpec("odd", (SourceSpec("scene", lambda: SPAIN_S1),), settings, "m")
+    with pytest.raises(JobStartError, match=r"cannot hand this job to its process \(.*\)"):
+        runner.start(unpicklable, store)
+    assert runner.status().state == "idle" and runner.status().pid is None
 
 
 def test_the_engines_advice_reaches_web_users_in_the_pages_words() -> None:
