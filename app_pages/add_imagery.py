@@ -12,8 +12,8 @@ from closp_core.data import SceneOptions
 from closp_core.errors import ClospError
 from closp_core.labels import EVENT_LABELS, LAND_COVER_LABELS
 from closp_core.settings import Settings
-from closp_core.sources import open_source
-from ingest.jobs import INTERRUPTED, JobStatus
+from ingest.job_process import SourceSpec
+from ingest.jobs import GRACE_S, INTERRUPTED, JobStatus
 from ui.dates import sentinel_date
 from ui.imports import (
     UPLOAD_TYPES,
@@ -34,11 +34,30 @@ S1_UNITS = {
 }
 
 
+_SEEN = "s_job_seen"  # (title, state, chips done) of the job as this session last drew it
+_FULL_RUN = "s_job_full_run"  # True while the whole page runs (the panel is drawn with it)
+_FOLLOW = "s_job_follow"  # the panel drew news on its own: the page reruns at the next tick
+
+
 @st.fragment(run_every=1.0)
 def job_panel() -> None:
-    """The job, live for every session: progress, rate, ETA, cancel, the last run's summary."""
+    """The job, live for every session: progress, rate, ETA, cancel, the last run's summary.
+    Whenever a batch lands or the job ends, the panel shows it at once and the whole page
+    reruns a tick later, so the status line's chip count and the forms (enabled again)
+    follow."""
+    full = bool(st.session_state.get(_FULL_RUN))
+    if not full and st.session_state.get(_FOLLOW):
+        st.session_state[_FOLLOW] = False
+        st.rerun()  # the news drawn at the last tick: now the whole page follows
+    st.session_state[_FOLLOW] = False
     runner = job_runner()
     status = runner.status()
+    seen = (status.title, status.state, status.done)
+    previous = st.session_state.get(_SEEN)
+    st.session_state[_SEEN] = seen
+    # News seen by this panel's own run (a tick, a click on Cancel) is drawn here at once,
+    # the cheapest run there is; the page follows at the next tick.
+    st.session_state[_FOLLOW] = not full and previous is not None and previous != seen
     if status.state == "idle":
         st.caption("No imagery is being added right now.")
         return
@@ -51,11 +70,19 @@ def job_panel() -> None:
             f"({status.rate:.1f} chips/s{eta}). New chips are searchable as they arrive.",
         )
         if status.state == "running":
-            st.button("Cancel", key="job_cancel", on_click=runner.cancel)
+            st.button("Cancel", key="job_cancel", on_click=cancel_job)
         else:
-            st.caption("Cancelling after the current batch…")
+            st.caption("Cancelling: nothing more is added; the job stops within a second or two…")
         return
     finished(status)
+
+
+def cancel_job() -> None:
+    """Cancel the job and wait for its end (at most the grace period and a second), so the
+    page that reruns after the click already says what became of it."""
+    runner = job_runner()
+    runner.cancel()
+    runner.wait(timeout=GRACE_S + 1.0)
 
 
 def finished(status: JobStatus) -> None:
@@ -139,7 +166,7 @@ def upload_tab(ctx: AppContext, busy: bool) -> None:
             start_ingest_job(
                 ctx,
                 upload_title([f.name for f in files or []]),
-                lambda: [open_source("scene", saved.folder, spec)],
+                [SourceSpec("scene", saved.folder, spec)],
                 force=options.s2_offset is not None,
                 notes=saved.notes(),
             )
@@ -175,7 +202,7 @@ def folder_tab(ctx: AppContext, busy: bool) -> None:
             start_ingest_job(
                 ctx,
                 f"folder {path.name}",
-                lambda: [open_source("scene", path, {"options": options, "allowed_roots": roots})],
+                [SourceSpec("scene", path, {"options": options, "allowed_roots": roots})],
                 force=options.s2_offset is not None,
             )
         except ClospError as exc:
@@ -195,7 +222,11 @@ def page() -> None:
         # cut the page's own run short before the forms are there (a slow first run was cut
         # off after the panel, leaving the page without its tabs).
         with panel:
-            job_panel()
+            st.session_state[_FULL_RUN] = True
+            try:
+                job_panel()
+            finally:
+                st.session_state[_FULL_RUN] = False
 
 
 def forms(ctx: AppContext) -> None:

@@ -1,33 +1,41 @@
-"""The app's one background ingest job: owned by the process, seen by every session.
+"""The app's one ingest job: run by a child process, owned by the app, seen by every session.
 
-The embedded index has exactly one owning process, the app, so imagery added from the app is
-ingested by the app itself: a ``JobRunner`` (one per process, ``st.cache_resource``) runs at most
-one job at a time in a daemon thread with the app's own model and store handle. A job outlives
-the session that started it (reloading the page, closing the tab), every session sees its
-progress (chips done of those expected, chips/s, ETA) and may cancel it, and each batch is
-searchable as soon as the store acknowledges it: the store takes upserts while other threads
-search (Qdrant Edge is safe for that; tested).
+The embedded index has exactly one owning process, the app, and a job must not slow the
+sessions searching meanwhile. So a ``JobRunner`` (one per app process, ``st.cache_resource``)
+runs at most one job at a time **in a child process** (``python -m ingest.job_process``):
+reading, chip cutting, forward passes and previews run there, under its own interpreter lock;
+the app's link thread (``_Link``) answers the child's questions (which chips are indexed) and
+writes each embedded batch it hands over with the app's own store handle, so each batch is
+searchable as soon as it is acknowledged, and the child never holds the index (the store
+takes upserts while other threads search; tested). A job outlives the session that started
+it (reloading the page, closing the tab), and every session sees its progress (chips done of
+the total its files' headers announced, chips/s, ETA) and may cancel it.
 
-Two rules keep the app responsive while a job runs:
+**Cancel** takes effect in every phase within ``grace_s`` + a poll: the app refuses writes
+from the moment ``cancel()`` returns (an upsert under way finishes first and is kept), tells
+the child through its cancel pipe (checked before every chip read, between embedding chunks,
+before every preview), and kills the child if it has not ended within ``grace_s`` (a STAC
+search, one slow read). Killing it is safe: it holds nothing of the index. The slot is free
+once the child has gone.
 
-- the job's forward passes run with the background thread budget of ``Embedder.threads_for``
-  (one core left to query encoding and searches), and
-- the job never builds the HNSW graph (``optimize()`` blocks the whole process for minutes on a
-  large index): new chips are searched exactly, which is correct and fast enough for the
-  thousands a job adds; the graph is rebuilt explicitly (``python -m ingest optimize`` while
-  the app is stopped, or by a Qdrant server's own background optimiser).
+**What became of a job** is said on the page: a child that dies without a word (killed,
+out of memory) ends the job ``failed`` with what was kept; with a ``state_file`` the runner
+writes the job's state there (title, wall-clock start, chips acknowledged, state) when it
+starts, on every change and when it ends, so a runner that finds a job still marked running
+(the app was killed or crashed mid-job; its child then stops at its next check, as its cancel
+pipe reads end-of-file) starts in the ``interrupted`` state, whose report says what was kept
+and how to finish. The file is best effort: a full disk never stops a job.
 
-**What became of a job when the app died**: with a ``state_file`` the runner writes the job's
-state there (title, wall-clock start, chips acknowledged, state) when it starts, after each
-acknowledged batch and when it ends. A runner that finds a job still marked running in that
-file (the app was killed or crashed mid-job) starts in the ``interrupted`` state, whose report
-says what was kept and how to finish. The file is best effort: a full disk never stops a job.
+The job never builds the HNSW graph (``optimize()`` blocks the whole process for minutes on a
+large index): new chips are searched exactly; the graph is rebuilt explicitly (``python -m
+ingest optimize`` while the app is stopped, or by a Qdrant server's own background optimiser).
 
 Nothing here imports Streamlit: the page (``app_pages/add_imagery.py``) renders ``status()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -35,12 +43,17 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from closp_core.data import ChipSource
 from closp_core.errors import ClospError
-from ingest.pipeline import BatchHook, Ingestor, IngestSummary
+from ingest.job_link import JobStartError, Launcher, Link, LinkEnd, launch_process
+from ingest.job_process import JobSpec
+from ingest.previews import PREVIEW_DIR
+
+if TYPE_CHECKING:  # the app's side never needs torch itself
+    from closp_core.settings import Settings
+    from ingest.pipeline import IndexWriter, IngestSummary
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +84,7 @@ WEB_WORDS: tuple[tuple[str, str], ...] = (
     ),
     ("; python -m ingest scene: --s2-offset 1000 --force)", ")"),
     ("(tag or --date)", "(its date tag, or the 'Acquired' field)"),
+    ("(rerun to go on)", "(add the same imagery again to go on: chips already added are skipped)"),
 )
 
 
@@ -88,6 +102,9 @@ class JobBusyError(ClospError):
     """A job is already running; one at a time."""
 
 
+__all__ = ["JobBusyError", "JobRunner", "JobSpec", "JobStartError", "JobStatus"]
+
+
 @dataclasses.dataclass(frozen=True)
 class JobStatus:
     """A snapshot of the job, safe to read from any session."""
@@ -101,6 +118,7 @@ class JobStatus:
     report: str = ""  # the run's summary, or what went wrong
     failed_units: tuple[str, ...] = ()
     started_at: str = ""  # wall-clock start (ISO 8601, UTC), for the state file
+    pid: int | None = None  # the job's process (None: run on a thread, or none yet)
 
     @property
     def active(self) -> bool:
@@ -125,22 +143,27 @@ class JobStatus:
         return (self.expected - self.done) / self.rate
 
 
-# Builds the sources of a job inside its thread (a STAC search, for one, takes time and may fail)
-SourceFactory = Callable[[], Sequence[ChipSource]]
-# Builds the Ingestor of a job from its hooks (on_batch, cancel)
-IngestorFactory = Callable[[BatchHook, threading.Event], Ingestor]
+GRACE_S = 0.5  # after a cancel, the child's time to end by itself before it is killed
 
 
 class JobRunner:
-    """At most one background ingest job per process (see the module docstring)."""
+    """At most one ingest job at a time, in a child process (see the module docstring).
+    ``launcher``: how the child starts (``launch_process``; tests may run it on a thread)."""
 
-    def __init__(self, state_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        state_file: Path | None = None,
+        *,
+        launcher: Launcher = launch_process,
+        grace_s: float = GRACE_S,
+    ) -> None:
         self._lock = threading.Lock()
         self._state_file = state_file
+        self._launcher, self._grace_s = launcher, grace_s
         self._status = interrupted_job(state_file) if state_file else JobStatus()
-        self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
-        self._notes: tuple[str, ...] = ()
+        self._link: Link | None = None
+        self._total = 0  # chips the job's headers announced
         if self._status.state == INTERRUPTED:
             self._save(self._status)
 
@@ -168,80 +191,129 @@ class JobRunner:
         except OSError as err:
             log.warning("cannot record the job's state in %s: %s", self._state_file, err)
 
-    def start(
-        self,
-        title: str,
-        sources: SourceFactory,
-        ingestor: IngestorFactory,
-        notes: Sequence[str] = (),
-    ) -> None:
-        """Start a job; ``JobBusyError`` when one is running. ``notes``: lines that head the
-        job's report (e.g. uploaded files left out as repeats)."""
+    def start(self, spec: JobSpec, store: IndexWriter) -> None:
+        """Start ``spec`` in a child that writes through ``store`` (the app's own handle);
+        ``JobBusyError`` when a job is running, ``JobStartError`` when no child starts."""
         with self._lock:
             if self._status.active:
                 raise JobBusyError(
                     f"a job is already running ({self._status.title}); wait for it or cancel it"
                 )
-            self._cancel = threading.Event()
-            self._notes = tuple(notes)
+            self._total = 0
+            self._link = link = Link(spec, store, self._launcher, self._on_message)
             self._status = JobStatus(
                 state=RUNNING,
-                title=title,
+                title=spec.title,
                 started=time.monotonic(),
                 started_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+                pid=getattr(link.worker, "pid", None),
             )
             self._save(self._status)
             self._thread = threading.Thread(
-                target=self._run, args=(sources, ingestor, self._cancel), daemon=True,
-                name="closp-ingest-job",
-            )  # fmt: skip
+                target=self._serve, args=(link, spec), daemon=True, name="closp-job-link"
+            )
             self._thread.start()
 
     def cancel(self) -> None:
-        """Ask the running job to stop after its current batch (acknowledged chips stay)."""
+        """Stop the running job: from when this returns nothing more is written (chips
+        acknowledged before stay); the child ends within the grace period or is killed."""
         with self._lock:
-            if self._status.state == RUNNING:
-                self._cancel.set()
-                self._status = dataclasses.replace(self._status, state=CANCELLING)
+            if self._status.state != RUNNING or self._link is None:
+                return
+            self._status = dataclasses.replace(self._status, state=CANCELLING)
+            link, status = self._link, self._status
+        link.request_cancel(self._grace_s)
+        self._save(status)
 
     def wait(self, timeout: float | None = None) -> JobStatus:
-        """Block until the job's thread ends (tests, shutdown); the final status."""
+        """Block until the job has ended (tests, shutdown); the final status."""
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
         return self.status()
 
-    def _progress(self, done: int, expected: int) -> None:
-        self._update(done=done, expected=max(expected, done))
+    def _on_message(self, message: tuple[object, ...]) -> None:
+        """The child's news: its chip total (from headers), then progress after each batch."""
+        if message[0] == "total":
+            self._total = int(message[1])  # type: ignore[call-overload]
+            self._update(expected=max(self._total, self.status().done))
+        elif message[0] == "progress":
+            done, expected = int(message[1]), int(message[2])  # type: ignore[call-overload]
+            self._update(done=done, expected=max(expected, self._total, done))
 
-    def _run(
-        self, sources: SourceFactory, ingestor: IngestorFactory, cancel: threading.Event
-    ) -> None:
-        summary: IngestSummary | None = None
+    def _serve(self, link: Link, spec: JobSpec) -> None:
         try:
-            summary = ingestor(self._progress, cancel).run_many(list(sources()))
-        except ClospError as exc:
-            self._update(state=FAILED, finished=time.monotonic(), report=self._with_notes(exc))
+            end = link.serve()
+        except Exception as exc:  # our bug: say so in every session instead of hanging
+            log.exception("the ingest job's link failed")
+            link.worker.kill()
+            self._update(state=FAILED, finished=time.monotonic(),
+                         report=f"unexpected error, please report it: {type(exc).__name__}: "
+                         f"{exc}")  # fmt: skip
             return
-        except Exception as exc:  # our bug: say so in every session instead of dying silently
-            log.exception("the ingest job failed")
-            self._update(
-                state=FAILED,
-                finished=time.monotonic(),
-                report=f"unexpected error, please report it (the app's log has the "
-                f"traceback): {type(exc).__name__}: {exc}",
-            )
-            return
-        self._update(
-            state=CANCELLED if summary.cancelled else DONE,
-            finished=time.monotonic(),
-            done=summary.indexed + summary.already_indexed,
-            report=self._with_notes(summary.report(already_hint=ALREADY_INDEXED)),
-            failed_units=tuple(summary.failed),
-        )
+        pid = self.status().pid
+        if end.message is None and pid is not None and spec.settings is not None:
+            remove_partial_previews(spec.settings.data_dir, pid)
+        verdict = self._verdict(end, link.written, spec)
+        if spec.settings is not None and (line := _refresh_side_file(link, spec.settings)):
+            verdict["report"] = f"{verdict['report']}\n{line}"
+        self._update(finished=time.monotonic(), **verdict)
 
-    def _with_notes(self, report: object) -> str:
-        return for_web("\n".join([*self._notes, str(report)]))
+    def _verdict(self, end: LinkEnd, written: int, spec: JobSpec) -> dict[str, object]:
+        """State and report of a job that ended as ``end`` says."""
+        cancelled = self.status().state == CANCELLING
+        notes = spec.notes
+        if end.message is not None and end.message[0] == "end":
+            summary: IngestSummary = end.message[1]
+            report = summary.report(already_hint=ALREADY_INDEXED)
+            return {
+                "state": CANCELLED if summary.cancelled or cancelled else DONE,
+                "done": summary.indexed + summary.already_indexed,
+                "report": _web(notes, report),
+                "failed_units": tuple(summary.failed),
+            }
+        if end.message is not None:
+            return {"state": FAILED, "report": _web(notes, end.message[1])}
+        if cancelled:
+            lines = (
+                f"cancelled: stopped at once (the job's process was ended, {end.how})",
+                f"kept the {written} chips the index had acknowledged",
+                "to go on, add the same imagery again: chips already indexed are skipped",
+            )
+            return {"state": CANCELLED, "report": _web(notes, "\n".join(lines))}
+        lines = (
+            f"The job's process ended before the job did ({end.how}).",
+            f"The {written} chips it had added are in the index; the rest were not.",
+            "To finish, add the same imagery again: chips already indexed are skipped.",
+        )
+        return {"state": FAILED, "report": _web(notes, "\n".join(lines))}
+
+
+def _refresh_side_file(link: Link, settings: Settings) -> str:
+    """The score-map side file brought up to date with the job's chips (by the app, which owns
+    the store), in one line for the job's report."""
+    from closp_core.scoremap.sidefile import refresh_after_run, side_file_path
+    from closp_core.store import VectorStore
+
+    if not isinstance(link.store, VectorStore):
+        return ""
+    return refresh_after_run(link.store, side_file_path(settings), link.keys)
+
+
+def remove_partial_previews(data_dir: Path, pid: int) -> int:
+    """Delete the temporary preview files a killed job process ``pid`` left (each preview is
+    written to ``<name>.<pid>-<thread>.tmp``, then renamed); how many there were."""
+    removed = 0
+    for path in (data_dir / PREVIEW_DIR).glob(f"*/*.{pid}-*.tmp"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def _web(notes: tuple[str, ...], report: str) -> str:
+    """``report`` headed by ``notes``, in the page's words (``for_web``)."""
+    return for_web("\n".join([*notes, report]))
 
 
 def interrupted_job(state_file: Path) -> JobStatus:

@@ -19,111 +19,72 @@
   embedded (``workers=0``), or by the worker processes (``workers>0``; they cannot see the
   index, so a rerun re-renders previews of chips already indexed, overwriting identical files).
 - **Hooks** for a job inside an app: ``on_batch(done, total_expected)`` after each
-  acknowledged batch, ``cancel`` checked between batches (the run stops after the current
-  batch, ``summary.cancelled``), ``threads`` torch threads for this run's forward passes in the
+  acknowledged batch; ``cancel`` checked before every chip read,
+  between chunks of ``EMBED_CHUNK`` chips embedded, before every preview written and before
+  every write: once it is set the run writes nothing more (the batch embedded but not yet
+  written is dropped), keeps what the store acknowledged, and ends with
+  ``summary.cancelled``; ``threads`` torch threads for this run's forward passes in the
   calling thread (``embedder.threads_for("background", settings)`` leaves queries a core).
-- **Score-map side file**: with ``side_file`` (the CLI and the app's jobs pass
-  ``closp_core.scoremap.sidefile.side_file_path``), a finished run (cancelled, stopped or
-  failed too) appends the chips it wrote to the side file, or rebuilds it when it was stale
-  (``refresh_side_file``), so the first score map after an ingest is fast; a refresh that fails
-  leaves the index as it is and says so in ``summary.side_file``.
+- **Score-map side file**: with ``side_file`` (the CLI passes
+  ``closp_core.scoremap.sidefile.side_file_path``; an app job's writes go through the app,
+  which refreshes the file when the job ends, ``ingest/jobs.py``), a finished run
+  (cancelled, stopped or failed too) appends the chips it wrote to the side file, or
+  rebuilds it when it was stale (``refresh_side_file``), so the first score map after an
+  ingest is fast; a refresh that fails leaves the index as it is and says so in
+  ``summary.side_file``.
+- **Store**: anything with the ``IndexWriter`` methods: a ``VectorStore``, or the app job's
+  link to the app's own store (``ingest/job_process.py``), which raises ``RunCancelledError``
+  for a write refused after a cancel.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from closp_core.data import ChipSource
 from closp_core.data.chip import Chip, chip_record
-from closp_core.data.keys import display_text
 from closp_core.embedder import Embedder
 from closp_core.errors import ClospError
 from closp_core.store import ChipRecord, StoreDiskFullError, VectorStore
 from ingest.previews import write_chip_previews
-from ingest.reading import ChipBatch, Unit, UnitReport, open_reader
+from ingest.reading import CancelFlag, ChipBatch, Unit, UnitReport, open_reader
+from ingest.summary import IngestSummary
+
+__all__ = ["IndexWriter", "IngestSummary", "Ingestor", "RunCancelledError"]
 
 BatchHook = Callable[[int, int], None]
 JOB_BUDGET = "job budget"  # the ``summary.failed`` entry of a run stopped by ``max_chips``
 DISK_FULL = "disk full"  # the ``summary.failed`` entry of a run stopped by a full disk
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+EMBED_CHUNK = 16  # chips per forward pass of a cancellable run: a cancel waits for one chunk
 
 
-@dataclasses.dataclass
-class IngestSummary:
-    """What a run did: counts, skip reasons, flagged labels and failed files with reasons."""
+class RunCancelledError(ClospError):
+    """A write was refused because the run was cancelled (nothing of it was written)."""
 
-    indexed: int = 0
-    already_indexed: int = 0
-    skipped: Counter[str] = dataclasses.field(default_factory=Counter)
-    flagged: Counter[str] = dataclasses.field(default_factory=Counter)
-    failed: dict[str, str] = dataclasses.field(default_factory=dict)
-    seconds: float = 0.0
-    flag_units: dict[str, str] = dataclasses.field(default_factory=dict)  # reason -> "chips" ...
-    cancelled: bool = False
-    side_file: str = ""  # what the score-map side file refresh did (empty: not asked)
 
+class Keyed(Protocol):
     @property
-    def ok(self) -> bool:
-        return not self.failed
+    def key(self) -> str: ...
 
-    def merge(self, other: IngestSummary) -> None:
-        """Add another run's figures to this one."""
-        self.indexed += other.indexed
-        self.already_indexed += other.already_indexed
-        self.skipped.update(other.skipped)
-        self.flagged.update(other.flagged)
-        self.flag_units.update(other.flag_units)
-        self.failed.update(other.failed)
-        self.seconds += other.seconds
-        self.cancelled = self.cancelled or other.cancelled
 
-    def add_unit(self, report: UnitReport) -> None:
-        """Count what a unit's reader skipped and flagged; a failed unit lands in ``failed``."""
-        self.skipped.update(report.tally.skipped)
-        self.flagged.update(report.tally.flagged)
-        self.flag_units.update(report.tally.flag_units)
-        if report.error is not None:
-            self.failed[report.unit] = report.error
-        elif bad := report.tally.bad_items:
-            self.failed[report.unit] = (
-                f"{len(bad)} bad item(s) skipped, the rest of this unit indexed; first: {bad[0]}"
-            )
+class IndexWriter(Protocol):
+    """What a run needs of the index: the chips already there, writes, the graph when due."""
 
-    def report(self, already_hint: str = "use --force") -> str:
-        """A few lines for people; each count names what it counts (chips, pixels, scenes),
-        each failed file gets one ``FAILED <file>: <reason>`` line (printable: control
-        characters in names are escaped). ``already_hint``: what to say of chips already
-        indexed (the CLI's flag; the app says it in its own words)."""
-        rate = self.indexed / self.seconds if self.seconds > 0 else 0.0
-        lines = [f"indexed {self.indexed} chips in {self.seconds:.1f} s ({rate:.1f} chips/s)"]
-        if self.cancelled:
-            lines.append("cancelled: stopped after the last acknowledged batch (rerun to go on)")
-        if self.already_indexed:
-            lines.append(f"skipped {self.already_indexed} chips already indexed ({already_hint})")
-        lines += [f"skipped {n} chips: {reason}" for reason, n in sorted(self.skipped.items())]
-        lines += [
-            f"flagged {n} {_unit(self.flag_units.get(reason, 'chips'), n)}: {reason}"
-            for reason, n in sorted(self.flagged.items())
-        ]
-        lines += [
-            f"FAILED {unit}: {reason.removeprefix(f'{unit}: ')}"
-            for unit, reason in self.failed.items()
-        ]
-        if self.side_file:
-            lines.append(self.side_file)
-        if self.failed:
-            lines.append(f"{len(self.failed)} input(s) failed; the others were indexed")
-        return "\n".join(display_text(line, newlines=False) for line in lines)
+    def get(self, keys: Sequence[str]) -> Sequence[Keyed]: ...
+
+    def upsert(self, records: list[ChipRecord]) -> int: ...
+
+    def optimize_if_due(self) -> bool: ...
 
 
 @dataclasses.dataclass
@@ -139,7 +100,7 @@ class Ingestor:
     """
 
     embedder: Embedder
-    store: VectorStore
+    store: IndexWriter
     data_dir: Path
     batch_size: int | None = None
     force: bool = False
@@ -147,7 +108,7 @@ class Ingestor:
     workers: int = 0
     threads: int | None = None
     on_batch: BatchHook | None = None
-    cancel: threading.Event | None = None
+    cancel: CancelFlag | None = None
     build: bool = False
     max_chips: int | None = None  # job budget (``Settings.max_job_chips``); None: none
     side_file: Path | None = None  # score-map side file refreshed after a run; None: not
@@ -173,10 +134,14 @@ class Ingestor:
             bar,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="previews") as previews,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="upsert") as writer,
-            open_reader(sources, units, size, self.workers, self.data_dir, pin) as events,
+            open_reader(
+                sources, units, size, self.workers, self.data_dir, pin, self.cancel
+            ) as events,
         ):
             try:
                 over = self._consume(events, summary, progress, previews, writer)
+            except RunCancelledError:
+                over, summary.cancelled = 0, True
             except (StoreDiskFullError, OSError) as err:
                 if isinstance(err, OSError) and err.errno not in DISK_FULL_ERRNOS:
                     raise
@@ -201,12 +166,11 @@ class Ingestor:
 
     def _refresh_side_file(self, folder: Path) -> str:
         """Append this run's chips to the score-map side file (or rebuild it); one line."""
-        from closp_core.scoremap.sidefile import refresh_side_file
+        from closp_core.scoremap.sidefile import refresh_after_run
 
-        try:
-            return refresh_side_file(self.store, folder, self._added).message()
-        except (ClospError, OSError) as err:
-            return f"score-map side file not refreshed ({err}); score maps read the index"
+        if not isinstance(self.store, VectorStore):  # an app job's link: the app refreshes
+            return ""
+        return refresh_after_run(self.store, folder, self._added)
 
     def _consume(
         self,
@@ -224,8 +188,7 @@ class Ingestor:
             if isinstance(event, UnitReport):
                 _note_unit(event, summary, progress)
                 continue
-            if self.cancel is not None and self.cancel.is_set():
-                summary.cancelled = True
+            if self._cancelled():
                 break
             progress.announce(event.expected)
             if over := _over_budget(progress, self.max_chips):
@@ -235,11 +198,19 @@ class Ingestor:
             writing = self._write(writer, held)
             embedded = self._embed(batch, previews, handled=len(taken))
             _acknowledge(writing, held, progress, summary)
+            if embedded is None:  # cancelled while embedding: nothing of it is written
+                break
             held = embedded
             if progress.exhausted:
                 break
+        if self._cancelled():
+            summary.cancelled = True
+            return over  # ``held`` is dropped: nothing is written after a cancel
         _acknowledge(self._write(writer, held), held, progress, summary)
         return over
+
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
     def _unindexed(self, batch: ChipBatch, summary: IngestSummary) -> ChipBatch:
         """``batch`` without the chips already in the store (all of it with ``force``)."""
@@ -251,20 +222,39 @@ class Ingestor:
         summary.already_indexed += len(present)
         return batch.select([i for i, chip in enumerate(batch.chips) if chip.key not in present])
 
-    def _embed(self, batch: ChipBatch, pool: ThreadPoolExecutor, handled: int) -> _Embedded:
-        """Vectors and previews (rendered on ``pool`` meanwhile) -> records to write."""
+    def _embed(self, batch: ChipBatch, pool: ThreadPoolExecutor, handled: int) -> _Embedded | None:
+        """Vectors and previews (rendered on ``pool`` meanwhile) -> records to write; None
+        when the run was cancelled meanwhile."""
         if not len(batch):
             return _Embedded([], handled)
         rendered: Future[list[dict[str, str]]] | None = None
         if batch.previews is None:
-            rendered = pool.submit(_write_previews, batch.chips, batch.array(), self.data_dir)
-        vectors = self.embedder.encode_images(batch.array(), batch.sensor, threads=self.threads)
+            rendered = pool.submit(
+                _write_previews, batch.chips, batch.array(), self.data_dir, self.cancel
+            )
+        vectors = self._encode(batch)
         paths = rendered.result() if rendered is not None else batch.previews or []
+        if vectors is None or self._cancelled():
+            return None
         records = [
             chip_record(chip, vector, chip_paths)
             for chip, vector, chip_paths in zip(batch.chips, vectors, paths, strict=True)
         ]
         return _Embedded(records, handled)
+
+    def _encode(self, batch: ChipBatch) -> np.ndarray | None:
+        """``(N, 384)`` vectors of ``batch``; with a ``cancel`` flag in chunks of
+        ``EMBED_CHUNK`` chips, None as soon as it is set."""
+        pixels = batch.array()
+        if self.cancel is None:
+            return self.embedder.encode_images(pixels, batch.sensor, threads=self.threads)
+        chunks = []
+        for start in range(0, len(pixels), EMBED_CHUNK):
+            if self._cancelled():
+                return None
+            chunk = pixels[start : start + EMBED_CHUNK]
+            chunks.append(self.embedder.encode_images(chunk, batch.sensor, threads=self.threads))
+        return np.concatenate(chunks)
 
     def _write(self, writer: ThreadPoolExecutor, held: _Embedded | None) -> Future[int] | None:
         """Start writing ``held`` on the writer thread (store calls never overlap: the next
@@ -274,6 +264,8 @@ class Ingestor:
         return writer.submit(self._upsert, held.records)
 
     def _upsert(self, records: list[ChipRecord]) -> int:
+        if self._cancelled():
+            raise RunCancelledError("cancelled before this batch was written")
         written = self.store.upsert(records)
         self._added += [r.key for r in records]
         if self.build:
@@ -362,17 +354,15 @@ def _note_unit(report: UnitReport, summary: IngestSummary, progress: _Progress) 
 
 
 def _write_previews(
-    chips: Iterable[Chip], pixels: np.ndarray, data_dir: Path
+    chips: Iterable[Chip], pixels: np.ndarray, data_dir: Path, cancel: CancelFlag | None
 ) -> list[dict[str, str]]:
-    return [
-        write_chip_previews(chip.key, chip.sensor, chip_pixels, data_dir)
-        for chip, chip_pixels in zip(chips, pixels, strict=True)
-    ]
-
-
-def _unit(noun: str, count: int) -> str:
-    """``"chips"`` -> ``"chip"`` for a count of one."""
-    return noun[:-1] if count == 1 and noun.endswith("s") else noun
+    """The previews of each chip, written; stops (a shorter list) once ``cancel`` is set."""
+    paths = []
+    for chip, chip_pixels in zip(chips, pixels, strict=True):
+        if cancel is not None and cancel.is_set():
+            break
+        paths.append(write_chip_previews(chip.key, chip.sensor, chip_pixels, data_dir))
+    return paths
 
 
 def _short(unit: str, width: int = 40) -> str:

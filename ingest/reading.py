@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -51,6 +51,12 @@ from ingest.previews import write_chip_previews
 AHEAD = 2  # batches the reader thread may have waiting
 NO_PIXELS = np.zeros((0, 0, 0), np.float32)  # a stripped chip's pixels: they travel stacked
 Unit = tuple[int, str]  # (index of the source, unit of that source)
+
+
+class CancelFlag(Protocol):
+    """Set when a run should stop (``threading.Event``, or a job's cancel pipe)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclasses.dataclass
@@ -127,10 +133,13 @@ def read_events(
     claim: Callable[[], int | None],
     batch_size: int,
     preview_dir: Path | None = None,
+    cancel: CancelFlag | None = None,
 ) -> Generator[ReadEvent, None, None]:
     """Read the units ``claim()`` hands out (indices into ``units``; None: no more) and yield
     full batches as they fill, one ``UnitReport`` per unit, then the partial batches.
-    With ``preview_dir`` the previews of each batch are written here, by this reader."""
+    With ``preview_dir`` the previews of each batch are written here, by this reader.
+    ``cancel``: checked before every chip (one window of reading); once set, reading ends at
+    once and nothing more is yielded."""
     pending: dict[tuple[Sensor, tuple[int, ...]], list[Chip]] = {}  # same sensor and shape
     expected: dict[str, int] = {}
     while (index := claim()) is not None:
@@ -141,6 +150,8 @@ def read_events(
         try:
             chips = sources[source].read(unit, tally)
             for chip in chips:
+                if cancel is not None and cancel.is_set():
+                    return
                 expected[unit] = tally.expected
                 kind = (chip.sensor, chip.pixels.shape)
                 bucket = pending.setdefault(kind, [])
@@ -154,6 +165,8 @@ def read_events(
             if isinstance(chips, Generator):
                 chips.close()  # a reader stopped early releases its files at once
         yield UnitReport(unit, tally, error)
+    if cancel is not None and cancel.is_set():
+        return
     for (sensor, _), bucket in pending.items():
         yield _stack(sensor, bucket, expected, preview_dir)
         expected = {}
@@ -178,11 +191,14 @@ def open_reader(
     workers: int,
     preview_dir: Path,
     pin: bool = False,
+    cancel: CancelFlag | None = None,
 ) -> Iterator[Iterator[ReadEvent]]:
     """The events of reading ``units``, on a thread (``workers == 0``) or worker processes;
-    leaving the block stops the readers and closes their files, whether or not all was read."""
+    leaving the block stops the readers and closes their files, whether or not all was read.
+    ``cancel`` (the thread only; worker processes stop when the block is left) ends reading
+    between two chips."""
     if workers <= 0:
-        with _ThreadReader(sources, units, batch_size) as events:
+        with _ThreadReader(sources, units, batch_size, cancel) as events:
             yield events
         return
     loader = _process_loader(sources, units, batch_size, workers, preview_dir, pin)
@@ -205,9 +221,16 @@ class _ThreadReader:
     """``read_events`` on one thread, created, advanced and closed there (GDAL handles are
     thread-bound); its exceptions are raised in the consumer."""
 
-    def __init__(self, sources: Sequence[ChipSource], units: Sequence[Unit], size: int) -> None:
+    def __init__(
+        self,
+        sources: Sequence[ChipSource],
+        units: Sequence[Unit],
+        size: int,
+        cancel: CancelFlag | None = None,
+    ) -> None:
         counter = iter(range(len(units)))
-        self._events = read_events(sources, units, lambda: next(counter, None), size)
+        claim = lambda: next(counter, None)  # noqa: E731
+        self._events = read_events(sources, units, claim, size, cancel=cancel)
         self._queue: queue.Queue[ReadEvent | BaseException | None] = queue.Queue()
         self._room = threading.Semaphore(AHEAD)
         self._stop = threading.Event()

@@ -10,7 +10,6 @@ Only our own errors (``ClospError``) are caught; each is shown with what to chec
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -32,8 +31,9 @@ from closp_core.store import (
     open_store,
     stored_model_id,
 )
-from ingest.jobs import JobRunner, SourceFactory
-from ingest.pipeline import BatchHook, Ingestor, IngestSummary
+from ingest.job_process import JobSpec, SourceSpec
+from ingest.jobs import JobRunner
+from ingest.pipeline import Ingestor, IngestSummary
 from ui.text import md, md_code
 
 # The chip sources of the "build the demo index" button (tests swap in a smaller list).
@@ -265,33 +265,17 @@ def job_runner() -> JobRunner:
 def start_ingest_job(
     ctx: AppContext,
     title: str,
-    sources: SourceFactory,
+    sources: Sequence[SourceSpec],
     *,
     force: bool = False,
     notes: Sequence[str] = (),
 ) -> None:
-    """Start the background job ingesting ``sources()`` into the app's own store, its forward
-    passes on the background thread budget (queries keep a core); ``force`` re-embeds chips
-    already indexed. ``JobBusyError`` when one is running, ``StoreError`` when the index
-    cannot take writes."""
+    """Start the job ingesting ``sources`` into the app's own store, in a child process of
+    its own (``ingest.jobs``); ``force`` re-embeds chips already indexed. ``JobBusyError`` when
+    one is running, ``StoreError`` when the index cannot take writes."""
     if ctx.embedder is None or ctx.store is None:
         raise ClospError("the model or the index is not available; see the messages above")
     ctx.store.check_writable()
-    embedder, store, settings = ctx.embedder, ctx.store, ctx.settings
-
-    def ingestor(on_batch: BatchHook, cancel: threading.Event) -> Ingestor:
-        return Ingestor(
-            embedder,
-            store,
-            settings.data_dir,
-            batch_size=settings.batch_size,
-            progress=False,
-            threads=threads_for("background", settings),
-            on_batch=on_batch,
-            cancel=cancel,
-            force=force,
-            max_chips=settings.max_job_chips,
-            side_file=side_file_path(settings),
-        )
-
-    job_runner().start(title, sources, ingestor, notes=notes)
+    spec = JobSpec(title, tuple(sources), ctx.settings, ctx.embedder.model_id, force,
+                   tuple(notes))  # fmt: skip
+    job_runner().start(spec, ctx.store)

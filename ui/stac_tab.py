@@ -35,7 +35,7 @@ from closp_core.data.stac.count import SearchCount, count_search
 from closp_core.data.stac.fetch import host_of
 from closp_core.data.stac.remote import RemoteOptions
 from closp_core.errors import ClospError, DataError, StoreError, WeightsUnavailableError
-from closp_core.sources import open_source
+from ingest.job_process import SourceSpec
 from ui import session
 from ui.dates import sentinel_date
 from ui.mapview import LAST_BOUNDS
@@ -278,7 +278,7 @@ def stac_tab(ctx: AppContext, busy: bool, options_for: Callable[[], SceneOptions
         query = form.query()
         title = f"STAC {', '.join(form.collections)} {form.start}/{form.end}"
         spec = {"options": options, "remote": remote}
-        start_ingest_job(ctx, title, lambda: [open_source("stac-search", query, spec)])
+        start_ingest_job(ctx, title, [SourceSpec("stac-search", query, spec)])
     except ClospError as exc:
         show_error(exc, ctx)
         return

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from closp_core.errors import ScoreMapError
+from closp_core.errors import ClospError, ScoreMapError
 from closp_core.scoremap.table import PAGE, SENSORS, ChipTable, fetch_table
 from closp_core.settings import Settings
 from closp_core.store import SearchFilters, VectorStore
@@ -227,3 +227,12 @@ def refresh_side_file(store: VectorStore, folder: str | Path, added: Sequence[st
             records += store.get(keys[i : i + PAGE], with_vectors=True)
         append_table(ChipTable.from_records(records), folder, count)
     return Refresh(len(keys), count)
+
+
+def refresh_after_run(store: VectorStore, folder: str | Path, added: Sequence[str]) -> str:
+    """``refresh_side_file`` at the end of an ingest run, in one line for its report: a refresh
+    that fails leaves the index as it is, and score maps then read the index instead."""
+    try:
+        return refresh_side_file(store, folder, added).message()
+    except (ClospError, OSError) as err:
+        return f"score-map side file not refreshed ({err}); score maps read the index"

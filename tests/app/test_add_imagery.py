@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +259,26 @@ def test_a_pixel_bomb_upload_is_refused_and_the_same_file_twice_is_added_once(
     assert "indexed 4 chips" in report  # the corner once, the bomb not at all
     assert "bomb" in report and "setting max_file_pixels" in report
     assert job_runner().status().seconds < 120
+
+
+@pytest.mark.usefixtures("app_data")
+def test_a_killed_job_process_is_reported_on_the_page(tmp_path: Path) -> None:
+    """The job runs in a process of its own; killed (out of memory, an operator), the page
+    says so and what was kept, and the next job may start."""
+    files = virginia_corner(tmp_path / "corner")
+    at = add_page()
+    at.file_uploader(key="upload_files").set_value(
+        [(f.name, f.read_bytes(), "image/tiff") for f in files]
+    ).run()
+    at.button(key="up_go").click().run()
+    pid = job_runner().status().pid
+    assert pid is not None and pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    at = finish_job(at)
+    assert not at.exception
+    assert any("failed after" in e.value for e in at.error), texts(at)
+    assert "ended before the job did (killed by signal 9 (SIGKILL))" in at.code[0].value
+    assert not at.button(key="up_go").disabled  # the slot is free again
 
 
 def test_a_job_the_app_lost_is_reported_after_a_restart(app_data: Path) -> None:

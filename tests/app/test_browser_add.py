@@ -1,5 +1,6 @@
 """Add imagery in a real browser: upload real GeoTIFFs, watch the job, then find their chips —
-while a second session keeps searching (its encode + search times are printed)."""
+while a second session keeps searching (its encode + search times are printed); then start a
+bigger job and cancel it: the page says "cancelled" within 2 s of the click."""
 
 from __future__ import annotations
 
@@ -38,6 +39,40 @@ def search_once(page: Page, query: str) -> float:
     return float(found.group(1)) + float(found.group(2))
 
 
+def upload(adder: Page, files: list[Path]) -> None:
+    """Set ``files`` on the uploader until the Add button takes them."""
+    add = adder.get_by_role("button", name="Add these files")
+    for attempt in range(2):  # a file input swapped by a rerun mid-upload loses them
+        adder.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+            [str(f) for f in files]
+        )
+        try:
+            expect(add).to_be_enabled(timeout=WAIT_MS // 2)  # the uploads arrived
+            return
+        except AssertionError:
+            if attempt:
+                raise
+
+
+def cancel_a_job(adder: Page, add_server: str, files: list[Path]) -> float:
+    """Start a job of ``files``, click Cancel once its progress shows; seconds from the
+    click until the page says "cancelled"."""
+    adder.goto(f"{add_server}/add")
+    adder.get_by_text("Upload files").first.wait_for()
+    upload(adder, files)
+    adder.get_by_role("button", name="Add these files").click()
+    expect(adder.get_by_text(re.compile(r"of (\d+|\?) chips"))).to_be_visible(timeout=WAIT_MS)
+    start = time.monotonic()
+    adder.get_by_role("button", name="Cancel").click()
+    clicked = time.monotonic() - start
+    expect(adder.get_by_text(re.compile(r": cancelled after"))).to_be_visible(timeout=WAIT_MS)
+    took = time.monotonic() - start
+    print(f"\nCancel: click {clicked:.2f} s, 'cancelled' shown {took:.2f} s after it began")
+    shot(adder, "add-cancelled")
+    expect(adder.get_by_role("button", name="Add these files")).to_be_visible()
+    return took
+
+
 def test_upload_watch_progress_and_find_while_another_session_searches(
     add_server: str, tmp_path: Path
 ) -> None:
@@ -53,19 +88,9 @@ def test_upload_watch_progress_and_find_while_another_session_searches(
             search_once(searcher, "dense forest")
             adder.goto(f"{add_server}/add")
             adder.get_by_text("Upload files").first.wait_for()
-            add = adder.get_by_role("button", name="Add these files")
-            for attempt in range(2):  # a file input swapped by a rerun mid-upload loses them
-                adder.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-                    [str(f) for f in files]
-                )
-                try:
-                    expect(add).to_be_enabled(timeout=WAIT_MS // 2)  # the uploads arrived
-                    break
-                except AssertionError:
-                    if attempt:
-                        raise
+            upload(adder, files)
             shot(adder, "add-uploaded")
-            add.click()
+            adder.get_by_role("button", name="Add these files").click()
             expect(adder.get_by_text(re.compile(r"of (\d+|\?) chips"))).to_be_visible(
                 timeout=WAIT_MS
             )
@@ -80,8 +105,12 @@ def test_upload_watch_progress_and_find_while_another_session_searches(
             adder.goto(f"{add_server}/?q=farmland+with+crops&from={ACQUIRED}&to={ACQUIRED}&n=50")
             assert wait_results(adder) == 16 == result_count(adder)
             shot(adder, "add-found")
+            bigger = virginia_corner(tmp_path / "bigger", size_m=9600.0)  # 64 chips
+            cancelled_s = cancel_a_job(adder, add_server, bigger)
         finally:
             browser.close()
     assert during, "the job ended before the second session searched"
     print(f"\nsecond session while the job ran: {len(during)} searches, encode + search "
-          f"{', '.join(f'{ms:.0f}' for ms in during)} ms")  # fmt: skip
+          f"{', '.join(f'{ms:.0f}' for ms in during)} ms; Cancel -> 'cancelled' shown in "
+          f"{cancelled_s:.2f} s")  # fmt: skip
+    assert cancelled_s < 2.0, f"Cancel took {cancelled_s:.1f} s to show 'cancelled'"

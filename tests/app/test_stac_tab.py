@@ -101,6 +101,36 @@ def test_fetch_and_add_from_a_trickling_search_ends_at_the_deadline(
     assert "--timeout" not in report
 
 
+def test_cancel_during_a_trickling_search_frees_the_page_within_2_s(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancel in the job's first phase, a STAC search that would run to its 30 s deadline: the
+    job's process is ended and the page says "cancelled" within 2 s."""
+    monkeypatch.setenv("CLOSP_STAC_REQUEST_DEADLINE_S", "30")
+    with serve(files, []) as server:
+        server.custom["/search"] = trickle()
+        monkeypatch.setenv("CLOSP_STAC_APIS", server.base_url)
+        at = add_page()
+        at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)
+        at.session_state["s_stac_collections"] = (server.base_url, [("sentinel-2-l2a", "")])
+        at.run()
+        at.multiselect(key="stac_c").set_value(["sentinel-2-l2a"]).run()
+        at.button(key="stac_go").click().run()
+        stop = time.monotonic() + 120
+        while time.monotonic() < stop and not any(
+            path.startswith("/search") for _, path in server.requests
+        ):
+            time.sleep(0.05)  # the job's process has started its search
+        start = time.monotonic()
+        at.button(key="job_cancel").click().run()
+        status = job_runner().wait(timeout=30)
+        took = time.monotonic() - start
+        at.run()
+    assert status.state == "cancelled" and took < 2.0, (took, status)
+    assert any("cancelled after" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not at.button(key="stac_go").disabled
+
+
 def test_dates_in_the_wrong_order_are_said_in_the_pages_words(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

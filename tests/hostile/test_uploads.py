@@ -174,21 +174,23 @@ KILLED_JOB = textwrap.dedent(
     """
     import sys, threading, time
     from pathlib import Path
+    from ingest.job_link import ThreadWorker
+    from ingest.job_process import JobSpec
     from ingest.jobs import JobRunner
 
-    recorded = threading.Event()
-
-    class Slow:
-        def run_many(self, sources):
+    def child(conn, cancel_fd):  # says 7 chips are done (recorded), then works on
+        def work():
+            conn.recv()
+            conn.send(("progress", 7, 25))
             time.sleep(600)
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        return ThreadWorker(thread)
 
-    def ingestor(hook, cancel):
-        hook(7, 25)  # 7 chips acknowledged (and recorded), then the app is killed
-        recorded.set()
-        return Slow()
-
-    JobRunner(Path(sys.argv[1])).start("2 uploaded file(s)", lambda: [], ingestor)
-    recorded.wait(120)
+    runner = JobRunner(Path(sys.argv[1]), launcher=child)
+    runner.start(JobSpec("2 uploaded file(s)", (), None, "m"), store=None)
+    while runner.status().done < 7:
+        time.sleep(0.01)
     print("running", flush=True)
     time.sleep(600)
     """

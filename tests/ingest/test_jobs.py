@@ -1,123 +1,238 @@
-"""The app's background ingest job (``ingest.jobs``): real readers, a real model, a real store.
+"""The app's ingest job (``ingest.jobs``): real readers, a real model, a real store.
 
-A ``GatedScene`` is the real scene reader that waits at a gate before each chip, so a test can
-hold a job in the middle of its run (to start a second one, to search, to cancel)."""
+Two ways to run the job's child: a real process (``launch_process``: the app's way; its model
+is the seeded random CLOSP-RN, the same as the ``rn_embedder`` fixture), and a thread running
+the same child code with the fixture's model (``launch_thread``: cheap, and where a test slows
+one phase down to cancel inside it). Phase tests give the child a grace period of 10 s, so a
+cancel that ends within 2 s was the child's own check, not the kill."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from closp_core.bands import Sensor
 from closp_core.data import SceneSource
 from closp_core.data.chip import Chip, Tally
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.embedder import Embedder
 from closp_core.errors import DataError
 from closp_core.settings import Settings
-from closp_core.store import VectorStore, open_store
-from ingest.jobs import CANCELLED, DONE, FAILED, RUNNING, JobBusyError, JobRunner
-from ingest.pipeline import BatchHook, Ingestor
+from closp_core.sources import _REGISTRY
+from closp_core.store import ChipRecord, VectorStore, open_store
+from ingest.job_link import JobStartError, launch_thread
+from ingest.job_process import JobSpec, SourceSpec
+from ingest.jobs import CANCELLED, DONE, FAILED, RUNNING, JobBusyError, JobRunner, JobStatus
 
 SPAIN_S1 = SAMPLES_DIR / "sen1floods11-spain" / "Spain_7370579_S1Hand.tif"  # 25 chips
-
-
-class GatedScene(SceneSource):
-    """The scene reader, one chip per ``gate`` release (``None``: no gate)."""
-
-    def __init__(self, path: Path, gate: threading.Semaphore | None = None) -> None:
-        super().__init__(path)
-        self.gate = gate
-
-    def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
-        for chip in super().read(unit, tally):
-            if self.gate is not None and not self.gate.acquire(timeout=60):
-                raise DataError("test gate never opened")
-            yield chip
+CANCEL_S = 2.0  # the issue's bound on a cancel, in every phase
 
 
 @pytest.fixture
-def store(tmp_path: Path, rn_embedder: Embedder) -> Iterator[VectorStore]:
-    with open_store(Settings(data_dir=tmp_path), rn_embedder.model_id) as opened:
+def settings(tmp_path: Path) -> Settings:
+    return Settings(model="random:closp-rn", data_dir=tmp_path / "data", batch_size=8)
+
+
+@pytest.fixture
+def store(settings: Settings, rn_embedder: Embedder) -> Iterator[VectorStore]:
+    with open_store(settings, rn_embedder.model_id) as opened:
         yield opened
 
 
-def ingestor_of(embedder: Embedder, store: VectorStore, data_dir: Path):  # type: ignore[no-untyped-def]
-    def make(on_batch: BatchHook, cancel: threading.Event) -> Ingestor:
-        return Ingestor(
-            embedder, store, data_dir, batch_size=4, progress=False, threads=1,
-            on_batch=on_batch, cancel=cancel,
-        )  # fmt: skip
-
-    return make
+def spec(settings: Settings, kind: str = "scene", target: object = SPAIN_S1) -> JobSpec:
+    return JobSpec("Spain S1", (SourceSpec(kind, target),), settings, "closp-rn:random-seed0")
 
 
-def test_job_runs_in_the_background_and_reports(
-    store: VectorStore, rn_embedder: Embedder, tmp_path: Path
+def until(runner: JobRunner, test: object, timeout: float = 300) -> JobStatus:
+    """Poll ``runner`` until ``test(status)`` holds (or the job ended); that status."""
+    stop = time.monotonic() + timeout
+    while time.monotonic() < stop:
+        status = runner.status()
+        if test(status) or not status.active:  # type: ignore[operator]
+            return status
+        time.sleep(0.01)
+    raise AssertionError(f"still {runner.status()} after {timeout} s")
+
+
+def cancel_timed(runner: JobRunner) -> tuple[float, JobStatus]:
+    """Cancel; seconds until the job has ended (its slot free), and its final status."""
+    start = time.monotonic()
+    runner.cancel()
+    status = runner.wait(timeout=30)
+    return time.monotonic() - start, status
+
+
+class SlowScene(SceneSource):
+    """The scene reader, ``delay_s`` per chip (a slow disk or asset)."""
+
+    def __init__(self, path: Path, delay_s: float) -> None:
+        super().__init__(path)
+        self.delay_s = delay_s
+
+    def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
+        for chip in super().read(unit, tally):
+            time.sleep(self.delay_s)
+            yield chip
+
+
+class SlowEmbedder(Embedder):
+    """The real model, each forward pass ``delay_s`` slower; ``embedding`` set at the first."""
+
+    delay_s = 0.4
+    embedding = threading.Event()
+
+    def encode_images(
+        self, images: np.ndarray, sensor: Sensor | str, *, threads: int | None = None
+    ) -> np.ndarray:
+        self.embedding.set()
+        time.sleep(self.delay_s)
+        return super().encode_images(images, sensor, threads=threads)
+
+
+class SlowWrites:
+    """The real store, each write ``delay_s`` slower; ``writing`` set while one is under way."""
+
+    def __init__(self, store: VectorStore, delay_s: float = 0.5) -> None:
+        self.store, self.delay_s = store, delay_s
+        self.writing = threading.Event()
+
+    def get(self, keys: Sequence[str]) -> list[ChipRecord]:
+        return self.store.get(keys)
+
+    def upsert(self, records: list[ChipRecord]) -> int:
+        self.writing.set()
+        time.sleep(self.delay_s)
+        written = self.store.upsert(records)
+        self.writing.clear()
+        return written
+
+    def optimize_if_due(self) -> bool:
+        return False
+
+
+@pytest.fixture
+def slow_scene(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A source kind (for thread-run jobs) reading Spain S1 at 0.15 s per chip."""
+    monkeypatch.setitem(_REGISTRY, "slow-scene", lambda target, options: SlowScene(target, 0.15))
+    return "slow-scene"
+
+
+def test_a_job_runs_in_its_own_process_and_knows_its_total_before_the_first_batch(
+    settings: Settings, store: VectorStore
 ) -> None:
     runner = JobRunner()
-    runner.start(
-        "Spain S1", lambda: [SceneSource(SPAIN_S1)], ingestor_of(rn_embedder, store, tmp_path)
-    )
+    start = time.monotonic()
+    runner.start(spec(settings), store)
+    first = until(runner, lambda s: s.expected > 0)
+    total_s = time.monotonic() - start
+    assert first.state == RUNNING and first.expected == 25 and first.done == 0
+    assert total_s < 10, total_s  # ~0.3 s on an idle laptop, 2 s on a loaded 2-core machine
+    assert first.pid is not None and first.pid != os.getpid()
+    os.kill(first.pid, 0)  # a process of its own, alive
+    with pytest.raises(JobBusyError, match="already running"):
+        runner.start(spec(settings), store)
     status = runner.wait(timeout=300)
     assert status.state == DONE and status.done == 25 == store.count()
     assert "indexed 25 chips" in status.report and status.rate > 0
     assert status.eta_s is None and not status.active
 
 
-def test_one_job_at_a_time_searching_goes_on_and_cancel_keeps_acknowledged_chips(
-    store: VectorStore, rn_embedder: Embedder, tmp_path: Path
+def test_a_killed_job_process_is_reported_with_what_was_kept(
+    settings: Settings, store: VectorStore
 ) -> None:
-    gate = threading.Semaphore(0)
     runner = JobRunner()
-    make = ingestor_of(rn_embedder, store, tmp_path)
-    runner.start("gated", lambda: [GatedScene(SPAIN_S1, gate)], make)
-    assert runner.status().state == RUNNING
-    with pytest.raises(JobBusyError, match="already running"):
-        runner.start("second", lambda: [SceneSource(SPAIN_S1)], make)
-    for _ in range(12):  # three batches of 4: two are acknowledged while the third embeds
-        gate.release()
-    while runner.status().done < 8:
-        runner.wait(timeout=0.05)
-    assert store.count() >= 8  # searchable while the job runs
-    first = store.get([next(store.iter_records()).key], with_vectors=True)[0]
-    assert first.vector is not None
-    assert store.search(first.vector, limit=5)[0].key == first.key
-    runner.cancel()
-    for _ in range(25):
-        gate.release()
-    status = runner.wait(timeout=300)
-    assert status.state == CANCELLED
-    assert status.done == store.count() < 25
-    assert "cancelled" in status.report
+    runner.start(spec(settings), store)
+    status = until(runner, lambda s: s.pid is not None)
+    assert status.pid is not None
+    half_written = settings.data_dir / "previews" / "ab" / f"ab12.s2.jpg.{status.pid}-7.tmp"
+    not_its_own = half_written.with_name(f"ab12.s2.jpg.{status.pid + 1}-7.tmp")
+    half_written.parent.mkdir(parents=True)
+    half_written.write_bytes(b"half a JPEG")
+    not_its_own.write_bytes(b"another writer's")
+    os.kill(status.pid, signal.SIGKILL)
+    status = runner.wait(timeout=60)
+    assert status.state == FAILED and not status.active
+    assert "killed by signal 9 (SIGKILL)" in status.report, status.report
+    assert f"The {store.count()} chips it had added are in the index" in status.report
+    assert "add the same imagery again" in status.report and "--" not in status.report
+    assert not half_written.exists() and not_its_own.exists()  # its partial previews went
+
+
+def test_cancel_while_reading_ends_within_2_s_and_writes_nothing(
+    settings: Settings, store: VectorStore, rn_embedder: Embedder, slow_scene: str
+) -> None:
+    runner = JobRunner(launcher=launch_thread(rn_embedder), grace_s=10)
+    runner.start(spec(settings, slow_scene), store)
+    assert until(runner, lambda s: s.expected > 0).expected == 25  # from the header
+    time.sleep(0.5)  # a few chips into the first batch of 8 (1.2 s of reading)
+    took, status = cancel_timed(runner)
+    assert took < CANCEL_S and status.state == CANCELLED, (took, status)
+    assert "cancelled" in status.report and "process was ended" not in status.report
+    assert store.count() == 0
+
+
+def test_cancel_while_embedding_ends_within_2_s_and_lets_no_batch_in(
+    settings: Settings, store: VectorStore, rn_model: object
+) -> None:
+    embedder = SlowEmbedder(rn_model, device="cpu", batch_size=8)  # type: ignore[arg-type]
+    embedder.embedding = threading.Event()
+    runner = JobRunner(launcher=launch_thread(embedder), grace_s=10)
+    runner.start(spec(settings), store)
+    assert embedder.embedding.wait(timeout=120)
+    took, status = cancel_timed(runner)
+    assert took < CANCEL_S and status.state == CANCELLED, (took, status)
+    assert "process was ended" not in status.report
+    assert store.count() == 0  # the batch being embedded was not written after the cancel
+    assert not list((settings.data_dir / "previews").rglob("*.tmp"))
+
+
+def test_cancel_while_writing_keeps_that_batch_and_writes_nothing_after(
+    settings: Settings, store: VectorStore, rn_embedder: Embedder
+) -> None:
+    writes = SlowWrites(store)
+    runner = JobRunner(launcher=launch_thread(rn_embedder), grace_s=10)
+    runner.start(spec(settings), writes)
+    assert writes.writing.wait(timeout=120)
+    took, status = cancel_timed(runner)
+    kept = store.count()
+    assert took < CANCEL_S and status.state == CANCELLED, (took, status)
+    assert kept == 8  # the write under way was acknowledged and kept, none after it
+    time.sleep(0.3)
+    assert store.count() == kept
 
 
 def test_a_job_that_cannot_start_says_why(
-    store: VectorStore, rn_embedder: Embedder, tmp_path: Path
+    settings: Settings, store: VectorStore, rn_embedder: Embedder, tmp_path: Path
 ) -> None:
-    runner = JobRunner()
-    runner.start(
-        "missing",
-        lambda: [SceneSource(tmp_path / "nowhere")],
-        ingestor_of(rn_embedder, store, tmp_path),
-    )
+    runner = JobRunner(launcher=launch_thread(rn_embedder))
+    runner.start(spec(settings, target=tmp_path / "nowhere"), store)
     status = runner.wait(timeout=60)
     assert status.state == FAILED and "no such file or folder" in status.report
     assert store.count() == 0
-    runner.start(
-        "again", lambda: [SceneSource(SPAIN_S1)], ingestor_of(rn_embedder, store, tmp_path)
-    )
+    runner.start(spec(settings), store)
     assert runner.wait(timeout=300).state == DONE  # a failed job does not block the next
+
+
+def test_a_job_its_process_cannot_take_is_refused_before_one_starts(
+    settings: Settings, store: VectorStore
+) -> None:
+    runner = JobRunner()
+    unpicklable = JobSpec("odd", (SourceSpec("scene", lambda: SPAIN_S1),), settings, "m")
+    with pytest.raises(JobStartError, match=r"cannot hand this job to its process \(.*\)"):
+        runner.start(unpicklable, store)
+    assert runner.status().state == "idle" and runner.status().pid is None
 
 
 def test_the_engines_advice_reaches_web_users_in_the_pages_words() -> None:
     import datetime as dt
 
-    import numpy as np
-
-    from closp_core.bands import Sensor
     from closp_core.data.timestamps import check_acquired
     from closp_core.data.values import SHIFT_FLAG, check_scene_values
     from ingest.jobs import ALREADY_INDEXED, for_web

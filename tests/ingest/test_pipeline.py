@@ -91,7 +91,7 @@ def test_limit_counts_chips_over_all_sources(
     assert len(table) == 12 and len(list(side.glob("seg-*"))) == 2
 
 
-def test_cancel_stops_after_the_current_batch(
+def test_cancel_writes_nothing_after_it_is_seen(
     rn_embedder: Embedder, store: VectorStore, settings: Settings
 ) -> None:
     cancel = threading.Event()
@@ -106,13 +106,13 @@ def test_cancel_stops_after_the_current_batch(
     )
     summary = ingestor.run(BigEarthNetSource(S2_PATCHES))
     # cancelled when the first batch was acknowledged, while the second was being embedded:
-    # the second still goes in, no third starts
-    assert summary.cancelled and summary.indexed == store.count() == 4
+    # the second is dropped (nothing is written after a cancel), no third starts
+    assert summary.cancelled and summary.indexed == store.count() == 2
     assert "cancelled" in summary.report()
     cancel.clear()
     ingestor.on_batch = None
     rest = ingestor.run(BigEarthNetSource(S2_PATCHES))
-    assert (rest.indexed, rest.already_indexed, rest.cancelled) == (2, 4, False)
+    assert (rest.indexed, rest.already_indexed, rest.cancelled) == (4, 2, False)
 
 
 class HalfBroken:
