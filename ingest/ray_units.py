@@ -1,14 +1,16 @@
 """What runs inside the Ray cluster for ``--engine ray``: one task per unit, encoder actors, one
-writer actor. Plain classes and functions here; ``ray_engine`` wraps them with ``ray.remote``
+ledger actor. Plain classes and functions here; ``ray_engine`` wraps them with ``ray.remote``
 when it starts (so importing this module never needs Ray).
 
 - ``read_unit`` (a task, 1 CPU, on any machine): reads one unit (a scene, a patch folder, a
-  key range, a STAC item) into batches of one sensor and shape, asks the writer which chips are
-  not indexed yet, renders their previews, sends them to an encoder actor and the records on
-  to the writer, with one batch in flight while it reads the next. It returns the unit's
-  ``UnitReport`` once every batch it sent has been acknowledged by the store.
-- ``ChipEncoder`` (an actor; ``num_gpus=1`` per GPU, else CPU): loads the model once.
-- ``UnitWriter`` (one actor, ``ray_writer``): the only process that opens the store.
+  key range, a STAC item) into batches of one sensor and shape, asks the ledger which chips to
+  send on, renders their previews and sends them to an encoder actor, with one batch in flight
+  while it reads the next. It returns the unit's ``UnitReport`` once every batch it sent has
+  been acknowledged by the store.
+- ``ChipEncoder`` (an actor; ``num_gpus=1`` per GPU, else CPU): loads the model once. For the
+  embedded index it hands its records to the ledger, the one writer; for a server
+  (``UnitJob.encoders_write``) it writes them itself, from whichever machine it runs on.
+- ``UnitWriter`` (one actor, ``ray_writer``): the ledger, and the writer of the embedded index.
 """
 
 from __future__ import annotations
@@ -24,18 +26,22 @@ from closp_core.bands import Sensor
 from closp_core.data import ChipSource
 from closp_core.data.chip import Chip, Tally, chip_record
 from closp_core.embedder import Embedder
-from closp_core.errors import DataError
+from closp_core.errors import ConfigError, DataError
 from closp_core.settings import Settings
 from closp_core.store import ChipRecord
 from ingest.previews import write_chip_previews
+from ingest.ray_writer import StoreOpener
 from ingest.reading import NO_PIXELS, ChipBatch, UnitReport
 
 
 class ChipEncoder:
-    """Loads the model of ``settings`` once; turns batches into store records."""
+    """Loads the model of ``settings`` once; turns batches into store records. ``opener``: a
+    shared store (a server) this actor writes to itself (``encode_and_write``); ``None``: the
+    ledger writes (``encode``)."""
 
-    def __init__(self, settings: Settings, threads: int) -> None:
+    def __init__(self, settings: Settings, threads: int, opener: StoreOpener | None = None) -> None:
         self.embedder = Embedder.from_settings(settings, threads=threads)
+        self.store = None if opener is None else opener()
 
     def encode(
         self,
@@ -52,6 +58,31 @@ class ChipEncoder:
             for chip, vector, paths in zip(chips, vectors, previews, strict=True)
         ]
 
+    def encode_and_write(self, unit: str, batch: ChipBatch, force: bool, ledger: Any) -> int:
+        """A shared store: embed the chips of ``batch`` (with its ``previews``) not yet indexed
+        (all with ``force``), upsert them, and report to ``ledger`` (the ``UnitWriter`` actor)
+        what the store acknowledged and what was already there; returns the count written."""
+        import ray
+
+        if self.store is None or batch.previews is None:
+            raise ConfigError("encode_and_write needs a shared store and the batch's previews")
+        keys = [chip.key for chip in batch.chips]
+        present = set() if force else {record.key for record in self.store.get(keys)}
+        rows = [i for i, key in enumerate(keys) if key not in present]
+        records: list[ChipRecord] = []
+        if rows:
+            kept = batch.select(rows)
+            records = self.encode(kept.sensor, kept.chips, kept.array(), kept.previews or [])
+            self.store.upsert(records)
+        written = [record.key for record in records]
+        ray.get(ledger.acknowledge.remote(unit, written, sorted(present)))
+        return len(written)
+
+    def close(self) -> None:
+        """Close the shared store's connection (the run's end)."""
+        if self.store is not None:
+            self.store.close()
+
 
 @dataclasses.dataclass(frozen=True)
 class UnitJob:
@@ -62,6 +93,7 @@ class UnitJob:
     batch_size: int
     data_dir: Path
     force: bool
+    encoders_write: bool = False  # a shared store: ``ChipEncoder.encode_and_write``
 
     @property
     def uid(self) -> str:
@@ -102,12 +134,16 @@ def read_unit(sources: Sequence[ChipSource], job: UnitJob, writer: Any, encoder:
 
 
 def _send(batch: ChipBatch, job: UnitJob, writer: Any, encoder: Any) -> Any:
-    """Previews here, vectors on ``encoder``, records to ``writer``: the upsert's reference."""
+    """Previews here, vectors on ``encoder``, records to the store (by ``writer``, or by the
+    encoder for a shared store): the reference of the acknowledged upsert."""
     pixels = batch.array()
     previews = [
         write_chip_previews(chip.key, chip.sensor, chip_pixels, job.data_dir)
         for chip, chip_pixels in zip(batch.chips, pixels, strict=True)
     ]
+    if job.encoders_write:
+        stacked = ChipBatch(batch.sensor, batch.chips, pixels, previews)
+        return encoder.encode_and_write.remote(job.uid, stacked, job.force, writer)
     records = encoder.encode.remote(batch.sensor, batch.chips, pixels, previews)
     return writer.upsert.remote(job.uid, records)
 

@@ -1,6 +1,7 @@
 """``--engine ray`` on a local Ray cluster this module starts (2 CPUs, 127.0.0.1, no dashboard):
-the same index as the plain run, a worker killed mid-unit, the embedded index's one-machine
-rule. One Ray session for every test here (``ray_session``)."""
+the same index as the plain run, a worker killed mid-unit (one writer, and a shared store that
+the encoders write), the embedded index's one-machine rule. One Ray session for every test here
+(``ray_session``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import dataclasses
 import os
 import signal
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ from closp_core.store import ChipRecord, VectorStore, open_store
 from closp_core.store.remote import RemoteStore
 from ingest.cli import EXIT_NOT_STARTED, EXIT_OK, main
 from ingest.pipeline import Ingestor
-from ingest.ray_engine import check_address, run_on_ray
-from ingest.ray_writer import StoreSettingsOpener
+from ingest.ray_engine import check_address, encoder_count, run_on_ray
+from ingest.ray_writer import StoreOpener, StoreSettingsOpener
 from tests.ingest.conftest import cli_args
 from tests.store.conftest import server_address
 
@@ -58,9 +59,27 @@ class _RemoteOpener:
 
     path: Path
     model_id: str
+    shared = False
 
     def __call__(self) -> VectorStore:
         return RemoteStore(self.model_id, path=self.path)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ShardOpener:
+    """A shared store as the engine sees one (every encoder writes), made of qdrant-client's
+    local mode: one folder per process that opens it (local mode admits one process a folder;
+    a server is one store for all). The union of the folders is the index."""
+
+    root: Path
+    model_id: str
+    shared = True
+
+    def __call__(self) -> VectorStore:
+        return RemoteStore(self.model_id, path=self.root / f"process-{os.getpid()}")
+
+    def shards(self) -> list[VectorStore]:
+        return [RemoteStore(self.model_id, path=path) for path in sorted(self.root.iterdir())]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +90,7 @@ class _ServerOpener:
     api_key: str | None
     collection: str
     model_id: str
+    shared = True
 
     def __call__(self) -> VectorStore:
         return RemoteStore(
@@ -79,11 +99,14 @@ class _ServerOpener:
 
 
 @contextlib.contextmanager
-def _opener(kind: str, tmp_path: Path, model_id: str) -> Iterator[Callable[[], VectorStore]]:
-    """qdrant-client's local mode, or (``pytest -m server``) a collection on the test server,
-    deleted afterwards."""
+def _opener(kind: str, tmp_path: Path, model_id: str) -> Iterator[StoreOpener]:
+    """qdrant-client's local mode (one writer, or ``shards``: one folder per writing process),
+    or (``pytest -m server``) a collection on the test server, deleted afterwards."""
     if kind == "local":
         yield _RemoteOpener(tmp_path / "local-qdrant", model_id)
+        return
+    if kind == "shards":
+        yield _ShardOpener(tmp_path / "shards", model_id)
         return
     url, api_key = server_address()
     name = f"closp_test_ray_{uuid.uuid4().hex[:12]}"
@@ -177,12 +200,15 @@ def _compare_stores(plain: Settings, ours: Settings, model_id: str, keys: list[s
             assert (plain.data_dir / path).read_bytes() == (ours.data_dir / path).read_bytes()
 
 
-@pytest.mark.parametrize("kind", ["local", pytest.param("server", marks=pytest.mark.server)])
+@pytest.mark.parametrize(
+    "kind", ["local", "shards", pytest.param("server", marks=pytest.mark.server)]
+)
 def test_a_worker_killed_mid_unit_loses_and_duplicates_nothing(
     ray_session: Any, tmp_path: Path, kind: str
 ) -> None:
     """The worker reading the 25-chip scene dies after 13 chips (3 batches sent); Ray runs the
-    unit again; qdrant-client's local mode holds every chip once, counted once."""
+    unit again; the store holds every chip once, counted once. ``local``: the ledger actor is
+    the one writer; ``shards`` and ``server``: the encoder writes what it embeds."""
     settings = Settings(model="random:closp-rn", data_dir=tmp_path / "ray", batch_size=4)
     marker = tmp_path / "killed"
     sources: list[ChipSource] = [_DyingSource(SceneSource(SPAIN_S1), marker, after=13)]
@@ -194,6 +220,9 @@ def test_a_worker_killed_mid_unit_loses_and_duplicates_nothing(
         assert marker.exists(), "the worker was not killed: this test tests nothing"
         assert summary.ok, summary.report()
         assert (summary.indexed, summary.already_indexed) == (25, 0)
+        if isinstance(opener, _ShardOpener):
+            _check_shards(opener, 25)
+            return
         store = opener()
         try:
             assert store.count() == 25  # ids are keys: a duplicate would not add, a loss would
@@ -201,6 +230,26 @@ def test_a_worker_killed_mid_unit_loses_and_duplicates_nothing(
             assert sorted(r.key for r in store.get(keys)) == keys
         finally:
             store.close()
+
+
+def _check_shards(opener: _ShardOpener, chips: int) -> None:
+    """The ledger's folder is empty, the encoder's holds every chip of the scene, once: the
+    writes came from the encoder, not through the ledger."""
+    shards = opener.shards()
+    try:
+        assert sorted(shard.count() for shard in shards) == [0, chips]
+        keys = sorted(_all_keys([SceneSource(SPAIN_S1)]))
+        assert sorted(r.key for shard in shards for r in shard.get(keys)) == keys
+    finally:
+        for shard in shards:
+            shard.close()
+
+
+def test_encoders_leave_a_cpu_for_reading() -> None:
+    assert encoder_count({"CPU": 8.0}, None) == 2  # one per 4 CPUs
+    assert encoder_count({"CPU": 8.0, "GPU": 2.0}, None) == 2  # one per GPU
+    with pytest.raises(ConfigError, match=r"--encoders 2: each encoder holds a CPU .* has 2"):
+        encoder_count({"CPU": 2.0}, 2)
 
 
 def test_limit_and_the_cli(ray_session: Any, tmp_path: Path) -> None:
