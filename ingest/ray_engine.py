@@ -4,7 +4,7 @@ Units (scenes, patch folders, key ranges, STAC items) become Ray tasks that read
 on any machine; encoder actors load the model once (one per GPU with ``num_gpus=1`` where the
 cluster has GPUs, else CPU actors; batch size per device as in the plain run); the store is
 written by one actor (the embedded index) or by every encoder (a server); ``ray_units`` and
-``ray_writer`` have the parts that run in the cluster. Same keys, vectors,
+``ray_encoder`` and ``ray_writer`` have the parts that run in the cluster. Same keys, vectors,
 payloads and previews as the plain run: point ids derive from chip keys, so reruns and retried
 units never duplicate a chip, and chips already indexed are skipped before embedding.
 
@@ -47,7 +47,8 @@ from closp_core.data.chip import Tally
 from closp_core.errors import ConfigError
 from closp_core.settings import Settings
 from ingest.pipeline import IngestSummary
-from ingest.ray_units import ChipEncoder, UnitJob, read_unit
+from ingest.ray_encoder import ChipEncoder
+from ingest.ray_units import UnitEnd, UnitJob, read_unit
 from ingest.ray_writer import RunFigures, StoreOpener, UnitWriter
 from ingest.reading import UnitReport
 
@@ -290,7 +291,8 @@ class _Run:
         """A unit ended: its report, or the failure of its last run."""
         exceptions = self.ray.exceptions
         try:
-            report: UnitReport = self.ray.get(ref)
+            end: UnitEnd = self.ray.get(ref)
+            report = UnitReport(end.unit, end.tally, end.error)
         except (
             exceptions.WorkerCrashedError,
             exceptions.NodeDiedError,
