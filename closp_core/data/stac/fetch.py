@@ -19,6 +19,8 @@ deadline)`` with a ``CheckedSession``:
   inflated (gzip / deflate are inflated here, in bounded steps: a small gzip bomb is refused
   before it takes the memory, ``TooLargeError``); other content encodings are refused.
 - **Errors never carry the remote body**: status and host only.
+- **No proxy from the environment** (``CheckedSession.trust_env`` off); GDAL's reads go through
+  ``gdal_gate.GdalGate``, which checks every hop GDAL takes, its own redirects included.
 """
 
 from __future__ import annotations
@@ -139,10 +141,13 @@ class HostPolicy:
 
 class CheckedSession(requests.Session):
     """A ``requests.Session`` that checks every URL it sends against ``hosts`` and retries
-    connection errors and HTTP 429 / 5xx ``remote.retries`` times with back-off."""
+    connection errors and HTTP 429 / 5xx ``remote.retries`` times with back-off. It ignores
+    the environment (``trust_env`` off): no ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY``,
+    which would carry requests past the host and address checks, nor ``.netrc`` credentials."""
 
     def __init__(self, hosts: HostPolicy, remote: RemoteOptions) -> None:
         super().__init__()
+        self.trust_env = False
         self.hosts = hosts
         retry = DeadlineRetry(
             total=remote.retries,
