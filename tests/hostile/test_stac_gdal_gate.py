@@ -6,17 +6,19 @@ past the checks. Servers on 127.0.0.1 (listed), 127.0.0.2 (not listed) and 127.0
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from closp_core.data import Tally
-from closp_core.data.stac.fetch import HostRefusedError
+from closp_core.data.stac.fetch import HostPolicy, HostRefusedError
+from closp_core.data.stac.gdal_gate import GdalGate
 from closp_core.errors import ConfigError
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import serve
-from tests.hostile.test_stac_budgets import item, search
+from tests.hostile.test_stac_budgets import REMOTE, item, search
 from tests.hostile.test_stac_trust import B05, UNLISTED
 
 PROXY_HOST = "127.0.0.3"
@@ -87,3 +89,33 @@ def test_no_proxy_is_refused_for_remote_reads(files: Path, monkeypatch: pytest.M
         monkeypatch.setenv("NO_PROXY", UNLISTED)
         with pytest.raises(ConfigError, match=r"NO_PROXY is set \('127\.0\.0\.2'\).*unset"):
             list(source.read(units[0], Tally()))
+
+
+def _ask(gate: GdalGate, request: bytes) -> bytes:
+    """Send ``request`` to ``gate`` and read its answer to the end (one connection)."""
+    port = int(gate.url.rpartition(":")[2])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and request.startswith(b"CONNECT"):
+                sock.sendall(b"GET /conformance HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                request = b""
+        return answer
+
+
+@refused
+def test_a_tunnel_to_an_unlisted_host_is_refused_and_one_to_a_listed_host_carries(
+    files: Path,
+) -> None:
+    """``CONNECT`` (how curl reaches an https URL through a proxy) is checked like a request."""
+    policy = HostPolicy(REMOTE.hosts)
+    with serve(files, [item(files, 0)]) as server, GdalGate(policy, 1.0, 5.0) as gate:
+        assert _ask(gate, b"CONNECT 127.0.0.2:443 HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 403")
+        assert gate.refused == ["host 127.0.0.2 is not one the product fetches from; refused "
+                                "(add it to the setting CLOSP_STAC_HOSTS to allow it)"]  # fmt: skip
+        hostport = server.base_url.removeprefix("http://").encode()
+        answer = _ask(gate, b"CONNECT " + hostport + b" HTTP/1.1\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200 Connection established") and b"conformsTo" in answer
+        assert _ask(gate, b"nonsense\r\n\r\n").startswith(b"HTTP/1.1 502")
