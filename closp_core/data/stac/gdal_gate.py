@@ -135,7 +135,7 @@ class _Handler(socketserver.BaseRequestHandler):
             with contextlib.suppress(OSError):
                 client.sendall(_FAILED)
             return
-        with upstream:
+        with upstream, contextlib.suppress(OSError, ValueError):  # a side hung up, or lied
             upstream.settimeout(gate.idle_s)
             if method == "CONNECT":
                 client.sendall(f"{version} 200 Connection established\r\n\r\n".encode())
