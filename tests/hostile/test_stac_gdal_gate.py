@@ -6,6 +6,7 @@ past the checks. Servers on 127.0.0.1 (listed), 127.0.0.2 (not listed) and 127.0
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from closp_core.data.stac.gdal_gate import GdalGate
 from closp_core.errors import ConfigError
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import serve
-from tests.hostile.test_stac_budgets import REMOTE, item, search
+from tests.hostile.test_stac_budgets import LOCAL, REMOTE, item, search
 from tests.hostile.test_stac_trust import B05, UNLISTED
 
 PROXY_HOST = "127.0.0.3"
@@ -119,3 +120,31 @@ def test_a_tunnel_to_an_unlisted_host_is_refused_and_one_to_a_listed_host_carrie
         answer = _ask(gate, b"CONNECT " + hostport + b" HTTP/1.1\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 200 Connection established") and b"conformsTo" in answer
         assert _ask(gate, b"nonsense\r\n\r\n").startswith(b"HTTP/1.1 502")
+        with GdalGate(policy, 1.0, 5.0, upstream=gate.url) as chained:  # stac_proxy: a tunnel
+            answer = _ask(chained, b"CONNECT " + hostport + b" HTTP/1.1\r\n\r\n")
+            assert b"200 Connection established" in answer and b"conformsTo" in answer
+            assert chained.opened == 1 and gate.opened == 2
+
+
+def test_the_proxy_an_operator_named_carries_our_requests_and_gdals(files: Path) -> None:
+    """The setting ``stac_proxy``: a search and a read both go through it (here a second gate,
+    on the listed 127.0.0.1), every target still checked."""
+    with serve(files, [item(files, 0)]) as server, GdalGate(HostPolicy(LOCAL), 1.0, 5.0) as proxy:
+        remote = dataclasses.replace(REMOTE, proxy=proxy.url)
+        source = search(server, remote)
+        units = source.units()
+        searched = proxy.opened
+        assert searched > 0 and len(units) == 1
+        assert list(source.read(units[0], Tally()))
+        assert proxy.opened > searched  # GDAL's range requests too
+
+
+@refused
+def test_a_proxy_nobody_listed_on_a_loopback_address_is_refused(files: Path) -> None:
+    with serve(files, [item(files, 0)]) as server:
+        remote = dataclasses.replace(REMOTE, proxy="http://127.0.0.2:9")
+        with pytest.raises(HostRefusedError, match=r"proxy 127\.0\.0\.2 \(setting stac_proxy\) "
+                           r"resolves to 127\.0\.0\.2, a loopback"):  # fmt: skip
+            search(server, remote).units()
+    with pytest.raises(ConfigError, match=r"stac_proxy 'socks5://h:1': give http://HOST:PORT"):
+        dataclasses.replace(REMOTE, proxy="socks5://h:1")

@@ -15,6 +15,10 @@ the connection itself and checks the address it reached (``HostPolicy.check_peer
 byte goes out. A refused hop answers 403 to GDAL and is kept in ``refused``, so the reader
 reports the refusal (``HostRefusedError``) instead of GDAL's "HTTP 403".
 
+With the setting ``stac_proxy`` (``upstream``), the gate checks each hop the same way, then
+sends it on through that proxy (whose host ``fetch.check_proxy`` checked, and whose address
+each connection checks again).
+
 ``NO_PROXY`` / ``no_proxy`` in the environment would make curl go around the gate for the hosts
 they name; ``GdalGate`` refuses to start while either is set (``ConfigError`` saying so).
 """
@@ -31,7 +35,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from closp_core.data.stac.fetch import HostPolicy, HostRefusedError
+from closp_core.data.stac.fetch import HostPolicy, HostRefusedError, check_proxy
 from closp_core.errors import ConfigError
 
 _HEAD_BYTES = 64 * 2**10  # the most a request or response head may be
@@ -43,10 +47,13 @@ _FAILED = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r
 
 class GdalGate:
     """The proxy of one read (module docstring); a context manager. ``url``: give it to GDAL
-    (``gdal_options``); ``refused``: the refusals of hops GDAL asked for, in order.
+    (``gdal_options``); ``refused``: the refusals of hops GDAL asked for, in order;
+    ``opened``: connections it opened for them.
     ``idle_s``: a connection with no byte either way for this long is closed."""
 
-    def __init__(self, hosts: HostPolicy, connect_timeout_s: float, idle_s: float) -> None:
+    def __init__(
+        self, hosts: HostPolicy, connect_timeout_s: float, idle_s: float, upstream: str = ""
+    ) -> None:
         for name in ("NO_PROXY", "no_proxy"):
             if os.environ.get(name, "").strip():
                 raise ConfigError(
@@ -54,8 +61,12 @@ class GdalGate:
                     "names around the host check of remote reads; unset NO_PROXY and no_proxy "
                     "for this program (it uses no proxy from the environment)"
                 )
+        if upstream:
+            check_proxy(upstream, hosts)
         self.hosts, self.connect_timeout_s, self.idle_s = hosts, connect_timeout_s, idle_s
+        self.upstream = upstream
         self.refused: list[str] = []
+        self.opened = 0
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.gate = self
@@ -96,14 +107,19 @@ class GdalGate:
         else:
             raise HostRefusedError(f"{target[:200]!r} is not an http(s) URL; refused")
         self.hosts.check(url)
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port or (443 if method == "CONNECT" else 80)
+        parts = urlsplit(self.upstream or url)  # connect to the upstream proxy, or the host
+        default = 443 if method == "CONNECT" and not self.upstream else 80
+        host, port = parts.hostname or "", parts.port or default
         upstream = socket.create_connection((host, port), timeout=self.connect_timeout_s)
         try:
             self.hosts.check_peer(host, str(upstream.getpeername()[0]))
-        except HostRefusedError:
+            if self.upstream and method == "CONNECT":
+                _tunnel(upstream, target)
+        except (HostRefusedError, OSError, ValueError):
             upstream.close()
             raise
+        with self._lock:
+            self.opened += 1
         return upstream
 
 
@@ -143,7 +159,7 @@ class _Handler(socketserver.BaseRequestHandler):
                     upstream.sendall(rest)
                 _relay(client, upstream, gate.idle_s, forward=True)
                 return
-            upstream.sendall(_origin_form(head, target) + rest)
+            upstream.sendall(_forward_form(head, target, absolute=bool(gate.upstream)) + rest)
             response, body = _read_head(upstream)
             client.sendall(_closing(response) + body)
             _relay(client, upstream, gate.idle_s, forward=False)
@@ -161,13 +177,22 @@ def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
     return head + b"\r\n\r\n", rest
 
 
-def _origin_form(head: bytes, target: str) -> bytes:
-    """A proxy request head -> the head the origin server gets: path-only request line, no
-    proxy headers, ``Connection: close`` (one request per connection: each one is checked)."""
+def _tunnel(upstream: socket.socket, target: str) -> None:
+    """Ask the upstream proxy for a tunnel to ``target`` (``host:port``); ``OSError`` if not."""
+    upstream.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+    head, rest = _read_head(upstream)
+    if head.split(b" ", 2)[1:2] != [b"200"] or rest:
+        raise OSError(f"the proxy refused a tunnel to {target}")
+
+
+def _forward_form(head: bytes, target: str, absolute: bool) -> bytes:
+    """A proxy request head -> the head sent on: to the origin server a path-only request
+    line (``absolute``: the full URL, to the upstream proxy), no proxy headers, and
+    ``Connection: close`` (one request per connection: each one is checked)."""
     lines = head.rstrip(b"\r\n").split(b"\r\n")
     method, _, version = lines[0].split(b" ")
     parts = urlsplit(target)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path = target if absolute else (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     kept = [line for line in lines[1:] if line.split(b":", 1)[0].strip().lower() not in _DROPPED]
     request = [method + b" " + path.encode("latin-1") + b" " + version, *kept]
     return b"\r\n".join([*request, b"Connection: close"]) + b"\r\n\r\n"

@@ -42,7 +42,12 @@ differently from that probe is refused too.
 **Proxies.** None from the environment: GDAL gets the gate as its proxy (which overrides
 ``http_proxy`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` and ``GDAL_HTTP_PROXY``), our own requests
 ignore those variables (``requests``' ``trust_env`` off), and ``NO_PROXY`` / ``no_proxy``
-are refused (curl would go around the gate for the hosts they name).
+are refused (curl would go around the gate for the hosts they name). An operator who needs a
+proxy names it in the setting ``stac_proxy`` (``http://HOST:PORT``); its host is checked like
+any other (listed in ``stac_hosts``, or resolving to public addresses only:
+``fetch.check_proxy``), every target host is still checked by name, and the gate chains GDAL's
+requests through it. Through a proxy, the address a public name resolves to is the proxy's to
+choose.
 
 **Signed URLs.** Some providers hand out asset URLs that must be signed first (Microsoft
 Planetary Computer: a SAS token appended by its ``planetary-computer`` package, see
@@ -107,6 +112,7 @@ class RemoteOptions:
     max_pages: int = 200
     max_redirects: int = 5
     hosts: tuple[str, ...] = PUBLIC_HOSTS
+    proxy: str = ""  # http://HOST:PORT every remote request goes through ("": none)
     cli: bool = False
 
     def __post_init__(self) -> None:
@@ -123,6 +129,13 @@ class RemoteOptions:
             )
         if self.max_pages < 1 or self.max_redirects < 0:
             raise ConfigError("stac_max_pages must be at least 1")
+        if self.proxy:
+            parts = urlsplit(self.proxy)
+            if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+                raise ConfigError(
+                    f"stac_proxy {self.proxy[:100]!r}: give http://HOST:PORT (an HTTP proxy), "
+                    "or leave it empty for none"
+                )
 
     @classmethod
     def from_settings(cls, settings: Settings, **changes: Any) -> RemoteOptions:
@@ -137,6 +150,7 @@ class RemoteOptions:
             "max_inflated_bytes": settings.stac_max_inflated_mb * MB,
             "max_pages": settings.stac_max_pages,
             "hosts": PUBLIC_HOSTS + extra + tuple(h for h in apis if h),
+            "proxy": settings.stac_proxy.strip(),
         }
         return cls(**(values | changes))
 

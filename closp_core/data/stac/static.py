@@ -236,7 +236,8 @@ def _stream(
     remote = read.remote
     gate = None  # local files: no gate (and no refusal of NO_PROXY)
     if any(is_http(ref.path) for ref in (spec.bands or {}).values()):
-        gate = GdalGate(read.host_policy(), remote.connect_timeout_s, remote.timeout_s)
+        policy = read.host_policy()
+        gate = GdalGate(policy, remote.connect_timeout_s, remote.timeout_s, remote.proxy)
     proxy = gate.gdal_options() if gate is not None else None
     with gate or contextlib.nullcontext(), remote_env(remote, proxy):
         try:
