@@ -145,7 +145,8 @@ class _Handler(socketserver.BaseRequestHandler):
             upstream = gate.open(method, target)
         except HostRefusedError as err:
             gate.refuse(str(err))
-            client.sendall(_REFUSED)
+            with contextlib.suppress(OSError):
+                client.sendall(_REFUSED)
             return
         except (OSError, ValueError, UnicodeError):
             with contextlib.suppress(OSError):
