@@ -28,7 +28,8 @@ class ChipEncoder:
 
     def __init__(self, settings: Settings, threads: int, opener: StoreOpener | None = None) -> None:
         self.embedder = Embedder.from_settings(settings, threads=threads)
-        self.store: VectorStore | None = None if opener is None else opener()
+        self.opener = opener
+        self.store: VectorStore | None = None  # opened at the first batch (the ledger made it)
 
     def encode(
         self,
@@ -51,8 +52,10 @@ class ChipEncoder:
         acknowledged and what was already there; returns the count written."""
         import ray
 
-        if self.store is None:
+        if self.opener is None:
             raise RuntimeError("encode_and_write on an encoder started without a shared store")
+        if self.store is None:
+            self.store = self.opener()
         keys = [chip.key for chip in batch.chips]
         present = set() if force else {record.key for record in self.store.get(keys)}
         rows = [i for i, key in enumerate(keys) if key not in present]

@@ -201,8 +201,13 @@ class _Run:
         self.sources_ref = ray.put(list(sources))
         self.shared = opener.shared
         count = encoder_count(ray.cluster_resources(), options.encoders)  # refused: no actor yet
-        self.writer = self._start_writer(opener, limit)
-        self.encoders = self._start_encoders(count, opener)
+        self.encoders = self._start_encoders(count, opener)  # they load the model meanwhile
+        try:
+            self.writer = self._start_writer(opener, limit)
+        except BaseException:
+            for encoder in self.encoders:
+                ray.kill(encoder)
+            raise
         cpus = int(ray.cluster_resources().get("CPU", 1)) - self.encoder_cpus
         # no more units than free CPUs: a unit task waiting on an actor frees its CPU, and a
         # queued task would then start a new worker process (seconds: it imports torch)
@@ -213,8 +218,8 @@ class _Run:
 
     def _start_writer(self, opener: StoreOpener, limit: int | None) -> Any:
         """The ledger actor; for the embedded index also its writer, on this machine (its
-        folder is here). It opens the store first: the encoders of a shared store find the
-        collection made."""
+        folder is here). It opens the store before any unit runs: the encoders of a shared
+        store, which open it at their first batch, find the collection made."""
         ray = self.ray
         placement: dict[str, Any] = {"num_cpus": 0}
         if not self.shared:
@@ -228,7 +233,8 @@ class _Run:
 
     def _start_encoders(self, count: int, opener: StoreOpener) -> list[Any]:
         """``count`` actors, on GPUs (``num_gpus=1``) where the cluster has GPUs, else on CPUs;
-        each opens the store when it is shared (it writes what it embeds)."""
+        each writes what it embeds when the store is shared. Not waited for: the model loads
+        while the ledger starts."""
         gpus = int(self.ray.cluster_resources().get("GPU", 0))
         settings = self.settings
         if gpus:
