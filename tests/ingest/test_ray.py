@@ -1,8 +1,8 @@
 """``--engine ray`` on a local Ray cluster this module starts (2 CPUs, 127.0.0.1, no dashboard):
 the same index as the plain run though a worker was killed mid-unit (the embedded index, one
 writer), a shared store that the encoders write (a worker killed there too), the embedded
-index's one-machine rule. One Ray session for every test here
-(``ray_session``)."""
+index's one-machine rule. One Ray session for every test here (``ray_session``); what travels
+to Ray's workers lives in ``ray_parts`` (no torch: workers start fast)."""
 
 from __future__ import annotations
 
