@@ -77,7 +77,7 @@ def read_all(sources: list[ChipSource]) -> tuple[int, float]:
 
 def encode_rate(ray: Any, settings: Settings, seconds: float) -> float:
     from closp_core.bands import Sensor
-    from ingest.ray_units import ChipEncoder
+    from ingest.ray_encoder import ChipEncoder
 
     encoder = ray.remote(ChipEncoder).options(num_cpus=1).remote(settings, 1)
     rng = np.random.default_rng(0)
@@ -124,7 +124,7 @@ def plain_run(settings: Settings, sources: list[ChipSource]) -> tuple[int, float
 def actors_start(ray: Any, settings: Settings, model_id: str) -> float:
     """Seconds until a writer and an encoder actor answer (what every ``--engine ray`` run
     pays before its first chip)."""
-    from ingest.ray_units import ChipEncoder
+    from ingest.ray_encoder import ChipEncoder
     from ingest.ray_writer import StoreSettingsOpener, UnitWriter
 
     start = time.perf_counter()

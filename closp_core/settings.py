@@ -71,6 +71,7 @@ class Settings:
     stac_apis: str = PUBLIC_STAC_APIS  # the STAC APIs the app offers (comma list of URLs)
     stac_free_entry: bool = False  # the app also takes any STAC API URL typed in
     stac_hosts: str = ""  # hosts fetched besides the public providers' (comma list, *.x ok)
+    stac_proxy: str = ""  # http://HOST:PORT for remote STAC ("": none; env proxies never)
     stac_request_deadline_s: float = 30.0  # one whole HTTP request (CLI: --timeout)
     stac_search_deadline_s: float = 300.0  # one whole search or collection listing
     stac_max_document_mb: int = 16  # one remote STAC document, as sent (compressed)

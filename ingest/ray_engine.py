@@ -2,19 +2,19 @@
 
 Units (scenes, patch folders, key ranges, STAC items) become Ray tasks that read on CPU workers
 on any machine; encoder actors load the model once (one per GPU with ``num_gpus=1`` where the
-cluster has GPUs, else CPU actors; batch size per device as in the plain run); one writer actor
-owns the store (``ray_units`` has the parts that run in the cluster). Same keys, vectors,
+cluster has GPUs, else CPU actors; batch size per device as in the plain run); the store is
+written by one actor (the embedded index) or by every encoder (a server); ``ray_units`` and
+``ray_encoder`` and ``ray_writer`` have the parts that run in the cluster. Same keys, vectors,
 payloads and previews as the plain run: point ids derive from chip keys, so reruns and retried
 units never duplicate a chip, and chips already indexed are skipped before embedding.
 
-- **Where the index is**: a Qdrant server or cluster (``--store-url``) takes writes from
-  every machine. The embedded index (Qdrant Edge) is a folder with one writing process: the
-  writer actor runs on this machine, and a cluster of several machines is refused (the other
-  machines could neither open that folder nor share its lock), as is a ``ray://`` address of
-  another host.
-- **One writer**, with a server too: it caps a run at the store's upsert rate (~2,000
-  chips/s measured on the embedded index; docs/scale.md, section 4). A writer per machine for
-  ``--store-url`` is the next step, not built.
+- **Where the index is, who writes**: a Qdrant server or cluster (``--store-url``) takes
+  writes from every machine: each encoder actor writes the batches it embeds, so the upsert
+  rate grows with the machines; one ledger actor keeps the counts and the keys each unit in
+  flight had acknowledged (``ray_writer``). The embedded index (Qdrant Edge) is a folder with
+  one writing process: the ledger actor is its one writer and runs on this machine, and a
+  cluster of several machines is refused (the other machines could neither open that folder
+  nor share its lock), as is a ``ray://`` address of another host.
 - **Failures**: a unit whose worker process died is run again (``UNIT_RETRIES`` times, by
   Ray); a unit that still fails, or whose reader raised ``DataError``, lands in
   ``summary.failed`` and the others go on (exit status 1, as in the plain run).
@@ -47,7 +47,8 @@ from closp_core.data.chip import Tally
 from closp_core.errors import ConfigError
 from closp_core.settings import Settings
 from ingest.pipeline import IngestSummary
-from ingest.ray_units import ChipEncoder, UnitJob, read_unit
+from ingest.ray_encoder import ChipEncoder
+from ingest.ray_units import UnitEnd, UnitJob, read_unit
 from ingest.ray_writer import RunFigures, StoreOpener, UnitWriter
 from ingest.reading import UnitReport
 
@@ -166,6 +167,20 @@ def run_on_ray(
             ray.shutdown()
 
 
+def encoder_count(resources: dict[str, float], asked: int | None) -> int:
+    """Encoder actors for a cluster of ``resources``: ``asked``, else one per GPU, else one per
+    4 CPUs (at least one). ``ConfigError`` when they would hold every CPU (each holds one), so
+    that no unit could be read."""
+    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+    count = asked or (gpus or max(1, cpus // 4))
+    if count >= cpus:
+        raise ConfigError(
+            f"--encoders {count}: each encoder holds a CPU and the Ray cluster has {cpus}, so "
+            "no unit could be read; use fewer encoders or a cluster with more CPUs"
+        )
+    return count
+
+
 class _Run:
     """One run on a connected Ray: the actors, the unit tasks, progress, the summary."""
 
@@ -184,8 +199,15 @@ class _Run:
         self.ray, self.settings, self.force, self.build = ray, settings, force, build
         self.units = [(i, unit) for i, source in enumerate(sources) for unit in source.units()]
         self.sources_ref = ray.put(list(sources))
-        self.writer = self._start_writer(opener, limit)
-        self.encoders = self._start_encoders(options.encoders)
+        self.shared = opener.shared
+        count = encoder_count(ray.cluster_resources(), options.encoders)  # refused: no actor yet
+        self.encoders = self._start_encoders(count, opener)  # they load the model meanwhile
+        try:
+            self.writer = self._start_writer(opener, limit)
+        except BaseException:
+            for encoder in self.encoders:
+                ray.kill(encoder)
+            raise
         cpus = int(ray.cluster_resources().get("CPU", 1)) - self.encoder_cpus
         # no more units than free CPUs: a unit task waiting on an actor frees its CPU, and a
         # queued task would then start a new worker process (seconds: it imports torch)
@@ -195,10 +217,12 @@ class _Run:
         self.bar = tqdm(total=len(self.units), unit="unit", disable=not progress)
 
     def _start_writer(self, opener: StoreOpener, limit: int | None) -> Any:
-        """The writer actor, on this machine for the embedded index (its folder is here)."""
+        """The ledger actor; for the embedded index also its writer, on this machine (its
+        folder is here). It opens the store before any unit runs: the encoders of a shared
+        store, which open it at their first batch, find the collection made."""
         ray = self.ray
         placement: dict[str, Any] = {"num_cpus": 0}
-        if not self.settings.store_url:
+        if not self.shared:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             here = ray.get_runtime_context().get_node_id()
@@ -207,12 +231,11 @@ class _Run:
         ray.get(writer.figures.remote())  # the store's errors (locked, model mismatch) now
         return writer
 
-    def _start_encoders(self, count: int | None) -> list[Any]:
-        """One actor per GPU (``num_gpus=1``) where the cluster has GPUs, else CPU actors."""
-        resources = self.ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        cpus = int(resources.get("CPU", 1))
-        count = count or (gpus or max(1, cpus // 4))
+    def _start_encoders(self, count: int, opener: StoreOpener) -> list[Any]:
+        """``count`` actors, on GPUs (``num_gpus=1``) where the cluster has GPUs, else on CPUs;
+        each writes what it embeds when the store is shared. Not waited for: the model loads
+        while the ledger starts."""
+        gpus = int(self.ray.cluster_resources().get("GPU", 0))
         settings = self.settings
         if gpus:
             actor = self.ray.remote(ChipEncoder).options(num_gpus=1, num_cpus=1, **RESTART)
@@ -221,7 +244,8 @@ class _Run:
             actor = self.ray.remote(ChipEncoder).options(num_cpus=1, **RESTART)
             settings = settings.replace(device="cpu")
         threads = settings.ingest_threads or 1
-        encoders = [actor.remote(settings, threads) for _ in range(count)]
+        store = opener if self.shared else None
+        encoders = [actor.remote(settings, threads, store) for _ in range(count)]
         self.encoder_cpus = count
         self.batch_size = settings.batch_size or (512 if gpus else 64)
         return encoders
@@ -238,6 +262,9 @@ class _Run:
                 self.ray.get(self.writer.close.remote(False))  # frees the embedded index's lock
             raise
         finally:
+            if self.shared:  # each encoder wrote through its own connection
+                with contextlib.suppress(self.ray.exceptions.RayError):
+                    self.ray.get([encoder.close.remote() for encoder in self.encoders])
             for actor in (self.writer, *self.encoders):
                 self.ray.kill(actor)
         self.summary.indexed = figures.indexed
@@ -261,7 +288,8 @@ class _Run:
                     self._note(ref, running.pop(ref))
 
     def _submit(self, number: int, source: int, unit: str) -> Any:
-        job = UnitJob(source, unit, self.batch_size, self.settings.data_dir, self.force)
+        data_dir, force = self.settings.data_dir, self.force
+        job = UnitJob(source, unit, self.batch_size, data_dir, force, encoders_write=self.shared)
         encoder = self.encoders[number % len(self.encoders)]
         return self.read.remote(self.sources_ref, job, self.writer, encoder)
 
@@ -269,7 +297,8 @@ class _Run:
         """A unit ended: its report, or the failure of its last run."""
         exceptions = self.ray.exceptions
         try:
-            report: UnitReport = self.ray.get(ref)
+            end: UnitEnd = self.ray.get(ref)
+            report = UnitReport(end.unit, end.tally, end.error)
         except (
             exceptions.WorkerCrashedError,
             exceptions.NodeDiedError,

@@ -1,14 +1,15 @@
-"""What runs inside the Ray cluster for ``--engine ray``: one task per unit, encoder actors, one
-writer actor. Plain classes and functions here; ``ray_engine`` wraps them with ``ray.remote``
-when it starts (so importing this module never needs Ray).
+"""What runs inside the Ray cluster for ``--engine ray``: one task per unit (here), encoder
+actors (``ray_encoder``), one ledger actor (``ray_writer``). Plain classes and functions;
+``ray_engine`` wraps them with ``ray.remote`` when it starts (so importing this never needs Ray).
 
-- ``read_unit`` (a task, 1 CPU, on any machine): reads one unit (a scene, a patch folder, a
-  key range, a STAC item) into batches of one sensor and shape, asks the writer which chips are
-  not indexed yet, renders their previews, sends them to an encoder actor and the records on
-  to the writer, with one batch in flight while it reads the next. It returns the unit's
-  ``UnitReport`` once every batch it sent has been acknowledged by the store.
-- ``ChipEncoder`` (an actor; ``num_gpus=1`` per GPU, else CPU): loads the model once.
-- ``UnitWriter`` (one actor, ``ray_writer``): the only process that opens the store.
+``read_unit`` (a task, 1 CPU, on any machine) reads one unit (a scene, a patch folder, a key
+range, a STAC item) into batches of one sensor and shape, asks the ledger which chips to send
+on, renders their previews and sends them to an encoder actor, with one batch in flight while
+it reads the next. It returns once every batch it sent has been acknowledged by the store.
+
+This module imports neither torch nor the model (only the encoder needs them): a reading
+worker starts in about a second, and so does the one that runs a unit again after its worker
+died.
 """
 
 from __future__ import annotations
@@ -16,63 +17,69 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from closp_core.bands import Sensor
 from closp_core.data import ChipSource
-from closp_core.data.chip import Chip, Tally, chip_record
-from closp_core.embedder import Embedder
+from closp_core.data.chip import Chip, Tally
 from closp_core.errors import DataError
-from closp_core.settings import Settings
-from closp_core.store import ChipRecord
 from ingest.previews import write_chip_previews
-from ingest.reading import NO_PIXELS, ChipBatch, UnitReport
+
+NO_PIXELS = np.zeros((0, 0, 0), np.float32)  # a stripped chip's pixels: they travel stacked
 
 
-class ChipEncoder:
-    """Loads the model of ``settings`` once; turns batches into store records."""
+@dataclasses.dataclass(frozen=True)
+class RayBatch:
+    """Chips of one sensor and shape on their way to an encoder: ``pixels[i]`` ``(C, H, W)
+    float32`` belongs to ``chips[i]`` (stripped of its own pixels); ``previews[i]``: the paths
+    of its previews, written by the reading task."""
 
-    def __init__(self, settings: Settings, threads: int) -> None:
-        self.embedder = Embedder.from_settings(settings, threads=threads)
+    sensor: Sensor
+    chips: list[Chip]
+    pixels: np.ndarray
+    previews: list[dict[str, str]]
 
-    def encode(
-        self,
-        sensor: Sensor,
-        chips: list[Chip],
-        pixels: np.ndarray,
-        previews: list[dict[str, str]],
-    ) -> list[ChipRecord]:
-        """``pixels`` ``(N, C, H, W) float32`` of ``chips`` -> their records."""
-        pixels = np.require(pixels, requirements="W")  # Ray hands read-only views to torch
-        vectors = self.embedder.encode_images(pixels, sensor)
-        return [
-            chip_record(chip, vector, paths)
-            for chip, vector, paths in zip(chips, vectors, previews, strict=True)
-        ]
+    def select(self, rows: list[int]) -> RayBatch:
+        """The batch restricted to ``rows``."""
+        return RayBatch(
+            self.sensor,
+            [self.chips[i] for i in rows],
+            self.pixels[rows],
+            [self.previews[i] for i in rows] if self.previews else [],
+        )
+
+
+class UnitEnd(NamedTuple):
+    """What a unit's task returns: it was read to its end (``error`` None) or failed."""
+
+    unit: str
+    tally: Tally
+    error: str | None
 
 
 @dataclasses.dataclass(frozen=True)
 class UnitJob:
-    """One unit to read: ``sources[source].read(unit)``; ``uid`` names it for the writer."""
+    """One unit to read: ``sources[source].read(unit)``; ``uid`` names it for the ledger."""
 
     source: int
     unit: str
     batch_size: int
     data_dir: Path
     force: bool
+    encoders_write: bool = False  # a shared store: ``ChipEncoder.encode_and_write``
 
     @property
     def uid(self) -> str:
         return f"{self.source}:{self.unit}"
 
 
-def read_unit(sources: Sequence[ChipSource], job: UnitJob, writer: Any, encoder: Any) -> UnitReport:
-    """The Ray task of one unit (module docstring); ``writer`` and ``encoder`` are actor
-    handles. A ``DataError`` ends the unit with its chips so far indexed and the error
-    reported; a worker that dies mid-unit makes Ray run this again (the writer skips what the
-    dead attempt had acknowledged)."""
+def read_unit(sources: Sequence[ChipSource], job: UnitJob, writer: Any, encoder: Any) -> UnitEnd:
+    """The Ray task of one unit (module docstring); ``writer`` (the ledger) and ``encoder`` are
+    actor handles. A ``DataError`` ends the unit with its chips so far indexed and the error
+    reported; a worker that dies mid-unit makes Ray run this again (the ledger and the store
+    skip what the dead attempt had acknowledged)."""
     import ray
 
     tally = Tally()
@@ -98,21 +105,24 @@ def read_unit(sources: Sequence[ChipSource], job: UnitJob, writer: Any, encoder:
             chips.close()
     ray.get(in_flight)
     writer.finish.remote(job.uid)  # no need to wait: it only frees the unit's key set
-    return UnitReport(job.unit, tally, error)
+    return UnitEnd(job.unit, tally, error)
 
 
-def _send(batch: ChipBatch, job: UnitJob, writer: Any, encoder: Any) -> Any:
-    """Previews here, vectors on ``encoder``, records to ``writer``: the upsert's reference."""
-    pixels = batch.array()
+def _send(batch: RayBatch, job: UnitJob, writer: Any, encoder: Any) -> Any:
+    """Previews here, vectors on ``encoder``, records to the store (by ``writer``, or by the
+    encoder for a shared store): the reference of the acknowledged upsert."""
     previews = [
         write_chip_previews(chip.key, chip.sensor, chip_pixels, job.data_dir)
-        for chip, chip_pixels in zip(batch.chips, pixels, strict=True)
+        for chip, chip_pixels in zip(batch.chips, batch.pixels, strict=True)
     ]
-    records = encoder.encode.remote(batch.sensor, batch.chips, pixels, previews)
+    if job.encoders_write:
+        ready = dataclasses.replace(batch, previews=previews)
+        return encoder.encode_and_write.remote(job.uid, ready, job.force, writer)
+    records = encoder.encode.remote(batch.sensor, batch.chips, batch.pixels, previews)
     return writer.upsert.remote(job.uid, records)
 
 
-def _batches(chips: Iterator[Chip], size: int) -> Iterator[ChipBatch]:
+def _batches(chips: Iterator[Chip], size: int) -> Iterator[RayBatch]:
     """Batches of at most ``size`` chips of one sensor and shape, full ones as they fill, then
     the partial ones; chips travel stripped of their pixels, which go stacked."""
     pending: dict[tuple[Sensor, tuple[int, ...]], list[Chip]] = {}
@@ -125,7 +135,7 @@ def _batches(chips: Iterator[Chip], size: int) -> Iterator[ChipBatch]:
         yield _stack(bucket)
 
 
-def _stack(chips: list[Chip]) -> ChipBatch:
+def _stack(chips: list[Chip]) -> RayBatch:
     pixels = np.stack([chip.pixels for chip in chips])
     stripped = [dataclasses.replace(chip, pixels=NO_PIXELS) for chip in chips]
-    return ChipBatch(chips[0].sensor, stripped, pixels)
+    return RayBatch(chips[0].sensor, stripped, pixels, [])

@@ -1,15 +1,16 @@
 """``--engine ray`` on a local Ray cluster this module starts (2 CPUs, 127.0.0.1, no dashboard):
-the same index as the plain run, a worker killed mid-unit, the embedded index's one-machine
-rule. One Ray session for every test here (``ray_session``)."""
+the same index as the plain run though a worker was killed mid-unit (the embedded index, one
+writer), a shared store that the encoders write (a worker killed there too), the embedded
+index's one-machine rule. One Ray session for every test here (``ray_session``); what travels
+to Ray's workers lives in ``ray_parts`` (no torch: workers start fast)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import os
-import signal
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +19,19 @@ import pytest
 from qdrant_client import QdrantClient
 
 from closp_core.data import BigEarthNetSource, ChipSource, SceneSource
-from closp_core.data.chip import Chip, Tally
+from closp_core.data.chip import Tally
 from closp_core.data.samples import SAMPLES_DIR
 from closp_core.embedder import Embedder
 from closp_core.errors import ConfigError
 from closp_core.scoremap.sidefile import load_table, side_file_path
 from closp_core.settings import Settings
-from closp_core.store import ChipRecord, VectorStore, open_store
-from closp_core.store.remote import RemoteStore
+from closp_core.store import ChipRecord, open_store
 from ingest.cli import EXIT_NOT_STARTED, EXIT_OK, main
 from ingest.pipeline import Ingestor
-from ingest.ray_engine import check_address, run_on_ray
-from ingest.ray_writer import StoreSettingsOpener
+from ingest.ray_engine import check_address, encoder_count, run_on_ray
+from ingest.ray_writer import StoreOpener, StoreSettingsOpener
 from tests.ingest.conftest import cli_args
+from tests.ingest.ray_parts import DyingSource, ServerOpener, ShardOpener
 from tests.store.conftest import server_address
 
 S1_PATCHES = SAMPLES_DIR / "bigearthnet" / "BigEarthNet-S1-Example"  # 6 one-chip folders
@@ -53,43 +54,17 @@ def ray_session() -> Iterator[Any]:
     ray.shutdown()
 
 
-@dataclasses.dataclass(frozen=True)
-class _RemoteOpener:
-    """qdrant-client's local mode (a folder), opened in the writer actor."""
-
-    path: Path
-    model_id: str
-
-    def __call__(self) -> VectorStore:
-        return RemoteStore(self.model_id, path=self.path)
-
-
-@dataclasses.dataclass(frozen=True)
-class _ServerOpener:
-    """A ``closp_test_*`` collection on the server at ``CLOSP_TEST_QDRANT_URL``."""
-
-    url: str
-    api_key: str | None
-    collection: str
-    model_id: str
-
-    def __call__(self) -> VectorStore:
-        return RemoteStore(
-            self.model_id, url=self.url, api_key=self.api_key, collection=self.collection
-        )
-
-
 @contextlib.contextmanager
-def _opener(kind: str, tmp_path: Path, model_id: str) -> Iterator[Callable[[], VectorStore]]:
-    """qdrant-client's local mode, or (``pytest -m server``) a collection on the test server,
-    deleted afterwards."""
-    if kind == "local":
-        yield _RemoteOpener(tmp_path / "local-qdrant", model_id)
+def _opener(kind: str, tmp_path: Path, model_id: str) -> Iterator[StoreOpener]:
+    """qdrant-client's local mode (``shards``: one folder per writing process), or (``pytest -m
+    server``) a collection on the test server, deleted afterwards."""
+    if kind == "shards":
+        yield ShardOpener(tmp_path / "shards", model_id)
         return
     url, api_key = server_address()
     name = f"closp_test_ray_{uuid.uuid4().hex[:12]}"
     try:
-        yield _ServerOpener(url, api_key, name, model_id)
+        yield ServerOpener(url, api_key, name, model_id)
     finally:
         client = QdrantClient(url=url, api_key=api_key)
         try:
@@ -97,26 +72,6 @@ def _opener(kind: str, tmp_path: Path, model_id: str) -> Iterator[Callable[[], V
                 client.delete_collection(name)
         finally:
             client.close()
-
-
-@dataclasses.dataclass
-class _DyingSource(ChipSource):
-    """``inner``, whose worker SIGKILLs itself after ``after`` chips of its first unit, once
-    (``marker`` remembers it across processes)."""
-
-    inner: ChipSource
-    marker: Path
-    after: int
-
-    def units(self) -> list[str]:
-        return self.inner.units()
-
-    def read(self, unit: str, tally: Tally) -> Iterator[Chip]:
-        for number, chip in enumerate(self.inner.read(unit, tally)):
-            if number == self.after and not self.marker.exists():
-                self.marker.write_text(str(os.getpid()))
-                os.kill(os.getpid(), signal.SIGKILL)
-            yield chip
 
 
 def _same_index(ours: list[ChipRecord], theirs: list[ChipRecord]) -> None:
@@ -129,19 +84,32 @@ def _same_index(ours: list[ChipRecord], theirs: list[ChipRecord]) -> None:
         assert dataclasses.replace(record, vector=None) == dataclasses.replace(other, vector=None)
 
 
-def test_same_index_as_the_plain_run(ray_session: Any, tmp_path: Path) -> None:
+def test_same_index_as_the_plain_run_though_a_worker_died(
+    ray_session: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two sources on Ray into the embedded index (the ledger actor its one writer), the
+    worker reading the scene killed after 13 chips (3 batches sent) and the unit run again:
+    the same keys, vectors, payloads and previews as the plain run, every chip once, counted
+    once. Then the CLI on the same index embeds nothing again, ``--limit`` cutting what it
+    takes."""
     plain = Settings(model="random:closp-rn", data_dir=tmp_path / "plain", batch_size=4)
     ours = dataclasses.replace(plain, data_dir=tmp_path / "ray")
     sources: list[ChipSource] = [BigEarthNetSource(S1_PATCHES), SceneSource(SPAIN_S1)]
     keys = _plain_keys(plain, sources)
-    embedder = Embedder.from_settings(plain, threads=1)
-    summary = run_on_ray(
-        sources, ours, StoreSettingsOpener(ours, embedder.model_id), progress=False
-    )
-    assert summary.ok and summary.indexed == len(keys) == 31
-    _compare_stores(plain, ours, embedder.model_id, keys)
-    again = run_on_ray(sources, ours, StoreSettingsOpener(ours, embedder.model_id), progress=False)
-    assert (again.indexed, again.already_indexed) == (0, 31)  # resumable, idempotent
+    marker = tmp_path / "killed"
+    dying = [sources[0], DyingSource(sources[1], marker, after=13)]
+    model_id = Embedder.from_settings(plain, threads=1).model_id
+    summary = run_on_ray(dying, ours, StoreSettingsOpener(ours, model_id), progress=False)
+    assert marker.exists(), "the worker was not killed: this test tests less than it says"
+    assert summary.ok, summary.report()
+    assert (summary.indexed, summary.already_indexed, len(keys)) == (31, 0, 31)
+    _compare_stores(plain, ours, model_id, keys)
+    args = cli_args(ours, "scene", str(SPAIN_S1), "--engine", "ray", "--no-optimize")
+    capsys.readouterr()
+    assert main([*args, "--limit", "10"]) == EXIT_OK  # resumable, idempotent
+    out = capsys.readouterr().out
+    assert "indexed 0 chips" in out and "skipped 10 chips already indexed" in out
+    assert len(load_table(side_file_path(ours), 31)) == 31  # the side file, rebuilt after
 
 
 def _plain_keys(settings: Settings, sources: list[ChipSource]) -> list[str]:
@@ -178,43 +146,45 @@ def _compare_stores(plain: Settings, ours: Settings, model_id: str, keys: list[s
             assert (plain.data_dir / path).read_bytes() == (ours.data_dir / path).read_bytes()
 
 
-@pytest.mark.parametrize("kind", ["local", pytest.param("server", marks=pytest.mark.server)])
-def test_a_worker_killed_mid_unit_loses_and_duplicates_nothing(
+@pytest.mark.parametrize("kind", ["shards", pytest.param("server", marks=pytest.mark.server)])
+def test_a_shared_store_takes_the_encoders_writes_and_a_killed_worker_loses_nothing(
     ray_session: Any, tmp_path: Path, kind: str
 ) -> None:
-    """The worker reading the 25-chip scene dies after 13 chips (3 batches sent); Ray runs the
-    unit again; qdrant-client's local mode holds every chip once, counted once."""
+    """A store every machine reaches (``shards``: qdrant-client's local mode, a folder per
+    writing process; ``server``: the test server): the encoder writes what it embeds, the
+    ledger nothing. The worker reading the 25-chip scene dies after 13 chips; Ray runs the unit
+    again, which gives back what the dead attempt took against ``--limit 20`` and skips what
+    it had acknowledged: the first 20 chips, each once, counted once."""
     settings = Settings(model="random:closp-rn", data_dir=tmp_path / "ray", batch_size=4)
     marker = tmp_path / "killed"
-    sources: list[ChipSource] = [_DyingSource(SceneSource(SPAIN_S1), marker, after=13)]
+    sources: list[ChipSource] = [DyingSource(SceneSource(SPAIN_S1), marker, after=13)]
     model_id = Embedder.from_settings(settings, threads=1).model_id
+    scene = SceneSource(SPAIN_S1)
+    keys = sorted([chip.key for chip in scene.read(scene.units()[0], Tally())][:20])
     with _opener(kind, tmp_path, model_id) as opener:
-        if isinstance(opener, _ServerOpener):  # the writer may run on any machine then
+        if isinstance(opener, ServerOpener):  # the encoders may run on any machine then
             settings = settings.replace(store_url=opener.url)
-        summary = run_on_ray(sources, settings, opener, progress=False, build=False)
-        assert marker.exists(), "the worker was not killed: this test tests nothing"
+        summary = run_on_ray(sources, settings, opener, progress=False, build=False, limit=20)
+        assert marker.exists(), "the worker was not killed: this test tests less than it says"
         assert summary.ok, summary.report()
-        assert (summary.indexed, summary.already_indexed) == (25, 0)
-        store = opener()
+        assert (summary.indexed, summary.already_indexed) == (20, 0)
+        stores = opener.shards() if isinstance(opener, ShardOpener) else [opener()]
         try:
-            assert store.count() == 25  # ids are keys: a duplicate would not add, a loss would
-            keys = sorted(_all_keys([SceneSource(SPAIN_S1)]))
-            assert sorted(r.key for r in store.get(keys)) == keys
+            if isinstance(opener, ShardOpener):  # the ledger's folder empty, the encoder's full
+                assert sorted(store.count() for store in stores) == [0, 20]
+            else:
+                assert stores[0].count() == 20  # ids are keys: a duplicate would not add
+            assert sorted(r.key for store in stores for r in store.get(keys)) == keys
         finally:
-            store.close()
+            for store in stores:
+                store.close()
 
 
-def test_limit_and_the_cli(ray_session: Any, tmp_path: Path) -> None:
-    settings = Settings(model="random:closp-rn", data_dir=tmp_path / "data", batch_size=4)
-    args = cli_args(settings, "scene", str(SPAIN_S1), "--engine", "ray", "--no-optimize")
-    assert main([*args, "--limit", "10"]) == EXIT_OK
-    embedder = Embedder.from_settings(settings, threads=1)
-    store = open_store(settings, embedder.model_id)
-    try:
-        assert store.count() == 10
-    finally:
-        store.close()
-    assert len(load_table(side_file_path(settings), 10)) == 10  # the side file, rebuilt after
+def test_encoders_leave_a_cpu_for_reading() -> None:
+    assert encoder_count({"CPU": 8.0}, None) == 2  # one per 4 CPUs
+    assert encoder_count({"CPU": 8.0, "GPU": 2.0}, None) == 2  # one per GPU
+    with pytest.raises(ConfigError, match=r"--encoders 2: each encoder holds a CPU .* has 2"):
+        encoder_count({"CPU": 2.0}, 2)
 
 
 def test_the_embedded_index_stays_on_one_machine() -> None:

@@ -172,12 +172,18 @@ class WatchedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = WatchedHTTPSConnection
 
 
+_WATCHED_POOLS = {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}
+
+
 class WatchedAdapter(HTTPAdapter):
     """requests' adapter whose connections the deadline watchdog can cut."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": WatchedHTTPPool,
-            "https": WatchedHTTPSPool,
-        }
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        """The manager of a proxy's connections, watched too (their peer is the proxy)."""
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager

@@ -19,6 +19,9 @@ deadline)`` with a ``CheckedSession``:
   inflated (gzip / deflate are inflated here, in bounded steps: a small gzip bomb is refused
   before it takes the memory, ``TooLargeError``); other content encodings are refused.
 - **Errors never carry the remote body**: status and host only.
+- **No proxy from the environment** (``CheckedSession.trust_env`` off), only the setting
+  ``stac_proxy``, its host checked (``check_proxy``); GDAL's reads go through
+  ``gdal_gate.GdalGate``, which checks every hop GDAL takes, its own redirects included.
 """
 
 from __future__ import annotations
@@ -137,13 +140,34 @@ class HostPolicy:
         )
 
 
+def check_proxy(proxy: str, hosts: HostPolicy) -> None:
+    """``HostRefusedError`` unless the proxy of the setting ``stac_proxy`` is listed or
+    resolves to public addresses only (a proxy reaches where it is told: it is a host too)."""
+    parts = urlsplit(proxy)
+    host = (parts.hostname or "").lower()
+    if any(host_matches(host, p) for p in hosts.listed):
+        return
+    address = _non_public(host, parts.port or 80)
+    if address is not None:
+        raise HostRefusedError(
+            f"proxy {host} (setting stac_proxy) resolves to {address}, a loopback, private or "
+            "link-local address; refused (list it in the setting CLOSP_STAC_HOSTS to allow it)"
+        )
+
+
 class CheckedSession(requests.Session):
     """A ``requests.Session`` that checks every URL it sends against ``hosts`` and retries
-    connection errors and HTTP 429 / 5xx ``remote.retries`` times with back-off."""
+    connection errors and HTTP 429 / 5xx ``remote.retries`` times with back-off. It ignores
+    the environment (``trust_env`` off): no ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY``,
+    which would carry requests past the host and address checks, nor ``.netrc`` credentials."""
 
     def __init__(self, hosts: HostPolicy, remote: RemoteOptions) -> None:
         super().__init__()
+        self.trust_env = False
         self.hosts = hosts
+        if remote.proxy:  # the setting stac_proxy: checked, and its connections watched
+            check_proxy(remote.proxy, hosts)
+            self.proxies = {"http": remote.proxy, "https": remote.proxy}
         retry = DeadlineRetry(
             total=remote.retries,
             backoff_factor=remote.retry_delay_s,

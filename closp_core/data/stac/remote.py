@@ -34,8 +34,20 @@ bounds the pages of one search; ``hosts`` lists the hosts fetched without questi
 **Hosts and redirects of assets.** An asset href must name a listed host or the API's own
 (``fetch.HostPolicy``). GDAL's /vsicurl/ follows redirects by itself and has no option to stop
 that (GDAL 3.10), so the redirect chain is first followed here, each hop checked
-(``fetch.resolve_redirects``), and GDAL is given the URL it lands on. A server that answers
-GDAL differently from that probe could still redirect GDAL: a known limit.
+(``fetch.resolve_redirects``: a chain that lands on anything but a raster file is refused),
+and GDAL is given the URL it lands on; and GDAL itself reads through ``gdal_gate.GdalGate``,
+a proxy in this process that checks every hop GDAL takes, so a server that answers GDAL
+differently from that probe is refused too.
+
+**Proxies.** None from the environment: GDAL gets the gate as its proxy (which overrides
+``http_proxy`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` and ``GDAL_HTTP_PROXY``), our own requests
+ignore those variables (``requests``' ``trust_env`` off), and ``NO_PROXY`` / ``no_proxy``
+are refused (curl would go around the gate for the hosts they name). An operator who needs a
+proxy names it in the setting ``stac_proxy`` (``http://HOST:PORT``); its host is checked like
+any other (listed in ``stac_hosts``, or resolving to public addresses only:
+``fetch.check_proxy``), every target host is still checked by name, and the gate chains GDAL's
+requests through it. Through a proxy, the address a public name resolves to is the proxy's to
+choose.
 
 **Signed URLs.** Some providers hand out asset URLs that must be signed first (Microsoft
 Planetary Computer: a SAS token appended by its ``planetary-computer`` package, see
@@ -100,6 +112,7 @@ class RemoteOptions:
     max_pages: int = 200
     max_redirects: int = 5
     hosts: tuple[str, ...] = PUBLIC_HOSTS
+    proxy: str = ""  # http://HOST:PORT every remote request goes through ("": none)
     cli: bool = False
 
     def __post_init__(self) -> None:
@@ -116,6 +129,13 @@ class RemoteOptions:
             )
         if self.max_pages < 1 or self.max_redirects < 0:
             raise ConfigError("stac_max_pages must be at least 1")
+        if self.proxy:
+            parts = urlsplit(self.proxy)
+            if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+                raise ConfigError(
+                    f"stac_proxy {self.proxy[:100]!r}: give http://HOST:PORT (an HTTP proxy), "
+                    "or leave it empty for none"
+                )
 
     @classmethod
     def from_settings(cls, settings: Settings, **changes: Any) -> RemoteOptions:
@@ -130,6 +150,7 @@ class RemoteOptions:
             "max_inflated_bytes": settings.stac_max_inflated_mb * MB,
             "max_pages": settings.stac_max_pages,
             "hosts": PUBLIC_HOSTS + extra + tuple(h for h in apis if h),
+            "proxy": settings.stac_proxy.strip(),
         }
         return cls(**(values | changes))
 
@@ -175,9 +196,10 @@ def _seconds(value: float) -> str:
     return str(max(1, round(value)))  # curl takes whole seconds
 
 
-def remote_env(options: RemoteOptions) -> rasterio.Env:
-    """A ``rasterio.Env`` with ``options.gdal_options()``; enter it on the thread that reads."""
-    return rasterio.Env(**options.gdal_options())
+def remote_env(options: RemoteOptions, proxy: dict[str, str] | None = None) -> rasterio.Env:
+    """A ``rasterio.Env`` with ``options.gdal_options()`` and ``proxy`` (the options of a
+    ``gdal_gate.GdalGate``); enter it on the thread that reads."""
+    return rasterio.Env(**options.gdal_options(), **(proxy or {}))
 
 
 def explain_read_error(message: str, options: RemoteOptions) -> str:

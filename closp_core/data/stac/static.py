@@ -34,6 +34,7 @@ API search (``stac_api.py``) reads its items the same way.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -53,10 +54,8 @@ from closp_core.data.raster import BandRef
 from closp_core.data.scene.source import SceneSpec, read_scene
 from closp_core.data.stac.aoi import Aoi
 from closp_core.data.stac.bands import check_signed, item_bands, says_linear
-from closp_core.data.stac.fetch import (
-    HostPolicy,
-    resolve_redirects,
-)
+from closp_core.data.stac.fetch import HostPolicy, HostRefusedError, resolve_redirects
+from closp_core.data.stac.gdal_gate import GdalGate
 from closp_core.data.stac.hrefs import HrefPolicy, is_http
 from closp_core.data.stac.remote import (
     RASTER_SUFFIXES,
@@ -234,7 +233,13 @@ def _stream(
     scene: SceneItems,
     dropped: list[str],
 ) -> Iterator[Chip]:
-    with remote_env(read.remote):
+    remote = read.remote
+    gate = None  # local files: no gate (and no refusal of NO_PROXY)
+    if any(is_http(ref.path) for ref in (spec.bands or {}).values()):
+        policy = read.host_policy()
+        gate = GdalGate(policy, remote.connect_timeout_s, remote.timeout_s, remote.proxy)
+    proxy = gate.gdal_options() if gate is not None else None
+    with gate or contextlib.nullcontext(), remote_env(remote, proxy):
         try:
             for chip in read_scene(spec, options, tally, source="stac"):
                 if read.aoi is not None and not read.aoi.meets(chip.footprint):
@@ -244,11 +249,17 @@ def _stream(
                     chip = dataclasses.replace(chip, scene_id=scene.original_id)
                 yield chip
         except MissingBandsError as err:
-            raise _error(dropped)(
-                explain_read_error(str(err), read.remote) + _why(dropped)
-            ) from None
+            _raise_refused(gate)
+            raise _error(dropped)(explain_read_error(str(err), remote) + _why(dropped)) from None
         except DataError as err:
-            raise DataError(explain_read_error(str(err), read.remote)) from None
+            _raise_refused(gate)
+            raise DataError(explain_read_error(str(err), remote)) from None
+
+
+def _raise_refused(gate: GdalGate | None) -> None:
+    """A read that failed after the gate refused a hop GDAL asked for: that refusal."""
+    if gate is not None and gate.refused:
+        raise HostRefusedError(f"GDAL was sent on to a refused host: {gate.refused[0]}")
 
 
 def _why(dropped: list[str]) -> str:
