@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from tests.app.browser import ARGS, CHROMIUM, MAP_FRAME, WAIT_MS, serve_app, shot, wait_results
 
@@ -106,6 +106,61 @@ def mark_five(page: Page) -> list[str]:
     return before
 
 
+def area_figure(page: Page) -> str:
+    """The score map's "Area ≥ t (map)" figure as the page shows it."""
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Area ≥ t (map)")
+    return metric.locator("[data-testid='stMetricValue']").inner_text(timeout=WAIT_MS)
+
+
+def wait_score_map(page: Page) -> str:
+    """The area figure once the score map's overlay is on the map and its legend drawn."""
+    frame = page.frame_locator(MAP_FRAME).last
+    frame.locator("img.leaflet-image-layer").first.wait_for(state="attached", timeout=WAIT_MS)
+    page.get_by_text(re.compile(r"coloured where ≥ ")).first.wait_for()
+    return area_figure(page)
+
+
+def score_map_in_chromium(context: BrowserContext, page: Page, marked_url: str) -> None:
+    """With the six marks of the link: "Score every chip in view" draws a grid over the chips
+    with a legend and a threshold slider; the area figure follows the slider; the share link
+    reproduces the map (same figure; opened fresh, the map's first draw); the change variant
+    draws after − before."""
+    page.goto(marked_url)
+    wait_results(page, 30)
+    page.get_by_role("button", name="Score every chip in view").click()
+    suggested = wait_score_map(page)
+    # 4 relevant, 2 not relevant: too few of each for the classifier (3 a class), so the score
+    # is the cosine to the query moved by the marks (Rocchio), as the ranking uses
+    expect(page.get_by_text(re.compile(r"^cosine similarity: "))).to_be_visible()
+    assert re.fullmatch(r"[\d,.]+ km²", suggested), suggested
+    slider = page.locator("[data-testid='stSlider']").filter(has_text="Threshold")
+    slider.get_by_role("slider").first.focus()
+    page.keyboard.press("End")  # the highest threshold: only the best place stays coloured
+    page.wait_for_url(re.compile(r"[?&]st="))
+    page.wait_for_function(
+        """([sel, before]) => {
+            const m = Array.from(document.querySelectorAll(sel))
+                .find((e) => e.innerText.includes("Area ≥ t (map)"));
+            const v = m && m.querySelector("[data-testid='stMetricValue']");
+            return v && v.innerText !== before;
+        }""",
+        arg=["[data-testid='stMetric']", suggested],
+        timeout=WAIT_MS,
+    )
+    highest = area_figure(page)
+    assert float(highest.split()[0].replace(",", "")) < float(suggested.split()[0].replace(",", ""))
+    assert "smap=1" in page.url
+    shot(page, "loop-scoremap")
+    shared = context.new_page()  # the share link: the same map, threshold and figure
+    shared.goto(page.url)
+    assert wait_score_map(shared) == highest
+    shared.close()
+    page.goto(f"{marked_url.split('?')[0]}?q=flooded+area&mode=change&when=2019-09-01&smap=1")
+    wait_score_map(page)
+    expect(page.get_by_text(re.compile(r"^cosine after - before: "))).to_be_visible()
+    shot(page, "loop-change-map")
+
+
 def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
     external: list[str] = []
     with sync_playwright() as pw:
@@ -144,6 +199,7 @@ def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
             marks = [1 if "✓ relevant" in c else -1 for c in final if "relevant" in c]
             assert marks == sorted(marks, reverse=True), final  # the order rule
             page.wait_for_url(re.compile(r"fb=2\."))
+            marked_url = page.url
             shot(page, "loop-marked")
 
             # the first result's place over time, then the Compare swipe
@@ -165,6 +221,8 @@ def test_marks_timeline_and_compare_in_chromium(loop_server: str) -> None:
             page.goto(f"{loop_server}/?q=flooded+area&mode=change&when=2019-09-01")
             expect(page.get_by_text(re.compile(r"places changed into"))).to_be_visible()
             shot(page, "loop-change")
+
+            score_map_in_chromium(context, page, marked_url)
         finally:
             browser.close()
     assert external == [], f"requests left 127.0.0.1: {external[:5]}"
