@@ -1,4 +1,6 @@
 # Two commands for people: `make run` and `make test`. Both are idempotent and quick once set up.
+# Packages install without byte-compiling every file (--no-compile): Python compiles what it
+# imports, on first import; that saves the minute spent compiling all of torch.
 # CPU-only machine? `make run TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu` (see README).
 
 PYTHON ?= python3
@@ -23,7 +25,7 @@ test: $(VENV)/.installed-dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(wildcard closp_core ingest)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -31,16 +33,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-torch: | $(BIN)/python
-	$(if $(TORCH_INDEX_URL),$(BIN)/pip install -q --index-url $(TORCH_INDEX_URL) \
+	$(if $(TORCH_INDEX_URL),$(BIN)/pip install -q --no-compile --index-url $(TORCH_INDEX_URL) \
 		torch==2.14.1 torchvision==0.29.1,@true)
 	@touch $@
 
 $(VENV)/.installed-run: requirements.txt $(VENV)/.installed-torch
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-compile -r requirements.txt
 	@touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed-run
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-compile -r requirements-dev.txt
 	@touch $@
 
 # Debian's chromium for the real-browser test (tests/app/test_browser.py); skipped when present.

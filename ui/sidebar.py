@@ -20,10 +20,12 @@ BASEMAP_NAMES = {
 
 
 def _clear_area() -> None:
-    """The sidebar's clear: the filter, and (``ui.maps.ClearDrawings``) the shape on the map."""
+    """The sidebar's clear: the filter, and (``ui.maps.ClearDrawings``) the shape on the map.
+    ``session.DRAWN`` keeps the shape: the map reports its old drawings until the next draw,
+    and a report of the shape it already had must not bring the area back
+    (``ui.mapview.area_change``)."""
     session.update(area=None)
     st.session_state[session.AREA_CLEARED] = st.session_state.get(session.AREA_CLEARED, 0) + 1
-    st.session_state[session.DRAWN] = None
 
 
 def _clear_view_filter() -> None:

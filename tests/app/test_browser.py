@@ -205,7 +205,73 @@ def test_search_filter_share_download_in_chromium(server: str) -> None:
             assert len(features) == floods
             assert all("Flooded Area" in f["properties"]["labels"] for f in features)
             assert all(f["geometry"]["type"] == "Polygon" for f in features)
+
+            draw_and_clear_both_ways(page, floods)
         finally:
             browser.close()
     assert external == [], f"requests left 127.0.0.1 (the map must work offline): {external[:5]}"
     print(f"search call {search_ms:.1f} ms (target <= 100 ms); overlays p50 {p50:.2f} s (<= 0.6 s)")
+
+
+# Leaflet.draw's own shapes (its default blue, 4 px) and our dashed outline of the search area
+DRAWN_SHAPES = "path[stroke='#3388ff'][stroke-width='4'], path[stroke-dasharray='6 4']"
+
+
+def draw_rectangle(page: Page, corners: tuple[float, float, float, float]) -> None:
+    """Draw a rectangle with the map's rectangle tool, as a person does: the tool, then a drag
+    from one corner to the other (``corners``: x0, y0, x1, y1 as shares of the map's box)."""
+    frame = page.frame_locator(MAP_FRAME).last
+    frame.locator(".leaflet-draw-draw-rectangle").click()
+    box = page.locator(MAP_FRAME).last.bounding_box()
+    assert box is not None
+    x0, y0, x1, y1 = (
+        box["x"] + corners[0] * box["width"],
+        box["y"] + corners[1] * box["height"],
+        box["x"] + corners[2] * box["width"],
+        box["y"] + corners[3] * box["height"],
+    )
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+
+
+def wait_area(page: Page, present: bool, results: int | None = None) -> int:
+    """The result count once the URL has (or no longer has) the drawn area and, with
+    ``results``, the page shows that many."""
+    page.wait_for_url(lambda url: ("area=" in url) == present, timeout=WAIT_MS)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while results is not None and result_count(page) != results:
+        assert time.monotonic() < deadline, f"expected {results} results, {result_count(page)}"
+        time.sleep(0.1)
+    return result_count(page)
+
+
+def draw_and_clear_both_ways(page: Page, everywhere: int) -> None:
+    """One drawn area for map and sidebar: drawing restricts the results and the box stays in
+    view; the sidebar's clear removes filter and box; the map's trash tool removes box and
+    filter (before: one of the two was left behind either way)."""
+    frame = page.frame_locator(MAP_FRAME).last
+    draw_rectangle(page, (0.3, 0.3, 0.62, 0.62))
+    inside = wait_area(page, True)
+    assert inside < everywhere, (inside, everywhere)
+    shape = frame.locator(DRAWN_SHAPES).first
+    shape.wait_for(state="attached", timeout=WAIT_MS)
+    seen, view = shape.bounding_box(), page.locator(MAP_FRAME).last.bounding_box()
+    assert seen is not None and view is not None
+    assert view["x"] <= seen["x"] and seen["x"] + seen["width"] <= view["x"] + view["width"]
+    assert view["y"] <= seen["y"] and seen["y"] + seen["height"] <= view["y"] + view["height"]
+    shot(page, "4-drawn")
+
+    page.get_by_role("button", name="Clear the drawn area").click()  # (a) the sidebar
+    wait_area(page, False, everywhere)
+    expect(frame.locator(DRAWN_SHAPES)).to_have_count(0, timeout=WAIT_MS)
+    shot(page, "5-cleared-sidebar")
+
+    draw_rectangle(page, (0.25, 0.25, 0.7, 0.7))  # (b) the map's trash tool
+    wait_area(page, True)
+    frame.locator(".leaflet-draw-edit-remove").click()
+    frame.get_by_text("Clear All").click()
+    wait_area(page, False, everywhere)
+    expect(frame.locator(DRAWN_SHAPES)).to_have_count(0, timeout=WAIT_MS)
+    shot(page, "6-cleared-trash")

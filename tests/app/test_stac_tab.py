@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from closp_core.settings import PUBLIC_STAC_APIS
 from tests.app.test_add_imagery import add_page, finish_job
@@ -80,18 +81,24 @@ def test_list_its_collections_ends_with_a_clear_error(
     assert words in shown and "SECRET" not in shown and " --" not in shown, shown
 
 
+def trickling_search_page(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The STAC tab on the API at ``url`` with a map view and its collection picked, ready
+    for "Fetch and add"."""
+    monkeypatch.setenv("CLOSP_STAC_APIS", url)
+    at = add_page()
+    at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)
+    at.session_state["s_stac_collections"] = (url, [("sentinel-2-l2a", "")])
+    at.run()
+    return at.multiselect(key="stac_c").set_value(["sentinel-2-l2a"]).run()
+
+
 def test_fetch_and_add_from_a_trickling_search_ends_at_the_deadline(
     files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLOSP_STAC_REQUEST_DEADLINE_S", "2")
     with serve(files, []) as server:
         server.custom["/search"] = trickle()
-        monkeypatch.setenv("CLOSP_STAC_APIS", server.base_url)
-        at = add_page()
-        at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)
-        at.session_state["s_stac_collections"] = (server.base_url, [("sentinel-2-l2a", "")])
-        at.run()
-        at.multiselect(key="stac_c").set_value(["sentinel-2-l2a"]).run()
+        at = trickling_search_page(server.base_url, monkeypatch)
         start = time.monotonic()
         at.button(key="stac_go").click().run()
         at = finish_job(at)
@@ -109,12 +116,7 @@ def test_cancel_during_a_trickling_search_frees_the_page_within_2_s(
     monkeypatch.setenv("CLOSP_STAC_REQUEST_DEADLINE_S", "30")
     with serve(files, []) as server:
         server.custom["/search"] = trickle()
-        monkeypatch.setenv("CLOSP_STAC_APIS", server.base_url)
-        at = add_page()
-        at.session_state["s_last_bounds"] = (-75.64, 37.66, -75.637, 37.662)
-        at.session_state["s_stac_collections"] = (server.base_url, [("sentinel-2-l2a", "")])
-        at.run()
-        at.multiselect(key="stac_c").set_value(["sentinel-2-l2a"]).run()
+        at = trickling_search_page(server.base_url, monkeypatch)
         at.button(key="stac_go").click().run()
         stop = time.monotonic() + 120
         while time.monotonic() < stop and not any(
