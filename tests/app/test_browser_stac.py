@@ -57,9 +57,10 @@ def test_add_a_2016_scene_from_an_api_without_a_listing_then_find_it(
             page.set_default_timeout(WAIT_MS)
             page.goto(f"{url}/add?area={AREA}")
             page.get_by_role("tab", name="Fetch from a STAC API").click()
-            expect(page.get_by_text("Area: the area drawn on the map")).to_be_visible()
+            drawn = page.get_by_text("Area: the area drawn on the map")
+            expect(drawn).to_be_visible(timeout=WAIT_MS)
             page.get_by_role("button", name="List its collections").click()
-            expect(page.get_by_text("does not list its collections")).to_be_visible()
+            expect(page.get_by_text("does not list its collections")).to_be_visible(timeout=WAIT_MS)
             collections = page.locator("[data-testid='stMultiSelect']").filter(
                 has_text="Collections"
             )
@@ -71,12 +72,12 @@ def test_add_a_2016_scene_from_an_api_without_a_listing_then_find_it(
             type_date(page, "To", "2016-01-31")
             page.get_by_role("button", name="Check", exact=True).click()
             counted = page.get_by_text(re.compile(r"1 item in 1 scene: \d+ chips"))
-            expect(counted.first).to_be_visible()
+            expect(counted.first).to_be_visible(timeout=WAIT_MS)
             chips = int(re.findall(r"(\d+) chips", counted.first.inner_text())[0])
             shot(page, "stac-checked")
             page.get_by_role("button", name="Fetch and add").click()
             expect(page.get_by_text(re.compile(r": done after"))).to_be_visible(timeout=WAIT_MS)
-            expect(page.get_by_text(f"indexed {chips} chips")).to_be_visible()
+            expect(page.get_by_text(f"indexed {chips} chips")).to_be_visible(timeout=WAIT_MS)
             shot(page, "stac-done")
             page.goto(f"{url}/?q=farmland+with+crops&from=2016-01-12&to=2016-01-12")
             assert wait_results(page) == chips and 0 < chips < 50

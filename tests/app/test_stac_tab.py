@@ -104,7 +104,8 @@ def test_fetch_and_add_from_a_trickling_search_ends_at_the_deadline(
         at = finish_job(at)
         took = time.monotonic() - start
     report = at.code[0].value
-    assert took < 12 and "no complete answer within 2 s" in report, report
+    # a child process starts (torch, the model) before the 2 s deadline runs: ~10 s when busy
+    assert took < 40 and "no complete answer within 2 s" in report, report
     assert "--timeout" not in report
 
 
