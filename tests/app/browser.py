@@ -131,6 +131,18 @@ def wait_results(page: Page, expected: int | None = None, overlays: int | None =
     return n
 
 
+IDLE = (
+    "() => document.querySelector(\"[data-testid='stApp']\")?.dataset.testScriptState !== 'running'"
+)
+
+
+def wait_idle(page: Page, settle_s: float = 0.3) -> None:
+    """Wait for the app's script to stop running; ``settle_s`` first lets a rerun the last
+    action asked for begin (a widget's change reaches the server a moment after the event)."""
+    time.sleep(settle_s)
+    page.wait_for_function(IDLE, timeout=WAIT_MS)
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.app.browser import ARGS, CHROMIUM, WAIT_MS, serve_app, shot, wait_results
+from tests.app.browser import (
+    ARGS,
+    CHROMIUM,
+    WAIT_MS,
+    serve_app,
+    shot,
+    wait_idle,
+    wait_results,
+)
 from tests.app.test_stac_tab import archive_item
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import serve
@@ -38,12 +46,22 @@ def stac_app(
 
 def type_date(page: Page, label: str, day: str) -> None:
     """Type ``day`` (YYYY-MM-DD) into a date field, segment by segment as a person types it;
-    the field takes it when it loses the focus."""
+    the field takes it when it loses the focus. A rerun that lands while typing can reset the
+    field, so the test reads the segments back and types again (at most three times)."""
+    want = day.split("-")
     segments = page.get_by_label(label, exact=True).get_by_role("spinbutton")
-    segments.first.click()
-    for part in day.split("-"):
-        page.keyboard.type(part)
-    page.get_by_role("heading", name="Add imagery").click()
+    shown: list[str] = []
+    for _ in range(3):
+        wait_idle(page)
+        segments.first.click()
+        for part in want:
+            page.keyboard.type(part)
+        page.get_by_role("heading", name="Add imagery").click()
+        wait_idle(page)
+        shown = [segments.nth(i).inner_text().strip() for i in range(3)]
+        if shown == want:
+            return
+    raise AssertionError(f"the {label} field shows {'-'.join(shown)} after typing {day}")
 
 
 def test_add_a_2016_scene_from_an_api_without_a_listing_then_find_it(
@@ -68,6 +86,7 @@ def test_add_a_2016_scene_from_an_api_without_a_listing_then_find_it(
             page.keyboard.type("s2-archive")
             page.keyboard.press("Enter")
             page.keyboard.press("Escape")
+            expect(collections.get_by_text("s2-archive")).to_be_visible()
             type_date(page, "From", "2016-01-01")
             type_date(page, "To", "2016-01-31")
             page.get_by_role("button", name="Check", exact=True).click()
