@@ -16,6 +16,8 @@ import pytest
 from closp_core.embedder import Embedder
 from closp_core.model import ClospModel, create_model, save_model
 
+pytest_plugins = ("tests.hostile.table",)  # the hostile-input table, with or without xdist
+
 SERVER_URL_ENV = "CLOSP_TEST_QDRANT_URL"
 _SERVER_ITEMS = pytest.StashKey[dict[str, int]]()
 
@@ -33,6 +35,20 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     counts = _server_items(session.config)
     counts["selected"] = sum(1 for i in session.items if i.get_closest_marker("server"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand the counts to the controller (which collects nothing)."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["server_items"] = _server_items(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In the pytest-xdist controller: every worker collects the same items; keep one's counts."""
+    counts = getattr(node, "workeroutput", {}).get("server_items")
+    if counts:
+        _server_items(node.config).update(counts)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -25,6 +25,16 @@ GALLERY_COLUMNS = 6
 # ~0.3 s on 2 cores, and the map's overlays wait for it; the map holds every result anyway.
 GALLERY_FIRST = 2 * GALLERY_COLUMNS
 _GALLERY_ALL = "s_gallery_all"
+_OPENED_FROM_GALLERY = "s_opened_from_gallery"  # how many times "Open" was pressed (a nonce)
+_SCROLL_PENDING = "s_scroll_to_map"
+# Brings the map into the window (the gallery is below it): the page's own script, no outside
+# text in it; the count makes each opening a new element, so the script runs once per "Open".
+_SCROLL_TO_MAP = """<script>/* open {n} */
+(() => {{
+    const maps = document.querySelectorAll("iframe[title='streamlit_folium.st_folium']");
+    if (maps.length) maps[maps.length - 1].scrollIntoView({{behavior: "smooth", block: "center"}});
+}})();
+</script>"""
 W_TEXT_WEIGHT = "w_text_weight"  # "Near here": the text's share (GeoCLOSP only)
 
 
@@ -58,9 +68,18 @@ def summary(outcome: SearchOutcome) -> None:
 
 
 def _select(key: str) -> None:
-    """ "Open" under a thumbnail: the chip's details, and the map goes to it."""
+    """ "Open" under a thumbnail: the chip's details, and the map goes to it (and into view)."""
     st.session_state[session.PICKED_ON_MAP] = None
     session.update(selected=key)
+    st.session_state[_OPENED_FROM_GALLERY] = st.session_state.get(_OPENED_FROM_GALLERY, 0) + 1
+    st.session_state[_SCROLL_PENDING] = True
+
+
+def _scroll_to_map() -> None:
+    """After an "Open" in the gallery, scroll the map into the window once."""
+    if st.session_state.pop(_SCROLL_PENDING, False):
+        n = int(st.session_state.get(_OPENED_FROM_GALLERY, 0))
+        st.html(_SCROLL_TO_MAP.format(n=n), unsafe_allow_javascript=True)
 
 
 def gallery(
@@ -68,6 +87,7 @@ def gallery(
 ) -> None:
     """Thumbnails of the results, best first; "Open" shows a chip's details, 👍 / 👎 mark it.
     The first ``GALLERY_FIRST``, and all of them once asked for (for the rest of the session)."""
+    _scroll_to_map()
     data_dir = str(ctx.settings.data_dir)
     shown = len(hits) if st.session_state.get(_GALLERY_ALL) else min(len(hits), GALLERY_FIRST)
     for start in range(0, shown, GALLERY_COLUMNS):

@@ -18,6 +18,7 @@ import re
 import shutil
 import statistics
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,6 +208,7 @@ def test_search_filter_share_download_in_chromium(server: str) -> None:
             assert all(f["geometry"]["type"] == "Polygon" for f in features)
 
             draw_and_clear_both_ways(page, floods)
+            open_a_result_and_see_the_map_go_there(page)
         finally:
             browser.close()
     assert external == [], f"requests left 127.0.0.1 (the map must work offline): {external[:5]}"
@@ -275,3 +277,66 @@ def draw_and_clear_both_ways(page: Page, everywhere: int) -> None:
     wait_area(page, False, everywhere)
     expect(frame.locator(DRAWN_SHAPES)).to_have_count(0, timeout=WAIT_MS)
     shot(page, "6-cleared-trash")
+
+
+# The Leaflet map of the newest map frame: zoom and the view's box (south, west, north, east)
+MAP_VIEW = """
+() => {
+    const frames = document.querySelectorAll("iframe[title='streamlit_folium.st_folium']");
+    const map = frames[frames.length - 1].contentWindow.map;
+    const b = map.getBounds();
+    return {zoom: map.getZoom(), box: [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]};
+}
+"""
+OPENED = "path.closp-opened"
+
+
+def map_view(page: Page, settle_s: float = 1.0) -> dict[str, object]:
+    """The map's view once it has stopped moving (Leaflet animates zooms and pans)."""
+    seen = page.evaluate(MAP_VIEW)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        time.sleep(settle_s)
+        now = page.evaluate(MAP_VIEW)
+        if now == seen:
+            return dict(now)
+        seen = now
+    raise AssertionError(f"the map kept moving: {seen}")
+
+
+def open_a_result_and_see_the_map_go_there(page: Page) -> None:
+    """Zoomed out, "Open" under a thumbnail brings the chip into view at a closer zoom (at
+    most 13, where a 2.56 km chip is a few hundred pixels), outlines it, and puts the chip's
+    key in the URL and its details on the page; the page scrolls from the gallery to the map."""
+    frame = page.frame_locator(MAP_FRAME).last
+    for _ in range(3):
+        frame.locator(".leaflet-control-zoom-out").click()
+        time.sleep(0.4)  # the zoom animation (250 ms)
+    far = map_view(page)
+    page.locator(".st-key-open_3 button").first.scroll_into_view_if_needed()
+    expect(page.locator(MAP_FRAME).last).not_to_be_in_viewport(ratio=0.8)
+    page.locator(".st-key-open_3 button").first.click()  # under the third thumbnail
+    page.wait_for_function("() => window.location.href.includes('chip=')", timeout=WAIT_MS)
+    opened = frame.locator(OPENED)
+    expect(opened).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator(MAP_FRAME).last).to_be_in_viewport(ratio=0.8)  # scrolled up to it
+    near = map_view(page)
+    assert far["zoom"] < near["zoom"] <= 13, (far, near)  # type: ignore[operator]
+    outline, view = opened.bounding_box(), page.locator(MAP_FRAME).last.bounding_box()
+    assert outline is not None and view is not None
+    assert (
+        view["x"] <= outline["x"] and outline["x"] + outline["width"] <= view["x"] + view["width"]
+    )
+    assert (
+        view["y"] <= outline["y"] and outline["y"] + outline["height"] <= view["y"] + view["height"]
+    )
+    assert outline["width"] > 20 and outline["height"] > 20, outline  # seen, not a dot
+    href = page.evaluate("() => window.location.href")
+    key = re.search(r"chip=([^&]+)", href).group(1)  # type: ignore[union-attr]
+    details = page.get_by_role("heading", name="Chip details")
+    expect(details).to_be_visible(timeout=WAIT_MS)
+    # the tables' cells are drawn on a canvas: in the DOM, not visible
+    expect(page.get_by_text(urllib.parse.unquote_plus(key)).first).to_be_attached()
+    opened_button = page.locator(".st-key-open_3 [data-testid='stBaseButton-primary']")
+    expect(opened_button).to_have_count(1)  # the gallery shows which chip is open
+    shot(page, "7-opened")

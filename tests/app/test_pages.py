@@ -98,6 +98,11 @@ def test_url_restores_the_search() -> None:
     assert all(h.record.sensor.value == "s2" and "Flooded Area" in h.record.labels for h in hits)
 
 
+def scripts_scrolling_to_the_map(at: AppTest) -> list[str]:
+    bodies = [str(getattr(e.proto, "body", "")) for e in at.get("html")]
+    return [b for b in bodies if "scrollIntoView" in b]
+
+
 @pytest.mark.usefixtures("app_data")
 def test_open_a_chip_then_more_like_this() -> None:
     at = new_app().run()
@@ -106,8 +111,10 @@ def test_open_a_chip_then_more_like_this() -> None:
     at.button(key="open_3").click().run()
     assert at.query_params["chip"] == first
     assert any(s.value == "Chip details" for s in at.subheader)
+    assert len(scripts_scrolling_to_the_map(at)) == 1  # the map comes into the window, once
     at.button(key="more_like_this").click().run()
     assert not at.exception
+    assert not scripts_scrolling_to_the_map(at)
     assert at.query_params["like"] == first
     best = outcome(at).hits[0]
     assert best.key == first and best.score > 0.99  # its own vector finds itself first

@@ -14,58 +14,18 @@ A test asserts the error type and message, the exit status where a CLI runs, tha
 inputs of the same run were indexed, and that the index is otherwise unchanged
 (``harness.index_fingerprint`` before and after). At the end of the session the terminal summary
 prints the table the issue asks for: inputs tried, each verdict, and failures (a traceback or
-a wrong verdict; 0 is the target).
+a wrong verdict; 0 is the target). The table's hooks are in ``table.py``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.hostile.harness import Bench
 from tests.hostile.scene_inputs import make_goods
-
-VERDICTS = ("error", "refused", "flagged")
-_verdicts: dict[str, str] = {}
-_outcomes: Counter[tuple[str, str]] = Counter()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        marker = item.get_closest_marker("hostile")
-        if marker is None:
-            continue
-        verdict = marker.args[0] if marker.args else ""
-        if verdict not in VERDICTS:
-            raise pytest.UsageError(f"{item.nodeid}: hostile verdict must be one of {VERDICTS}")
-        _verdicts[item.nodeid] = verdict
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    verdict = _verdicts.get(report.nodeid)
-    if verdict is None:
-        return
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        _outcomes[(verdict, report.outcome)] += 1
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _outcomes:
-        return
-    tried = sum(_outcomes.values())
-    passed = {v: _outcomes[(v, "passed")] for v in VERDICTS}
-    failed = sum(n for (_, outcome), n in _outcomes.items() if outcome == "failed")
-    skipped = sum(n for (_, outcome), n in _outcomes.items() if outcome == "skipped")
-    terminalreporter.write_sep("-", "hostile inputs")
-    terminalreporter.write_line(
-        f"inputs tried {tried} · clear errors {passed['error']} · refused {passed['refused']} · "
-        f"flagged {passed['flagged']} · skipped {skipped} · "
-        f"tracebacks or wrong verdicts {failed}"
-    )
 
 
 @pytest.fixture(scope="module")
