@@ -43,6 +43,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -263,30 +264,31 @@ class JobRunner:
         """State and report of a job that ended as ``end`` says."""
         cancelled = self.status().state == CANCELLING
         notes = spec.notes
+        names = given_names(spec)
         if end.message is not None and end.message[0] == "end":
             summary: IngestSummary = end.message[1]
             report = summary.report(already_hint=ALREADY_INDEXED)
             return {
                 "state": CANCELLED if summary.cancelled or cancelled else DONE,
                 "done": summary.indexed + summary.already_indexed,
-                "report": _web(notes, report),
+                "report": _web(notes, report, names),
                 "failed_units": tuple(summary.failed),
             }
         if end.message is not None:
-            return {"state": FAILED, "report": _web(notes, end.message[1])}
+            return {"state": FAILED, "report": _web(notes, end.message[1], names)}
         if cancelled:
             lines = (
                 f"cancelled: stopped at once (the job's process was ended, {end.how})",
                 f"kept the {written} chips the index had acknowledged",
                 "to go on, add the same imagery again: chips already indexed are skipped",
             )
-            return {"state": CANCELLED, "report": _web(notes, "\n".join(lines))}
+            return {"state": CANCELLED, "report": _web(notes, "\n".join(lines), names)}
         lines = (
             f"The job's process ended before the job did ({end.how}).",
             f"The {written} chips it had added are in the index; the rest were not.",
             "To finish, add the same imagery again: chips already indexed are skipped.",
         )
-        return {"state": FAILED, "report": _web(notes, "\n".join(lines))}
+        return {"state": FAILED, "report": _web(notes, "\n".join(lines), names)}
 
 
 def _refresh_side_file(link: Link, settings: Settings) -> str:
@@ -311,8 +313,26 @@ def remove_partial_previews(data_dir: Path, pid: int) -> int:
     return removed
 
 
-def _web(notes: tuple[str, ...], report: str) -> str:
-    """``report`` headed by ``notes``, in the page's words (``for_web``)."""
+def given_names(spec: JobSpec) -> dict[str, str]:
+    """The server paths of uploaded files -> the names they were uploaded as (a source's
+    ``names`` option: stored file name -> given name), so a report names what people sent;
+    anything else in the upload's folder (a band group ``scene_*``) by its path inside it."""
+    names: dict[str, str] = {}
+    for source in spec.sources:
+        given = source.options.get("names") if isinstance(source.options, Mapping) else None
+        if not isinstance(given, Mapping) or not isinstance(source.target, str | Path):
+            continue
+        folder = Path(source.target)
+        names[f"{folder}{os.sep}"] = ""
+        names.update({str(folder / stored): str(name) for stored, name in given.items()})
+    return names
+
+
+def _web(notes: tuple[str, ...], report: str, names: Mapping[str, str]) -> str:
+    """``report`` headed by ``notes``, in the page's words (``for_web``), each uploaded file
+    called by the name it was uploaded as (``given_names``) instead of its server path."""
+    for path in sorted(names, key=len, reverse=True):
+        report = report.replace(path, names[path])
     return for_web("\n".join([*notes, report]))
 
 

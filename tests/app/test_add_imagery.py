@@ -145,6 +145,8 @@ def test_an_upload_that_is_not_a_geotiff_fails_in_the_job_not_the_page() -> None
     assert not at.exception
     report = at.code[0].value
     assert "FAILED" in report and "indexed 0 chips" in report
+    # named as uploaded (a band group by its files' prefix), not by the server's folder
+    assert "FAILED scene_*: missing S2 bands" in report and "upload-" not in report, report
 
 
 def test_folder_inside_and_outside_the_allowed_folders(

@@ -27,6 +27,7 @@ from closp_core.errors import DataError
 from closp_core.settings import Settings
 from closp_core.sources import _REGISTRY
 from closp_core.store import ChipRecord, VectorStore, open_store
+from ingest import jobs
 from ingest.job_link import JobStartError, launch_thread
 from ingest.job_process import JobSpec, SourceSpec
 from ingest.jobs import CANCELLED, DONE, FAILED, RUNNING, JobBusyError, JobRunner, JobStatus
@@ -257,3 +258,28 @@ def test_the_engines_advice_reaches_web_users_in_the_pages_words() -> None:
     assert "tick 'Index the values as they are'" in for_web(messages[1])
     assert "choose 'Linear power' under 'Sentinel-1 values'" in for_web(messages[1])
     assert "choose 'dB' under 'Sentinel-1 values'" in for_web(messages[2])
+
+
+def test_a_report_names_uploads_as_they_were_sent(tmp_path: Path) -> None:
+    """The job report calls an uploaded file by its given name (two uploads of ``scene.tif``
+    are stored as ``scene.tif`` and ``scene-2.tif``), a band group by its path inside the
+    upload, and never shows the server's folder."""
+    folder = tmp_path / "imports" / "upload-0123"
+    names = {"scene.tif": "scene.tif", "scene-2.tif": "scene.tif (2)"}
+    spec = JobSpec(
+        "two scenes",
+        (SourceSpec("scene", folder, {"names": names}), SourceSpec("scene", tmp_path / "else")),
+        Settings(data_dir=tmp_path),
+        "m",
+    )
+    given = jobs.given_names(spec)
+    assert given[str(folder / "scene-2.tif")] == "scene.tif (2)"
+    report = jobs._web(
+        (),
+        f"FAILED {folder}/scene-2.tif: not a raster\nFAILED {folder}/x_*: missing bands",
+        given,
+    )
+    assert report.splitlines() == [
+        "FAILED scene.tif (2): not a raster",
+        "FAILED x_*: missing bands",
+    ]
