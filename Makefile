@@ -10,9 +10,9 @@ TORCH_INDEX_URL ?=
 
 CHROMIUM := /usr/bin/chromium
 # pytest-xdist workers: two, even on two cores, halve the suite (most tests wait on a child
-# process, a browser or a socket); test files stay whole, so module fixtures are built once,
-# and go out in collection order (tests/app, the slowest, first), not fewest-tests-last: that
-# order left the one-test browser files for the end, one worker idle while they ran.
+# process, a browser or a socket); test files stay whole, so module fixtures are built once.
+# xdist's own order (files with most tests first) measured faster than collection order
+# (12 min 20 s against 14 min 43 s from nothing): it pairs the heavy app files with light ones.
 TEST_WORKERS ?= 2
 HAS_INDEX := from closp_core.settings import Settings; from closp_core.store import stored_model_id; \
 	raise SystemExit(0 if stored_model_id(Settings.load()) else 1)
@@ -30,7 +30,7 @@ test: $(VENV)/.installed-dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(wildcard closp_core ingest)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
