@@ -10,7 +10,7 @@ from closp_core.feedback import FeedbackLabels
 from closp_core.store import Hit, VectorStore
 from ui import change, feedback, ranking, scoremap, session, timeline
 from ui.details import chip_details
-from ui.maps import hits_at, results_layers, search_base_map, stable_ids
+from ui.maps import hits_at, results_layers, search_base_map
 from ui.mapview import show_map
 from ui.resources import AppContext, chip_count, empty_index_prompt, explain, get_context
 from ui.results import downloads, gallery, near_here_controls, run_search, summary
@@ -162,10 +162,8 @@ def results_map(
         labels=labels,
         cleared=cleared,
         opened=opened,
+        overlay=score_layer,
     )
-    if score_layer is not None:
-        score_layer.add_to(layers)
-        stable_ids(layers)  # numbered with the rest: its random id broke the map's first draw
     show_map(
         search_base_map(state),
         layers,

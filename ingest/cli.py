@@ -353,16 +353,14 @@ def run_ray(args: argparse.Namespace, settings: Settings, sources: list[ChipSour
 def _rebuild_side_file(settings: Settings, model_id: str) -> str:
     """After a Ray run (whose writers do not report keys): refresh the score-map side file,
     which rebuilds it from the index when the run added chips."""
-    from closp_core.scoremap.sidefile import refresh_side_file
+    from closp_core.scoremap.sidefile import refresh_after_run
 
     try:
         store = open_store(settings, model_id)
     except ClospError as err:
         return f"score-map side file not refreshed ({err}); score maps read the index"
     try:
-        return refresh_side_file(store, side_file_path(settings), []).message()
-    except (ClospError, OSError) as err:
-        return f"score-map side file not refreshed ({err}); score maps read the index"
+        return refresh_after_run(store, side_file_path(settings), [])
     finally:
         store.close()
 

@@ -42,7 +42,8 @@ from closp_core.errors import ClospError
 from closp_core.settings import Settings
 
 UPLOAD_SUFFIXES = frozenset({".tif", ".tiff", ".jp2", ".zip"})
-UPLOAD_TYPES = ("tif", "tiff", "jp2", "zip")  # for the file picker (no dot)
+# for the file picker: the same suffixes without their dot
+UPLOAD_TYPES = tuple(sorted(s.removeprefix(".") for s in UPLOAD_SUFFIXES))
 CONTENTS_FILE = ".contents.json"  # in an upload folder: saved name -> SHA-256 of its bytes
 MAX_FOLDER_ENTRIES = 10_000  # entries looked at below a typed folder for escaping links
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -355,12 +355,15 @@ def results_layers(
     labels: FeedbackLabels | None = None,
     cleared: int = 0,
     opened: str | None = None,
+    overlay: ImageOverlay | None = None,
 ) -> Layers:
     """The results as one layer group: previews at their footprints, outlines coloured by
     score, popups (with 👍 / 👎 when ``labels`` are given), centre dots, the drawn area;
     framed once per ``fit_key`` (None: never), the drawn area kept in the frame; ``cleared``:
     how often the sidebar cleared the area (the map's drawings follow, ``ClearDrawings``);
-    ``opened``: a chip opened from the gallery or the table (outlined, brought into view)."""
+    ``opened``: a chip opened from the gallery or the table (outlined, brought into view);
+    ``overlay``: the score map's raster, on top (numbered with the rest: a random id broke the
+    map's first draw)."""
     layers = Layers(name="results")
     scores = [h.score for h in hits]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
@@ -402,6 +405,8 @@ def results_layers(
     chip = next((h.record for h in hits if opened is not None and h.key == opened), None)
     if chip is not None:
         add_opened_chip(layers, chip)
+    if overlay is not None:
+        overlay.add_to(layers)
     return stable_ids(layers)
 
 

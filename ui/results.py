@@ -3,6 +3,7 @@ gallery, downloads."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import streamlit as st
@@ -25,10 +26,9 @@ GALLERY_COLUMNS = 6
 # ~0.3 s on 2 cores, and the map's overlays wait for it; the map holds every result anyway.
 GALLERY_FIRST = 2 * GALLERY_COLUMNS
 _GALLERY_ALL = "s_gallery_all"
-_OPENED_FROM_GALLERY = "s_opened_from_gallery"  # how many times "Open" was pressed (a nonce)
-_SCROLL_PENDING = "s_scroll_to_map"
+_SCROLL_PENDING = "s_scroll_to_map"  # set by "Open": when it was pressed (ns, a nonce)
 # Brings the map into the window (the gallery is below it): the page's own script, no outside
-# text in it; the count makes each opening a new element, so the script runs once per "Open".
+# text in it; the nonce makes each opening a new element, so the script runs once per "Open".
 _SCROLL_TO_MAP = """<script>/* open {n} */
 (() => {{
     const maps = document.querySelectorAll("iframe[title='streamlit_folium.st_folium']");
@@ -71,15 +71,14 @@ def _select(key: str) -> None:
     """ "Open" under a thumbnail: the chip's details, and the map goes to it (and into view)."""
     st.session_state[session.PICKED_ON_MAP] = None
     session.update(selected=key)
-    st.session_state[_OPENED_FROM_GALLERY] = st.session_state.get(_OPENED_FROM_GALLERY, 0) + 1
-    st.session_state[_SCROLL_PENDING] = True
+    st.session_state[_SCROLL_PENDING] = time.monotonic_ns()
 
 
 def _scroll_to_map() -> None:
     """After an "Open" in the gallery, scroll the map into the window once."""
-    if st.session_state.pop(_SCROLL_PENDING, False):
-        n = int(st.session_state.get(_OPENED_FROM_GALLERY, 0))
-        st.html(_SCROLL_TO_MAP.format(n=n), unsafe_allow_javascript=True)
+    nonce = st.session_state.pop(_SCROLL_PENDING, None)
+    if nonce is not None:
+        st.html(_SCROLL_TO_MAP.format(n=int(nonce)), unsafe_allow_javascript=True)
 
 
 def gallery(

@@ -241,7 +241,7 @@ def imagery_export(smap: ScoreMap, store: VectorStore) -> None:
     _, body, report = memo
     st.download_button("imagery.zip", body, file_name="imagery.zip", key="dl_scoremap_imagery")
     st.caption(f"{len(report.written)} of {len(report.chips)} chips exported")
-    for line in [c for c in report.chips if c.path is None][:20]:
+    for line in report.missing[:20]:
         st.warning(f"{line.key}: not exported: {line.reason}")
 
 

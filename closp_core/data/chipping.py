@@ -249,6 +249,28 @@ def chip_offsets(start: int, length: int, size: int, stride: int, cover_edges: b
     return [start + o for o in offsets]
 
 
+def kept_offsets(g: Grid, options: SceneOptions, what: str) -> tuple[list[int], list[int]]:
+    """The row and column offsets of the chips a read of ``g`` keeps (within
+    ``options.aoi_bounds``), after the checks made before its first pixel: the common area
+    holds a chip, the pixel size, the scene's chip budget. Empty: ``g`` only touches the area
+    of interest. Reading and counting (``stac/count.py``) both call it, so they agree."""
+    size, stride = options.chip_size, options.stride
+    if g.height < size or g.width < size:
+        raise DataError(
+            f"{what}: the bands' common area is {g.width}x{g.height} px, smaller than one "
+            f"{size}x{size} chip"
+        )
+    check_pixel_size(g.crs, g.transform, g.row0 + g.height // 2, g.col0 + g.width // 2, what)
+    rows = chip_offsets(g.row0, g.height, size, stride, options.cover_edges)
+    cols = chip_offsets(g.col0, g.width, size, stride, options.cover_edges)
+    if options.aoi_bounds is not None:
+        rows, cols = offsets_in_bounds(g, rows, cols, size, options.aoi_bounds, what)
+        if not rows or not cols:
+            return [], []
+    check_chip_budget(len(rows) * len(cols), options.max_scene_chips, what)
+    return rows, cols
+
+
 def offsets_in_bounds(
     grid: Grid,
     rows: list[int],
@@ -300,24 +322,14 @@ def iter_grid_chips(
     """All chips of an open ``BandGrid``, read one window (a run of chips in a row) at a time;
     ``name``: the scene's name for people (its chips' ``scene_id``), when not ``scene_id``."""
     g = grid.grid
-    size, stride = options.chip_size, options.stride
+    size = options.chip_size
     what = ", ".join(display_path(f) for f in grid.files)
-    if g.height < size or g.width < size:
-        raise DataError(
-            f"{what}: the bands' common area is {g.width}x{g.height} px, smaller than one "
-            f"{size}x{size} chip"
-        )
-    check_pixel_size(g.crs, g.transform, g.row0 + g.height // 2, g.col0 + g.width // 2, what)
+    rows, cols = kept_offsets(g, options, what)
+    if not rows or not cols:
+        return  # the scene only touches the area of interest: nothing to read
     linear = options.s1_linear if options.s1_linear is not None else tags_say_linear(grid)
     linear = bool(linear) and sensor is Sensor.S1
     acquired = scene_time(grid, options, name_hints, tally, what)
-    rows = chip_offsets(g.row0, g.height, size, stride, options.cover_edges)
-    cols = chip_offsets(g.col0, g.width, size, stride, options.cover_edges)
-    if options.aoi_bounds is not None:
-        rows, cols = offsets_in_bounds(g, rows, cols, size, options.aoi_bounds, what)
-        if not rows or not cols:
-            return  # the scene only touches the area of interest: nothing to read
-    check_chip_budget(len(rows) * len(cols), options.max_scene_chips, what)
     check_sample(
         sample_pixels(grid, rows, cols, size), grid, sensor, linear, options.units_check, tally
     )

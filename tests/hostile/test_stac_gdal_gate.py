@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from closp_core.data import Tally
+from closp_core.data.stac.count import count_search
 from closp_core.data.stac.fetch import HostPolicy, HostRefusedError
 from closp_core.data.stac.gdal_gate import GdalGate
 from closp_core.errors import ConfigError
+from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import serve
 from tests.hostile.test_stac_budgets import LOCAL, REMOTE, item, search
@@ -148,3 +150,20 @@ def test_a_proxy_nobody_listed_on_a_loopback_address_is_refused(files: Path) -> 
             search(server, remote).units()
     with pytest.raises(ConfigError, match=r"stac_proxy 'socks5://h:1': give http://HOST:PORT"):
         dataclasses.replace(REMOTE, proxy="socks5://h:1")
+
+
+@refused
+def test_check_counts_through_the_gate_too(files: Path) -> None:
+    """The count before fetching (the STAC tab's Check) opens band headers when an item has no
+    ``proj:`` fields: GDAL's hops there pass the same gate as a read's."""
+    with serve(files, [], host=UNLISTED) as inner, serve(files, []) as server:
+        doc = layouts.earth_search_s2(files)  # no proj: fields, the grid needs the headers
+        lying = [a for a in doc["assets"].values() if str(a.get("href", "")).endswith("B05.tif")]
+        lying[0]["href"] = "{base}/lying/B05.tif"
+        server.custom["/lying/B05.tif"] = _lying(inner.base_url + B05)
+        server.items = [doc]
+        count = count_search(search(server))
+        assert count.chips == 0 and len(count.failed) == 1, count
+        assert "GDAL was sent on to a refused host: host 127.0.0.2" in count.failed[0]
+        assert ("GET", "/lying/B05.tif") in server.requests  # GDAL was redirected, and stopped
+        assert inner.requests == []

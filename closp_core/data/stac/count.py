@@ -30,16 +30,10 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
-from closp_core.data.chipping import (
-    SceneOptions,
-    chip_offsets,
-    offsets_in_bounds,
-    select_bands,
-)
+from closp_core.data.chipping import SceneOptions, kept_offsets, select_bands
 from closp_core.data.raster import BandGrid, BandRef, Grid, RasterHeader, common_grid
 from closp_core.data.stac.aoi import Aoi
 from closp_core.data.stac.api import StacSearchSource
-from closp_core.data.stac.remote import remote_env
 from closp_core.data.stac.static import SceneItems, StacRead, scene_bands, scene_options
 from closp_core.errors import DataError
 from closp_core.geo.crs import locate_quads, pixel_quad
@@ -96,20 +90,17 @@ def count_scene(scene: SceneItems, options: SceneOptions, read: StacRead) -> tup
     if headers is not None:
         grid = common_grid(headers)[1]
     else:
-        with remote_env(read.remote), BandGrid(read.landed(chosen)) as opened:
+        landed = read.landed(chosen)
+        with read.gdal_env(landed), BandGrid(landed) as opened:
             grid = opened.grid
     return chips_of_grid(grid, options, read.aoi, where), headers is None
 
 
 def chips_of_grid(grid: Grid, options: SceneOptions, aoi: Aoi | None, where: str) -> int:
-    """How many chips of ``grid`` a read keeps for ``options.aoi_bounds`` and ``aoi``."""
-    size, stride = options.chip_size, options.stride
-    if grid.height < size or grid.width < size:
-        raise DataError(f"{where}: the bands' common area is smaller than one chip")
-    rows = chip_offsets(grid.row0, grid.height, size, stride, options.cover_edges)
-    cols = chip_offsets(grid.col0, grid.width, size, stride, options.cover_edges)
-    if options.aoi_bounds is not None:
-        rows, cols = offsets_in_bounds(grid, rows, cols, size, options.aoi_bounds, where)
+    """How many chips of ``grid`` a read keeps for ``options.aoi_bounds`` and ``aoi`` (with
+    the read's own checks and budget: ``chipping.kept_offsets``)."""
+    rows, cols = kept_offsets(grid, options, where)
+    size = options.chip_size
     if aoi is None or not rows or not cols:
         return len(rows) * len(cols)
     quads = [pixel_quad(grid.window_transform(r, c), size, size) for r in rows for c in cols]

@@ -39,7 +39,7 @@ import dataclasses
 import functools
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,6 +95,29 @@ class StacRead:
 
     def host_policy(self) -> HostPolicy:
         return self.hosts or HostPolicy(self.remote.hosts)
+
+    @contextlib.contextmanager
+    def gdal_env(self, bands: Mapping[str, BandRef]) -> Iterator[None]:
+        """GDAL's settings for reading ``bands`` on this thread (``remote_env``); with a URL
+        among them, every hop GDAL makes passes the host policy through a ``GdalGate`` (local
+        files: no gate, and no refusal of NO_PROXY). Every GDAL read of STAC assets uses it. A
+        read that fails after the gate refused a hop raises that refusal instead."""
+        remote = self.remote
+        gate = None
+        if any(is_http(ref.path) for ref in bands.values()):
+            gate = GdalGate(
+                self.host_policy(), remote.connect_timeout_s, remote.timeout_s, remote.proxy
+            )
+        proxy = gate.gdal_options() if gate is not None else None
+        with gate or contextlib.nullcontext(), remote_env(remote, proxy):
+            try:
+                yield
+            except DataError:
+                if gate is not None and gate.refused:
+                    raise HostRefusedError(
+                        f"GDAL was sent on to a refused host: {gate.refused[0]}"
+                    ) from None
+                raise
 
     def landed(self, bands: dict[str, BandRef]) -> dict[str, BandRef]:
         """``bands`` with each URL replaced by the one it redirects to (each hop checked;
@@ -233,13 +256,7 @@ def _stream(
     scene: SceneItems,
     dropped: list[str],
 ) -> Iterator[Chip]:
-    remote = read.remote
-    gate = None  # local files: no gate (and no refusal of NO_PROXY)
-    if any(is_http(ref.path) for ref in (spec.bands or {}).values()):
-        policy = read.host_policy()
-        gate = GdalGate(policy, remote.connect_timeout_s, remote.timeout_s, remote.proxy)
-    proxy = gate.gdal_options() if gate is not None else None
-    with gate or contextlib.nullcontext(), remote_env(remote, proxy):
+    with read.gdal_env(spec.bands or {}):
         try:
             for chip in read_scene(spec, options, tally, source="stac"):
                 if read.aoi is not None and not read.aoi.meets(chip.footprint):
@@ -249,17 +266,10 @@ def _stream(
                     chip = dataclasses.replace(chip, scene_id=scene.original_id)
                 yield chip
         except MissingBandsError as err:
-            _raise_refused(gate)
-            raise _error(dropped)(explain_read_error(str(err), remote) + _why(dropped)) from None
+            why = explain_read_error(str(err), read.remote) + _why(dropped)
+            raise _error(dropped)(why) from None
         except DataError as err:
-            _raise_refused(gate)
-            raise DataError(explain_read_error(str(err), remote)) from None
-
-
-def _raise_refused(gate: GdalGate | None) -> None:
-    """A read that failed after the gate refused a hop GDAL asked for: that refusal."""
-    if gate is not None and gate.refused:
-        raise HostRefusedError(f"GDAL was sent on to a refused host: {gate.refused[0]}")
+            raise DataError(explain_read_error(str(err), read.remote)) from None
 
 
 def _why(dropped: list[str]) -> str:
