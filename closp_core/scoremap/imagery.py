@@ -32,8 +32,11 @@ import numpy as np
 from affine import Affine
 
 from closp_core.bands import Sensor, linear_to_db
+from closp_core.data.stac.hrefs import is_http
+from closp_core.data.stac.remote import RemoteOptions
 from closp_core.errors import DataError, ScoreMapError
 from closp_core.records import ChipOrigin, ChipRecord
+from closp_core.settings import Settings
 from closp_core.store import VectorStore
 from closp_core.store.payload import point_id
 
@@ -86,15 +89,23 @@ def chip_file_name(key: str) -> str:
     return f"{safe}-{point_id(key)[:8]}.tif"
 
 
-def read_origin(origin: ChipOrigin, sensor: Sensor) -> tuple[np.ndarray, tuple[str, ...]]:
+def read_origin(
+    origin: ChipOrigin, sensor: Sensor, remote: RemoteOptions | None = None
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """The chip's pixels read again: ``(bands, size, size) float32`` (S2 offset-free DN, S1
-    dB; NaN no-data) and the band names. ``DataError`` when a file is gone, unreadable or no
-    longer the grid the chip was cut from."""
+    dB; NaN no-data) and the band names. Remote files (a STAC chip's URLs) are read under
+    ``remote`` (default: ``RemoteOptions()``) and its host policy, every hop GDAL makes checked.
+    ``DataError`` when a file is gone, unreadable or no longer the grid the chip was cut
+    from; ``HostRefusedError`` when GDAL was sent on to a host the policy refuses."""
     from closp_core.data.raster import BandGrid
+    from closp_core.data.stac.fetch import HostPolicy
+    from closp_core.data.stac.static import gated_read
 
     if origin.dataset is not None:
         return _read_shard(origin), tuple(b.name for b in origin.bands)
-    with BandGrid.from_origin(origin) as grid:
+    hrefs = [b.href for b in origin.bands]
+    remote = remote or RemoteOptions()
+    with gated_read(hrefs, remote, HostPolicy(remote.hosts)), BandGrid.from_origin(origin) as grid:
         from closp_core.geo.crs import crs_name
 
         place = grid.grid.window_transform(origin.row, origin.col)
@@ -132,15 +143,15 @@ def _read_shard(origin: ChipOrigin) -> np.ndarray:
     return pixels
 
 
-def write_chip_cog(record: ChipRecord, path: Path) -> Path:
+def write_chip_cog(record: ChipRecord, path: Path, remote: RemoteOptions | None = None) -> Path:
     """The imagery of ``record`` (which has an ``origin``) as a COG at ``path`` (module
-    docstring); ``DataError`` when its source cannot be read."""
+    docstring; ``remote``: as ``read_origin``); ``DataError`` when its source cannot be read."""
     import rasterio
 
     origin = record.origin
     if origin is None:
         raise ScoreMapError(f"{record.key}: {NO_ORIGIN}")
-    pixels, names = read_origin(origin, record.sensor)
+    pixels, names = read_origin(origin, record.sensor, remote)
     s2 = record.sensor is Sensor.S2
     if s2:
         data = np.clip(np.nan_to_num(np.rint(pixels), nan=0.0), 0, 65535).astype(np.uint16)
@@ -187,6 +198,9 @@ def export_imagery(store: VectorStore, keys: Sequence[str], folder: str | Path) 
     except OSError as exc:
         raise ScoreMapError(f"imagery folder {folder}: {exc.strerror}; name another") from None
     found = {r.key: r for r in store.get(keys)}
+    remote = None  # the settings' remote options, loaded once when a chip's source is a URL
+    if any(r.origin and any(is_http(b.href) for b in r.origin.bands) for r in found.values()):
+        remote = RemoteOptions.from_settings(Settings.load())
     out = []
     for key in keys:
         record = found.get(key)
@@ -196,7 +210,7 @@ def export_imagery(store: VectorStore, keys: Sequence[str], folder: str | Path) 
             out.append(ChipImage(key, None, NO_ORIGIN, record))
         else:
             try:
-                path = write_chip_cog(record, folder / chip_file_name(key))
+                path = write_chip_cog(record, folder / chip_file_name(key), remote)
             except DataError as exc:
                 out.append(ChipImage(key, None, f"its source cannot be read: {exc}", record))
                 continue

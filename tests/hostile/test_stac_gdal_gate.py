@@ -11,18 +11,23 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from closp_core.bands import Sensor
 from closp_core.data import Tally
 from closp_core.data.stac.count import count_search
 from closp_core.data.stac.fetch import HostPolicy, HostRefusedError
 from closp_core.data.stac.gdal_gate import GdalGate
 from closp_core.errors import ConfigError
+from closp_core.records import ChipOrigin, ChipRecord, OriginBand
+from closp_core.scoremap.imagery import export_imagery
 from tests.data.stac_api import layouts
 from tests.data.stac_api import make_data as md
 from tests.data.stac_api.helpers import serve
 from tests.hostile.test_stac_budgets import LOCAL, REMOTE, item, search
 from tests.hostile.test_stac_trust import B05, UNLISTED
+from tests.store import conftest as store_fixtures
 
 PROXY_HOST = "127.0.0.3"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "GDAL_HTTP_PROXY")
@@ -167,3 +172,30 @@ def test_check_counts_through_the_gate_too(files: Path) -> None:
         assert "GDAL was sent on to a refused host: host 127.0.0.2" in count.failed[0]
         assert ("GET", "/lying/B05.tif") in server.requests  # GDAL was redirected, and stopped
         assert inner.requests == []
+
+
+@refused
+def test_the_imagery_export_reads_a_remote_chip_through_the_gate(
+    files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A STAC chip's imagery read again for the export (its origin is a URL): a server on a
+    listed host that now sends GDAL on to an unlisted one is refused, per chip, in plain
+    words; the unlisted host is asked nothing."""
+    monkeypatch.setenv("CLOSP_STAC_HOSTS", "127.0.0.1")
+    with serve(files, [], host=UNLISTED) as inner, serve(files, []) as server:
+        server.custom["/lying/B05.tif"] = _lying(inner.base_url + B05)
+        origin = ChipOrigin(
+            (OriginBand("VV", f"{server.base_url}/lying/B05.tif"),), row=0, col=0, size=120,
+            crs="EPSG:32618", transform=(10.0, 0.0, 300000.0, 0.0, -10.0, 4200000.0),
+        )  # fmt: skip
+        vector = np.full(384, 384**-0.5, dtype=np.float32)
+        chip = ChipRecord("remote/chip", vector, Sensor.S1, "stac", origin=origin)
+        store = store_fixtures.open_backend("memory", tmp_path)
+        store.upsert([chip])
+        report = export_imagery(store, [chip.key], tmp_path / "img")
+        store.close()
+    assert not report.written
+    assert report.missing[0].reason.startswith(
+        "its source cannot be read: GDAL was sent on to a refused host: host 127.0.0.2"
+    ), report.missing[0].reason
+    assert ("GET", "/lying/B05.tif") in server.requests and inner.requests == []

@@ -72,6 +72,28 @@ LINEAR_S1_COLLECTIONS = frozenset({"sentinel-1-rtc"})  # Planetary Computer: lin
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+@contextlib.contextmanager
+def gated_read(paths: Iterable[str], remote: RemoteOptions, policy: HostPolicy) -> Iterator[None]:
+    """GDAL's settings for reading ``paths`` on this thread (``remote_env``); with a URL among
+    them, every hop GDAL makes passes ``policy`` through a ``GdalGate`` (local files: no gate,
+    and no refusal of NO_PROXY). Every GDAL read of remote files goes through it (STAC reads,
+    the STAC tab's count, the imagery export). A read that fails after the gate refused a hop
+    raises that refusal instead."""
+    gate = None
+    if any(is_http(path) for path in paths):
+        gate = GdalGate(policy, remote.connect_timeout_s, remote.timeout_s, remote.proxy)
+    proxy = gate.gdal_options() if gate is not None else None
+    with gate or contextlib.nullcontext(), remote_env(remote, proxy):
+        try:
+            yield
+        except DataError:
+            if gate is not None and gate.refused:
+                raise HostRefusedError(
+                    f"GDAL was sent on to a refused host: {gate.refused[0]}"
+                ) from None
+            raise
+
+
 @dataclasses.dataclass(frozen=True)
 class StacRead:
     """How item assets are read: where hrefs may point (local folders, remote hosts), signing,
@@ -96,28 +118,9 @@ class StacRead:
     def host_policy(self) -> HostPolicy:
         return self.hosts or HostPolicy(self.remote.hosts)
 
-    @contextlib.contextmanager
-    def gdal_env(self, bands: Mapping[str, BandRef]) -> Iterator[None]:
-        """GDAL's settings for reading ``bands`` on this thread (``remote_env``); with a URL
-        among them, every hop GDAL makes passes the host policy through a ``GdalGate`` (local
-        files: no gate, and no refusal of NO_PROXY). Every GDAL read of STAC assets uses it. A
-        read that fails after the gate refused a hop raises that refusal instead."""
-        remote = self.remote
-        gate = None
-        if any(is_http(ref.path) for ref in bands.values()):
-            gate = GdalGate(
-                self.host_policy(), remote.connect_timeout_s, remote.timeout_s, remote.proxy
-            )
-        proxy = gate.gdal_options() if gate is not None else None
-        with gate or contextlib.nullcontext(), remote_env(remote, proxy):
-            try:
-                yield
-            except DataError:
-                if gate is not None and gate.refused:
-                    raise HostRefusedError(
-                        f"GDAL was sent on to a refused host: {gate.refused[0]}"
-                    ) from None
-                raise
+    def gdal_env(self, bands: Mapping[str, BandRef]) -> contextlib.AbstractContextManager[None]:
+        """GDAL's settings and gate for reading ``bands`` on this thread (``gated_read``)."""
+        return gated_read([ref.path for ref in bands.values()], self.remote, self.host_policy())
 
     def landed(self, bands: dict[str, BandRef]) -> dict[str, BandRef]:
         """``bands`` with each URL replaced by the one it redirects to (each hop checked;
